@@ -1,0 +1,178 @@
+package natstest
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Options returns the options Start uses: loopback, a random port, JetStream
+// with file storage under a temp dir, no logs, no signal handlers.
+func Options(t testing.TB) *server.Options {
+	t.Helper()
+	opts := &server.Options{
+		ServerName:         "berth-test",
+		Host:               "127.0.0.1",
+		Port:               -1,
+		JetStream:          true,
+		StoreDir:           t.TempDir(),
+		JetStreamMaxMemory: 256 << 20,
+		JetStreamMaxStore:  64 << 30,
+		MaxPayload:         8 << 20,
+		NoLog:              true,
+		NoSigs:             true,
+	}
+	if os.Getenv("BERTH_TEST_NATS_DEBUG") == "1" {
+		opts.Port = 4222
+		opts.NoLog = false
+		opts.Debug = true
+	}
+	return opts
+}
+
+// Start runs a JetStream server for the test and shuts it down at cleanup.
+func Start(t testing.TB) *server.Server {
+	t.Helper()
+	return StartWith(t, Options(t))
+}
+
+// StartWith runs a server with the given options.
+func StartWith(t testing.TB, opts *server.Options) *server.Server {
+	t.Helper()
+	s, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatalf("natstest: new server: %v", err)
+	}
+	if !opts.NoLog {
+		s.ConfigureLogger()
+	}
+	go s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		s.Shutdown()
+		t.Fatalf("natstest: server not ready")
+	}
+	if opts.JetStream && !s.JetStreamEnabled() {
+		s.Shutdown()
+		t.Fatalf("natstest: JetStream did not start")
+	}
+	t.Cleanup(func() {
+		s.Shutdown()
+		s.WaitForShutdown()
+	})
+	return s
+}
+
+// Connect opens a client connection to s, closed at cleanup.
+func Connect(t testing.TB, s *server.Server, opts ...nats.Option) *nats.Conn {
+	t.Helper()
+	opts = append([]nats.Option{nats.Name(t.Name())}, opts...)
+	nc, err := nats.Connect(s.ClientURL(), opts...)
+	if err != nil {
+		t.Fatalf("natstest: connect: %v", err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
+
+// JetStream opens a connection to s and returns its JetStream context.
+func JetStream(t testing.TB, s *server.Server) (*nats.Conn, jetstream.JetStream) {
+	t.Helper()
+	nc := Connect(t, s)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatalf("natstest: jetstream: %v", err)
+	}
+	return nc, js
+}
+
+// Cluster starts n clustered JetStream nodes on loopback and waits until the
+// JetStream meta leader is elected. It returns the servers and a URL list for
+// clients.
+func Cluster(t testing.TB, n int) ([]*server.Server, string) {
+	t.Helper()
+	ports := make([]int, n)
+	for i := range ports {
+		ports[i] = freePort(t)
+	}
+	routes := ""
+	for i, p := range ports {
+		if i > 0 {
+			routes += ","
+		}
+		routes += fmt.Sprintf("nats://127.0.0.1:%d", p)
+	}
+	servers := make([]*server.Server, n)
+	urls := ""
+	for i := range n {
+		opts := Options(t)
+		opts.Port = -1
+		opts.NoLog = true
+		opts.Debug = false
+		opts.ServerName = fmt.Sprintf("berth-test-%d", i)
+		opts.Cluster = server.ClusterOpts{Name: "berth-test", Host: "127.0.0.1", Port: ports[i]}
+		opts.Routes = server.RoutesFromStr(routes)
+		s, err := server.NewServer(opts)
+		if err != nil {
+			t.Fatalf("natstest: node %d: %v", i, err)
+		}
+		go s.Start()
+		servers[i] = s
+		t.Cleanup(func() {
+			s.Shutdown()
+			s.WaitForShutdown()
+		})
+	}
+	for i, s := range servers {
+		if !s.ReadyForConnections(15 * time.Second) {
+			t.Fatalf("natstest: node %d not ready", i)
+		}
+		if i > 0 {
+			urls += ","
+		}
+		urls += s.ClientURL()
+	}
+	nc, err := nats.Connect(urls)
+	if err != nil {
+		t.Fatalf("natstest: connect cluster: %v", err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	Eventually(t, 30*time.Second, 100*time.Millisecond, func() error {
+		_, err := js.AccountInfo(t.Context())
+		return err
+	})
+	return servers, urls
+}
+
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("natstest: free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Eventually calls fn every tick until it returns nil, failing the test with
+// the last error when timeout passes.
+func Eventually(t testing.TB, timeout, tick time.Duration, fn func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var err error
+	for {
+		if err = fn(); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("natstest: not true after %s: %v", timeout, err)
+		}
+		time.Sleep(tick)
+	}
+}

@@ -1,0 +1,69 @@
+package natsutil
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/micro"
+
+	"github.com/berth-project/berth/events"
+	"github.com/berth-project/berth/internal/apierr"
+)
+
+// ErrUnavailable reports that nobody answers a subject: the service is down
+// or not deployed.
+var ErrUnavailable = errors.New("natsutil: no service answers")
+
+// RequestRaw sends body to subject and returns the reply. A reply carrying a
+// micro error comes back as an *apierr.Error; no responders as ErrUnavailable.
+func RequestRaw(ctx context.Context, nc *nats.Conn, subject string, body []byte, hdr nats.Header) (*nats.Msg, error) {
+	msg := &nats.Msg{Subject: subject, Data: body, Header: hdr}
+	reply, err := nc.RequestMsgWithContext(ctx, msg)
+	if err != nil {
+		if errors.Is(err, nats.ErrNoResponders) {
+			return nil, fmt.Errorf("%s: %w", subject, ErrUnavailable)
+		}
+		return nil, fmt.Errorf("%s: %w", subject, err)
+	}
+	if err := ReplyError(reply); err != nil {
+		return nil, err
+	}
+	return reply, nil
+}
+
+// ReplyError rebuilds the *apierr.Error a micro error reply carries, or
+// returns nil for a success.
+func ReplyError(reply *nats.Msg) error {
+	code := reply.Header.Get(micro.ErrorCodeHeader)
+	if code == "" {
+		return nil
+	}
+	e := &apierr.Error{Code: events.Code(code), Message: reply.Header.Get(micro.ErrorHeader)}
+	if len(reply.Data) > 0 {
+		_ = json.Unmarshal(reply.Data, &e.Extra)
+	}
+	return e
+}
+
+// Call sends in as JSON to subject and decodes the reply into out (out may be
+// nil).
+func Call(ctx context.Context, nc *nats.Conn, subject string, in, out any) error {
+	body, err := json.Marshal(in)
+	if err != nil {
+		return fmt.Errorf("%s: marshal: %w", subject, err)
+	}
+	reply, err := RequestRaw(ctx, nc, subject, body, nil)
+	if err != nil {
+		return err
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(reply.Data, out); err != nil {
+		return fmt.Errorf("%s: decode reply: %w", subject, err)
+	}
+	return nil
+}
