@@ -13,6 +13,10 @@
 //	                                      JSON response or an error (see codes.go)
 //	berth.internal.<service>.<verb>      core request/reply between services
 //	                                      (e.g. the registry asking for access keys)
+//	berth.agent.heartbeat.<cluster>.<id> agent heartbeats (stream AGENT_HEARTBEATS)
+//	berth.agent.report.<cluster>.<id>    agent task state reports (work queue
+//	                                      AGENT_REPORTS); see agent.go for the
+//	                                      whole agent protocol
 //	events.<source>.<scope>.<kind>.<id>  the public EVENTS stream, EventBridge
 //	                                      envelopes (envelope.go); <source> = ecs | ecr
 //	$KV.<bucket>.<key>                   JetStream KV (streams.go lists the buckets)

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+
+	"github.com/berth-project/berth/internal/svc"
+)
+
+// config is the all-in-one's configuration.
+type config struct {
+	Data         string
+	APIAddr      string
+	RegistryAddr string
+	NATSAddr     string
+	Region       string
+	Account      string
+	LogLevel     string
+	MaxMemory    int
+	CreateOnPush bool
+	DockerHost   string
+	NoAgent      bool
+}
+
+func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("berth", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	home, _ := os.UserHomeDir()
+	svc.String(fs, getenv, &c.Data, "data", "BERTH_DATA", filepath.Join(home, ".berth"), "data folder (NATS storage, generated AWS credentials)")
+	svc.String(fs, getenv, &c.APIAddr, "api-addr", "BERTH_API_ADDR", "127.0.0.1:4566", "AWS API (gateway) listen address")
+	svc.String(fs, getenv, &c.RegistryAddr, "registry-addr", "BERTH_REGISTRY_ADDR", "127.0.0.1:5000", "OCI registry listen address")
+	svc.String(fs, getenv, &c.NATSAddr, "nats-addr", "BERTH_NATS_ADDR", "127.0.0.1:4222", "embedded NATS listen address (for NATS clients)")
+	svc.String(fs, getenv, &c.Region, "region", "BERTH_REGION", "us-east-1", "AWS region used in ARNs and the generated config")
+	svc.String(fs, getenv, &c.Account, "account", "BERTH_ACCOUNT", svc.DefaultAccount, "12-digit AWS account id used in ARNs")
+	svc.String(fs, getenv, &c.LogLevel, "log-level", "BERTH_LOG_LEVEL", "info", "debug, info, warn or error")
+	svc.Int(fs, getenv, &c.MaxMemory, "js-max-memory-mib", "BERTH_JS_MAX_MEMORY_MIB", 256, "JetStream memory storage limit in MiB")
+	svc.Bool(fs, getenv, &c.CreateOnPush, "create-on-push", "BERTH_CREATE_ON_PUSH", false, "create ECR repositories on first push")
+	svc.String(fs, getenv, &c.DockerHost, "docker-host", "DOCKER_HOST", "", "Docker Engine for the local agent (default: the Docker client default)")
+	svc.Bool(fs, getenv, &c.NoAgent, "no-agent", "BERTH_NO_AGENT", false, "do not start the local agent")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	common := svc.Common{Region: c.Region, Account: c.Account, Replicas: 1}
+	if err := common.Validate(); err != nil {
+		return c, err
+	}
+	for name, addr := range map[string]string{"--api-addr": c.APIAddr, "--registry-addr": c.RegistryAddr, "--nats-addr": c.NATSAddr} {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return c, fmt.Errorf("%s %q: %w", name, addr, err)
+		}
+	}
+	abs, err := filepath.Abs(c.Data)
+	if err != nil {
+		return c, err
+	}
+	c.Data = abs
+	return c, nil
+}

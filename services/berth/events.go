@@ -1,0 +1,170 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/berth-project/berth/events"
+	"github.com/berth-project/berth/internal/svc"
+)
+
+// eventsConfig is the configuration of `berth events`.
+type eventsConfig struct {
+	NATSURL   string
+	NATSCreds string
+	Cluster   string
+	Type      string
+	Source    string
+	Since     string
+	All       bool
+	Count     int
+}
+
+// kinds maps what --type accepts to event subject kinds.
+var kinds = map[string]string{
+	"task":                                    events.KindTask,
+	events.DetailTaskStateChange:              events.KindTask,
+	"container-instance":                      events.KindContainerInstance,
+	"container_instance":                      events.KindContainerInstance,
+	events.DetailContainerInstanceStateChange: events.KindContainerInstance,
+	"service":                                 events.KindService,
+	events.DetailServiceAction:                events.KindService,
+	"deployment":                              events.KindDeployment,
+	events.DetailDeploymentStateChange:        events.KindDeployment,
+	"image":                                   events.KindImage,
+	events.DetailECRImageAction:               events.KindImage,
+}
+
+func parseEventsConfig(args []string, getenv func(string) string, stderr io.Writer) (eventsConfig, error) {
+	var c eventsConfig
+	fs := flag.NewFlagSet("berth events", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: berth events [flags]\n\nFollows Berth's public event stream (EventBridge-format JSON, one event per line).")
+		fs.PrintDefaults()
+	}
+	svc.String(fs, getenv, &c.NATSURL, "nats-url", "BERTH_NATS_URL", "nats://127.0.0.1:4222", "NATS server URL(s)")
+	svc.String(fs, getenv, &c.NATSCreds, "nats-creds", "BERTH_NATS_CREDS", "", "NATS credentials file")
+	fs.StringVar(&c.Cluster, "cluster", "", "only events of this ECS cluster")
+	fs.StringVar(&c.Type, "type", "", "only this type: task, container-instance, service, deployment, image, or a detail-type")
+	fs.StringVar(&c.Source, "source", "", "only this source: ecs or ecr (aws.ecs, aws.ecr)")
+	fs.StringVar(&c.Since, "since", "", "replay from a time: a duration ago (1h, 15m) or an RFC 3339 time")
+	fs.BoolVar(&c.All, "all", false, "replay every stored event before following")
+	fs.IntVar(&c.Count, "count", 0, "stop after this many events (0 = follow until interrupted)")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if c.Type != "" {
+		if _, ok := kinds[c.Type]; !ok {
+			return c, fmt.Errorf("--type %q: want task, container-instance, service, deployment or image", c.Type)
+		}
+	}
+	c.Source = strings.TrimPrefix(c.Source, "aws.")
+	if c.Source != "" && c.Source != "ecs" && c.Source != "ecr" {
+		return c, fmt.Errorf("--source %q: want ecs or ecr", c.Source)
+	}
+	return c, nil
+}
+
+// filterSubject is the EVENTS subject filter for c.
+func (c eventsConfig) filterSubject() string {
+	kind := kinds[c.Type]
+	switch {
+	case c.Source == "ecr" || kind == events.KindImage:
+		return events.SubjECREventsAll
+	case c.Cluster != "" || kind != "":
+		return events.SubjECSEventFilter(c.Cluster, kind)
+	case c.Source == "ecs":
+		return events.SubjECSEventsAll
+	}
+	return events.SubjEventsAll
+}
+
+// since parses --since into a start time.
+func (c eventsConfig) since(now time.Time) (time.Time, error) {
+	if d, err := time.ParseDuration(c.Since); err == nil {
+		return now.Add(-d), nil
+	}
+	t, err := time.Parse(time.RFC3339, c.Since)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("--since %q: want a duration (1h) or an RFC 3339 time", c.Since)
+	}
+	return t, nil
+}
+
+func runEvents(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	c, err := parseEventsConfig(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	cfg := jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{c.filterSubject()},
+		DeliverPolicy:  jetstream.DeliverNewPolicy,
+	}
+	switch {
+	case c.All:
+		cfg.DeliverPolicy = jetstream.DeliverAllPolicy
+	case c.Since != "":
+		t, err := c.since(time.Now())
+		if err != nil {
+			return err
+		}
+		cfg.DeliverPolicy = jetstream.DeliverByStartTimePolicy
+		cfg.OptStartTime = &t
+	}
+	opts := []nats.Option{nats.Name("berth-events")}
+	if c.NATSCreds != "" {
+		opts = append(opts, nats.UserCredentials(c.NATSCreds))
+	}
+	nc, err := nats.Connect(c.NATSURL, opts...)
+	if err != nil {
+		return fmt.Errorf("connect %s: %w", c.NATSURL, err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	cons, err := js.OrderedConsumer(ctx, events.StreamEvents.Name, cfg)
+	if err != nil {
+		return fmt.Errorf("follow %s: %w", events.StreamEvents.Name, err)
+	}
+	it, err := cons.Messages()
+	if err != nil {
+		return err
+	}
+	go func() {
+		<-ctx.Done()
+		it.Stop()
+	}()
+	enc := json.NewEncoder(stdout)
+	for n := 0; c.Count == 0 || n < c.Count; n++ {
+		msg, err := it.Next()
+		if err != nil {
+			if errors.Is(err, jetstream.ErrMsgIteratorClosed) || ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		var ev events.Event
+		if err := json.Unmarshal(msg.Data(), &ev); err != nil {
+			fmt.Fprintf(stderr, "berth events: skipping undecodable message on %s: %v\n", msg.Subject(), err)
+			n--
+			continue
+		}
+		if err := enc.Encode(ev); err != nil {
+			return err
+		}
+	}
+	it.Stop()
+	return nil
+}

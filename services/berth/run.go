@@ -1,0 +1,181 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"sync"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/berth-project/berth/internal/accesskeys"
+	"github.com/berth-project/berth/internal/svc"
+)
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "events" {
+		return runEvents(ctx, args[1:], getenv, stdout, stderr)
+	}
+	c, err := parseConfig(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	log := svc.NewLogger(stderr, c.LogLevel, "berth")
+	return serve(ctx, c, log, stdout)
+}
+
+// component is one service of the all-in-one. Components of stage 0 (the
+// HTTP front doors) stop before those of stage 1.
+type component struct {
+	name  string
+	stage int
+	run   func(ctx context.Context) error
+}
+
+// node is the running all-in-one: the embedded server and the connections
+// handed to the services.
+type node struct {
+	cfg    config
+	server *server.Server
+	log    *slog.Logger
+	mu     sync.Mutex
+	conns  []*nats.Conn
+}
+
+// connect opens an in-process connection named after a service.
+func (n *node) connect(name string) (*nats.Conn, jetstream.JetStream, error) {
+	nc, err := nats.Connect("", nats.InProcessServer(n.server), nats.Name(name), nats.MaxReconnects(-1))
+	if err != nil {
+		return nil, nil, fmt.Errorf("connect %s: %w", name, err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	n.mu.Lock()
+	n.conns = append(n.conns, nc)
+	n.mu.Unlock()
+	return nc, js, nil
+}
+
+func serve(ctx context.Context, c config, log *slog.Logger, stdout io.Writer) error {
+	s, err := startNATS(c)
+	if err != nil {
+		return err
+	}
+	n := &node{cfg: c, server: s, log: log}
+	defer func() {
+		n.mu.Lock()
+		for _, nc := range n.conns {
+			_ = nc.Drain()
+		}
+		n.mu.Unlock()
+		s.Shutdown()
+		s.WaitForShutdown()
+		log.Info("stopped")
+	}()
+
+	_, js, err := n.connect("berth-bootstrap")
+	if err != nil {
+		return err
+	}
+	key, created, err := accesskeys.Bootstrap(ctx, js, 1)
+	if err != nil {
+		return err
+	}
+	credFile, confFile, err := accesskeys.WriteAWSFiles(filepath.Join(c.Data, "aws"), key, c.Region)
+	if err != nil {
+		return fmt.Errorf("write AWS files: %w", err)
+	}
+	if created {
+		log.Info("created root access key", "access_key_id", key.AccessKeyID, "credentials_file", credFile)
+	}
+
+	comps, notes, err := n.components(ctx)
+	if err != nil {
+		return err
+	}
+	printBanner(stdout, c, credFile, confFile, notes)
+	return runComponents(ctx, log, comps)
+}
+
+// runComponents runs every component until ctx ends or one fails, then
+// stops them stage by stage.
+func runComponents(ctx context.Context, log *slog.Logger, comps []component) error {
+	maxStage := 0
+	for _, c := range comps {
+		maxStage = max(maxStage, c.stage)
+	}
+	type result struct {
+		name string
+		err  error
+	}
+	stageCtx := make([]context.Context, maxStage+1)
+	stageCancel := make([]context.CancelFunc, maxStage+1)
+	for i := range stageCtx {
+		stageCtx[i], stageCancel[i] = context.WithCancel(context.WithoutCancel(ctx))
+	}
+	done := make([]chan result, maxStage+1)
+	counts := make([]int, maxStage+1)
+	for i := range done {
+		done[i] = make(chan result, len(comps))
+	}
+	failed := make(chan result, len(comps))
+	for _, c := range comps {
+		counts[c.stage]++
+		go func() {
+			err := c.run(stageCtx[c.stage])
+			r := result{c.name, err}
+			if err != nil && stageCtx[c.stage].Err() == nil {
+				failed <- r
+			}
+			done[c.stage] <- r
+		}()
+	}
+	var first error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case r := <-failed:
+		first = fmt.Errorf("%s: %w", r.name, r.err)
+		log.Error("component failed; shutting down", "component", r.name, "err", r.err)
+	}
+	var errs []error
+	for stage := 0; stage <= maxStage; stage++ {
+		stageCancel[stage]()
+		for range counts[stage] {
+			r := <-done[stage]
+			if r.err != nil && !errors.Is(r.err, context.Canceled) {
+				errs = append(errs, fmt.Errorf("%s: %w", r.name, r.err))
+			}
+		}
+	}
+	if first != nil {
+		return first
+	}
+	return errors.Join(errs...)
+}
+
+func printBanner(w io.Writer, c config, credFile, confFile string, notes []string) {
+	fmt.Fprintf(w, `Berth is running.
+  AWS APIs (ECS, ECR):  http://%s
+  OCI registry:         %s
+  NATS (JetStream):     nats://%s
+  data folder:          %s
+
+Point the aws CLI at it:
+  export AWS_SHARED_CREDENTIALS_FILE=%s
+  export AWS_CONFIG_FILE=%s
+  export AWS_PROFILE=berth
+  aws --endpoint-url http://%s ecs list-clusters
+`, c.APIAddr, c.RegistryAddr, c.NATSAddr, c.Data, credFile, confFile, c.APIAddr)
+	for _, n := range notes {
+		fmt.Fprintf(w, "\nNote: %s\n", n)
+	}
+}

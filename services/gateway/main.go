@@ -1,0 +1,70 @@
+// Command gateway runs Berth's AWS API gateway alone, against an external
+// NATS server: every AWS JSON 1.1 call on one HTTP port, forwarded over NATS.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/berth-project/berth/events"
+	"github.com/berth-project/berth/internal/accesskeys"
+	"github.com/berth-project/berth/internal/svc"
+	"github.com/berth-project/berth/services/gateway/gateway"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "gateway:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	var common svc.Common
+	var addr string
+	var anyKey, bootstrap bool
+	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	common.Register(fs, getenv)
+	svc.String(fs, getenv, &addr, "addr", "BERTH_API_ADDR", "127.0.0.1:4566", "listen address")
+	svc.Bool(fs, getenv, &anyKey, "allow-any-key", "BERTH_ALLOW_ANY_KEY", false, "accept any access key without checking signatures (development only)")
+	svc.Bool(fs, getenv, &bootstrap, "bootstrap", "BERTH_BOOTSTRAP", false, "create the root access key if none exists, and print it")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := common.Validate(); err != nil {
+		return err
+	}
+	log := svc.NewLogger(stderr, common.LogLevel, events.ServiceGateway)
+	nc, js, err := svc.Connect(ctx, common, events.ServiceGateway, log)
+	if err != nil {
+		return err
+	}
+	defer nc.Drain()
+	if bootstrap {
+		k, created, err := accesskeys.Bootstrap(ctx, js, common.Replicas)
+		if err != nil {
+			return err
+		}
+		log.Info("root access key", "access_key_id", k.AccessKeyID, "created", created)
+		if created {
+			fmt.Fprintf(stderr, "[berth]\naws_access_key_id = %s\naws_secret_access_key = %s\n", k.AccessKeyID, k.SecretAccessKey)
+		}
+	}
+	keys, err := accesskeys.Watch(ctx, js, common.Replicas, log)
+	if err != nil {
+		return err
+	}
+	g, err := gateway.New(gateway.Config{Addr: addr, Keys: keys, AllowAnyKey: anyKey, Log: log}, nc)
+	if err != nil {
+		return err
+	}
+	return g.Run(ctx)
+}
