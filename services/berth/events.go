@@ -31,17 +31,17 @@ type eventsConfig struct {
 
 // kinds maps what --type accepts to event subject kinds.
 var kinds = map[string]string{
-	"task":                                    events.KindTask,
-	events.DetailTaskStateChange:              events.KindTask,
-	"container-instance":                      events.KindContainerInstance,
-	"container_instance":                      events.KindContainerInstance,
+	"task":                       events.KindTask,
+	events.DetailTaskStateChange: events.KindTask,
+	"container-instance":         events.KindContainerInstance,
+	"container_instance":         events.KindContainerInstance,
 	events.DetailContainerInstanceStateChange: events.KindContainerInstance,
-	"service":                                 events.KindService,
-	events.DetailServiceAction:                events.KindService,
-	"deployment":                              events.KindDeployment,
-	events.DetailDeploymentStateChange:        events.KindDeployment,
-	"image":                                   events.KindImage,
-	events.DetailECRImageAction:               events.KindImage,
+	"service":                          events.KindService,
+	events.DetailServiceAction:         events.KindService,
+	"deployment":                       events.KindDeployment,
+	events.DetailDeploymentStateChange: events.KindDeployment,
+	"image":                            events.KindImage,
+	events.DetailECRImageAction:        events.KindImage,
 }
 
 func parseEventsConfig(args []string, getenv func(string) string, stderr io.Writer) (eventsConfig, error) {
