@@ -366,6 +366,7 @@ func (p *parser) parseCond() (node, error) {
 			return nil, p.errorf("invalid regular expression %q: %v", pat, cerr)
 		}
 		c.arg, c.re = pat, re
+		c.setFastMatch(pat)
 		return c, nil
 	}
 	p.skipSpace()
@@ -609,4 +610,21 @@ func (c *cond) prepareScalar() error {
 		}
 	}
 	return nil
+}
+
+// setFastMatch recognises patterns that need no regular expression engine:
+// a pure literal (full match is equality) and a literal followed by .*
+// (a prefix test), such as t2.* or service:.*.
+func (c *cond) setFastMatch(pat string) {
+	re, err := regexp.Compile(pat)
+	if err != nil {
+		return
+	}
+	prefix, complete := re.LiteralPrefix()
+	switch {
+	case complete:
+		c.fast, c.lit = fastLiteral, prefix
+	case pat == regexp.QuoteMeta(prefix)+".*":
+		c.fast, c.lit = fastPrefix, prefix
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -51,6 +52,9 @@ type cond struct {
 	arg      string
 	args     []string
 	re       *regexp.Regexp
+	fast     fastMatch // set when re has a cheaper equivalent
+	lit      string
+	memo     atomic.Pointer[regexMemo]
 	argNum   float64 // attribute ordering: numeric when both sides are numbers
 	argIsNum bool
 	argInt   int64     // runningTasksCount
@@ -130,10 +134,64 @@ func (c *cond) matchString(v string) bool {
 		}
 		return false
 	case opMatches:
-		return c.re.MatchString(v)
+		return c.matchRegex(v)
 	}
 	return false
 }
+
+type fastMatch uint8
+
+const (
+	fastNone    fastMatch = iota
+	fastLiteral           // the whole value equals lit
+	fastPrefix            // lit followed by .* (which stops at a newline)
+)
+
+func (c *cond) matchRegex(v string) bool {
+	switch c.fast {
+	case fastLiteral:
+		return v == c.lit
+	case fastPrefix:
+		return strings.HasPrefix(v, c.lit) && strings.IndexByte(v[len(c.lit):], '\n') < 0
+	}
+	if len(v) > memoMaxValue {
+		return c.re.MatchString(v)
+	}
+	m := c.memo.Load()
+	if m != nil {
+		for i := range m.values {
+			if m.values[i] == v {
+				return m.results[i]
+			}
+		}
+	}
+	r := c.re.MatchString(v)
+	if m == nil || len(m.values) < memoMaxEntries {
+		next := &regexMemo{}
+		if m != nil {
+			next.values = append(next.values, m.values...)
+			next.results = append(next.results, m.results...)
+		}
+		next.values = append(next.values, v)
+		next.results = append(next.results, r)
+		c.memo.CompareAndSwap(m, next) // losing a race only skips caching
+	}
+	return r
+}
+
+// regexMemo remembers the results of a pattern for the first few values it
+// met. Attribute values such as instance types or zones repeat across a
+// cluster, so placement on many instances runs the regexp engine a handful
+// of times. It is immutable; matchRegex swaps in extended copies.
+type regexMemo struct {
+	values  []string
+	results []bool
+}
+
+const (
+	memoMaxEntries = 16
+	memoMaxValue   = 128
+)
 
 // matchGroups: the instance "has" a group when at least one task of the
 // group is on it.
@@ -157,7 +215,7 @@ func (c *cond) matchGroups(groups map[string]int) bool {
 		return false
 	case opMatches:
 		for g, n := range groups {
-			if n > 0 && c.re.MatchString(g) {
+			if n > 0 && c.matchRegex(g) {
 				return true
 			}
 		}

@@ -174,6 +174,10 @@ const (
 	ReasonAgent            = "AGENT"
 	ReasonMemberOf         = "MemberOf placement constraint unsatisfied."
 	ReasonDistinctInstance = "DistinctInstance placement constraint unsatisfied."
+	// ReasonInactive is StartTask's reason for an instance that cannot take
+	// tasks because it is not ACTIVE; Plan.Check returns it. Place skips
+	// such instances without reporting them.
+	ReasonInactive = "INACTIVE"
 )
 
 // Failure is one RunTask failure: the reason, and the ARN of the closest
@@ -181,7 +185,7 @@ const (
 type Failure struct {
 	ARN    string
 	Reason string
-	Detail string
+	Detail string // empty for placement failures, as in RunTask
 	// InstanceID is the id of the instance named by ARN, for messages.
 	InstanceID string
 }
@@ -252,8 +256,9 @@ func invalidf(format string, args ...any) error {
 	return &invalidError{msg: fmt.Sprintf(format, args...)}
 }
 
-// ConflictError is an ErrConflict with the failure reason (ReasonCPU, …)
-// for the instance it concerns.
+// ConflictError is an ErrConflict for one instance. Reason is a failure
+// reason (ReasonCPU, ReasonMemory, ReasonPorts, ReasonPortsUDP), or GROUP or
+// TASKS when Release finds no such task on the instance.
 type ConflictError struct {
 	InstanceARN string
 	Reason      string
