@@ -198,7 +198,11 @@ func (a *API) respondError(r micro.Request, op, requestID string, err error) {
 	if !apierrIs(err) {
 		a.cfg.Log.Error("operation failed", "operation", op, "request_id", requestID, "err", err)
 	}
-	if rerr := r.Error(string(code), msg, data); rerr != nil {
+	// Reply with micro's error headers directly: micro.Request.Error records
+	// stats that micro's own goroutine reads once Handle returns, which races
+	// with a reply sent from the handler goroutine.
+	hdr := micro.Headers{micro.ErrorHeader: {msg}, micro.ErrorCodeHeader: {string(code)}}
+	if rerr := r.Respond(data, micro.WithHeaders(hdr)); rerr != nil {
 		a.cfg.Log.Warn("respond error", "operation", op, "err", rerr)
 	}
 }

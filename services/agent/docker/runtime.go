@@ -18,7 +18,7 @@ var (
 	ErrConflict = errors.New("conflict")
 	// ErrUnsupported: the task or container definition uses a feature Berth's
 	// agent cannot run (awsvpc, FARGATE-only, secrets, ...).
-	ErrUnsupported = errors.New("unsupported")
+	ErrUnsupported = errors.New("not supported by Berth")
 	// ErrInvalid: the definition is malformed (bad port, DNS address, link...).
 	ErrInvalid = errors.New("invalid")
 	// ErrUnavailable: the Docker daemon cannot be reached.

@@ -69,15 +69,15 @@ func ValidateTaskDefinition(def *ecsapi.TaskDefinition) error {
 		return err
 	}
 	if fargateOnly(def.RequiresCompatibilities) {
-		return fmt.Errorf("task definition requires FARGATE, which Berth does not provide (use EC2 or EXTERNAL compatibility): %w", ErrUnsupported)
+		return fmt.Errorf("FARGATE-only task definition: %w (add EC2 or EXTERNAL to requiresCompatibilities)", ErrUnsupported)
 	}
 	if def.PidMode == namespaceModeTask || def.IpcMode == namespaceModeTask {
-		return fmt.Errorf("pidMode/ipcMode %q is not supported (use host, or leave unset): %w", namespaceModeTask, ErrUnsupported)
+		return fmt.Errorf("pidMode/ipcMode %q: %w (use host, or leave it unset)", namespaceModeTask, ErrUnsupported)
 	}
 	for _, v := range def.Volumes {
 		switch {
 		case v.EfsVolumeConfiguration != nil, v.FsxWindowsFileServerVolumeConfiguration != nil, v.S3filesVolumeConfiguration != nil:
-			return fmt.Errorf("volume %q: only host and dockerVolumeConfiguration volumes are supported: %w", v.Name, ErrUnsupported)
+			return fmt.Errorf("volume %q: EFS, FSx and S3 volumes: %w (use host or dockerVolumeConfiguration)", v.Name, ErrUnsupported)
 		case v.Name == "":
 			return fmt.Errorf("volume without a name: %w", ErrInvalid)
 		}
@@ -104,7 +104,7 @@ func networkMode(def *ecsapi.TaskDefinition) (string, error) {
 	case networkModeHost, networkModeNone:
 		return m, nil
 	case networkModeAWSVPC:
-		return "", fmt.Errorf("network mode awsvpc is not supported by Berth (use bridge, host or none): %w", ErrUnsupported)
+		return "", fmt.Errorf("network mode awsvpc: %w (use bridge, host or none)", ErrUnsupported)
 	default:
 		return "", fmt.Errorf("network mode %q: %w", def.NetworkMode, ErrInvalid)
 	}
@@ -280,16 +280,16 @@ func Translate(spec ContainerSpec) (*CreateConfig, error) {
 func refuseUnsupported(def ecsapi.ContainerDefinition) error {
 	switch {
 	case len(def.Secrets) > 0:
-		return fmt.Errorf("secrets are not supported: %w", ErrUnsupported)
+		return fmt.Errorf("secrets: %w", ErrUnsupported)
 	case len(def.EnvironmentFiles) > 0:
-		return fmt.Errorf("environmentFiles are not supported: %w", ErrUnsupported)
+		return fmt.Errorf("environmentFiles: %w", ErrUnsupported)
 	case def.FirelensConfiguration != nil:
-		return fmt.Errorf("firelensConfiguration is not supported: %w", ErrUnsupported)
+		return fmt.Errorf("firelensConfiguration: %w", ErrUnsupported)
 	case def.LogConfiguration != nil && len(def.LogConfiguration.SecretOptions) > 0:
-		return fmt.Errorf("logConfiguration.secretOptions are not supported: %w", ErrUnsupported)
+		return fmt.Errorf("logConfiguration.secretOptions: %w", ErrUnsupported)
 	}
 	for _, r := range def.ResourceRequirements {
-		return fmt.Errorf("resourceRequirements (%s) are not supported: %w", r.Type, ErrUnsupported)
+		return fmt.Errorf("resourceRequirements (%s): %w", r.Type, ErrUnsupported)
 	}
 	return nil
 }

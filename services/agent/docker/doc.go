@@ -1,0 +1,33 @@
+// Package docker is the agent's container runtime: a thin layer over the
+// Docker Engine API (github.com/moby/moby/client, API version negotiated, so
+// it works from Docker 20.10 / API 1.41 up) behind the Runtime interface the
+// task engine (services/agent/engine) uses.
+//
+// It does three things:
+//
+//   - Calls: pull (with optional registry auth, ECR-style user "AWS" plus
+//     password, sent base64url-encoded in X-Registry-Auth) following the
+//     ECS_IMAGE_PULL_BEHAVIOR modes (default, always, once, prefer-cached),
+//     create, start, stop with a timeout (SIGTERM, then SIGKILL), remove,
+//     inspect, list by label, and task-scoped volume removal.
+//   - Translation: Translate turns an ECS container definition, its task
+//     definition and a RunTask override into Docker's container and host
+//     configuration, as amazon-ecs-agent does (cpu → CpuShares with a floor
+//     of 2, memory → hard limit, portMappings with hostPort 0 → ephemeral
+//     host ports, health checks with the AWS defaults, volumes, links,
+//     linuxParameters, logConfiguration…). awsvpc, FARGATE-only definitions,
+//     secrets and other features that need AWS services are refused with
+//     ErrUnsupported.
+//   - Events: a container event stream (start, die, oom, health_status,
+//     stop, kill, destroy) that reconnects by itself and tells its reader
+//     when it did, so the reader can re-inspect.
+//
+// Every container carries the labels amazon-ecs-agent uses
+// (com.amazonaws.ecs.task-arn, container-name, cluster,
+// task-definition-family, task-definition-version) plus io.berth.managed =
+// owner, so an agent that restarts finds and adopts its containers.
+//
+// The package publishes and consumes no NATS subjects; it only talks to the
+// local Docker daemon. Subpackage dockertest builds test images without a
+// registry.
+package docker

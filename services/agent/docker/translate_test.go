@@ -1,0 +1,429 @@
+package docker
+
+import (
+	"errors"
+	"net/netip"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/berth-project/berth/events/ecsapi"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
+)
+
+func ptr[T any](v T) *T { return &v }
+
+const testARN = "arn:aws:ecs:us-east-1:123456789012:task/default/0123456789abcdef0123456789abcdef"
+
+// fixture returns a valid spec: one bridge-mode container "app".
+func fixture() ContainerSpec {
+	return ContainerSpec{
+		Name:  "berth-web-3-app-0123456789abcdef0123456789abcdef",
+		Owner: "agent-1",
+		Task: TaskInfo{ARN: testARN, Cluster: "default", Family: "web", Revision: 3,
+			Definition: &ecsapi.TaskDefinition{Family: "web"}},
+		Definition: ecsapi.ContainerDefinition{Name: "app", Image: "nginx:1.27"},
+		DockerNames: map[string]string{
+			"app": "berth-web-3-app-x", "db": "berth-web-3-db-x", "data": "berth-web-3-data-x",
+		},
+	}
+}
+
+func TestTranslate_Defaults(t *testing.T) {
+	cc, err := Translate(fixture())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cc.Config.Image != "nginx:1.27" || cc.Name != fixture().Name {
+		t.Fatalf("image/name = %q/%q", cc.Config.Image, cc.Name)
+	}
+	if cc.HostConfig.CPUShares != 2 {
+		t.Errorf("CpuShares = %d, want 2 for an absent cpu", cc.HostConfig.CPUShares)
+	}
+	if cc.HostConfig.NetworkMode != "bridge" {
+		t.Errorf("NetworkMode = %q", cc.HostConfig.NetworkMode)
+	}
+	if cc.HostConfig.Memory != 0 || cc.Config.Healthcheck != nil || cc.Config.StopTimeout != nil {
+		t.Errorf("unexpected limits: %+v", cc.HostConfig.Resources)
+	}
+	want := map[string]string{
+		LabelTaskARN: testARN, LabelContainerName: "app", LabelCluster: "default",
+		LabelTaskDefFamily: "web", LabelTaskDefVersion: "3", LabelManaged: "agent-1",
+	}
+	if !reflect.DeepEqual(cc.Config.Labels, want) {
+		t.Errorf("labels = %v, want %v", cc.Config.Labels, want)
+	}
+}
+
+func TestTranslate_Cases(t *testing.T) {
+	tcp80 := network.MustParsePort("80/tcp")
+	udp53 := network.MustParsePort("53/udp")
+	cases := []struct {
+		name    string
+		mutate  func(*ContainerSpec)
+		check   func(*testing.T, *CreateConfig)
+		wantErr error
+	}{
+		{
+			name: "cpu and memory",
+			mutate: func(s *ContainerSpec) {
+				s.Definition.Cpu, s.Definition.Memory, s.Definition.MemoryReservation = ptr[int32](256), ptr[int32](64), ptr[int32](32)
+			},
+			check: func(t *testing.T, cc *CreateConfig) {
+				r := cc.HostConfig.Resources
+				if r.CPUShares != 256 || r.Memory != 64<<20 || r.MemoryReservation != 32<<20 {
+					t.Errorf("resources = %d/%d/%d", r.CPUShares, r.Memory, r.MemoryReservation)
+				}
+			},
+		},
+		{
+			name:   "cpu 1 becomes 2, tiny memory floors at 6 MiB",
+			mutate: func(s *ContainerSpec) { s.Definition.Cpu, s.Definition.Memory = ptr[int32](1), ptr[int32](2) },
+			check: func(t *testing.T, cc *CreateConfig) {
+				if cc.HostConfig.CPUShares != 2 || cc.HostConfig.Memory != 6<<20 {
+					t.Errorf("cpu/memory = %d/%d", cc.HostConfig.CPUShares, cc.HostConfig.Memory)
+				}
+			},
+		},
+		{
+			name: "overrides",
+			mutate: func(s *ContainerSpec) {
+				s.Definition.Command = []string{"a"}
+				s.Definition.Environment = []ecsapi.KeyValuePair{{Name: "A", Value: "1"}, {Name: "B", Value: "2"}}
+				s.Definition.Memory = ptr[int32](128)
+				s.Override = &ecsapi.ContainerOverride{Name: "app", Command: []string{"b", "c"},
+					Environment: []ecsapi.KeyValuePair{{Name: "B", Value: "x"}, {Name: "C", Value: "3"}},
+					Cpu:         ptr[int32](512), Memory: ptr[int32](256), MemoryReservation: ptr[int32](100)}
+			},
+			check: func(t *testing.T, cc *CreateConfig) {
+				if !slices.Equal(cc.Config.Cmd, []string{"b", "c"}) {
+					t.Errorf("cmd = %v", cc.Config.Cmd)
+				}
+				if !slices.Equal(cc.Config.Env, []string{"A=1", "B=x", "C=3"}) {
+					t.Errorf("env = %v", cc.Config.Env)
+				}
+				r := cc.HostConfig.Resources
+				if r.CPUShares != 512 || r.Memory != 256<<20 || r.MemoryReservation != 100<<20 {
+					t.Errorf("resources = %+v", r)
+				}
+			},
+		},
+		{
+			name: "ports in bridge mode",
+			mutate: func(s *ContainerSpec) {
+				s.Definition.PortMappings = []ecsapi.PortMapping{
+					{ContainerPort: ptr[int32](80)},
+					{ContainerPort: ptr[int32](53), HostPort: ptr[int32](5353), Protocol: "udp"},
+				}
+			},
+			check: func(t *testing.T, cc *CreateConfig) {
+				if _, ok := cc.Config.ExposedPorts[tcp80]; !ok {
+					t.Errorf("80/tcp not exposed: %v", cc.Config.ExposedPorts)
+				}
+				if b := cc.HostConfig.PortBindings[tcp80]; len(b) != 1 || b[0].HostPort != "" {
+					t.Errorf("80/tcp binding = %+v, want ephemeral", b)
+				}
+				if b := cc.HostConfig.PortBindings[udp53]; len(b) != 1 || b[0].HostPort != "5353" {
+					t.Errorf("53/udp binding = %+v", b)
+				}
+			},
+		},
+		{
+			name: "port range",
+			mutate: func(s *ContainerSpec) {
+				s.Definition.PortMappings = []ecsapi.PortMapping{{ContainerPortRange: "8000-8002"}}
+			},
+			check: func(t *testing.T, cc *CreateConfig) {
+				if len(cc.HostConfig.PortBindings) != 3 {
+					t.Errorf("bindings = %v", cc.HostConfig.PortBindings)
+				}
+			},
+		},
+		{
+			name: "host mode exposes without bindings",
+			mutate: func(s *ContainerSpec) {
+				s.Task.Definition.NetworkMode = "host"
+				s.Definition.PortMappings = []ecsapi.PortMapping{{ContainerPort: ptr[int32](80)}}
+			},
+			check: func(t *testing.T, cc *CreateConfig) {
+				if cc.HostConfig.NetworkMode != "host" || cc.HostConfig.PortBindings != nil || len(cc.Config.ExposedPorts) != 1 {
+					t.Errorf("host mode: %q %v %v", cc.HostConfig.NetworkMode, cc.HostConfig.PortBindings, cc.Config.ExposedPorts)
+				}
+			},
+		},
+		{
+			name:   "none mode",
+			mutate: func(s *ContainerSpec) { s.Task.Definition.NetworkMode = "none" },
+			check: func(t *testing.T, cc *CreateConfig) {
+				if cc.HostConfig.NetworkMode != "none" {
+					t.Errorf("mode = %q", cc.HostConfig.NetworkMode)
+				}
+			},
+		},
+		{
+			name:    "awsvpc refused",
+			mutate:  func(s *ContainerSpec) { s.Task.Definition.NetworkMode = "awsvpc" },
+			wantErr: ErrUnsupported,
+		},
+		{
+			name:    "fargate only refused",
+			mutate:  func(s *ContainerSpec) { s.Task.Definition.RequiresCompatibilities = []string{"FARGATE"} },
+			wantErr: ErrUnsupported,
+		},
+		{
+			name: "fargate and ec2 accepted",
+			mutate: func(s *ContainerSpec) {
+				s.Task.Definition.RequiresCompatibilities = []string{"FARGATE", "EC2"}
+			},
+		},
+		{
+			name:    "secrets refused",
+			mutate:  func(s *ContainerSpec) { s.Definition.Secrets = []ecsapi.Secret{{Name: "X", ValueFrom: "arn"}} },
+			wantErr: ErrUnsupported,
+		},
+		{
+			name:    "bad dns",
+			mutate:  func(s *ContainerSpec) { s.Definition.DnsServers = []string{"not-an-ip"} },
+			wantErr: ErrInvalid,
+		},
+		{
+			name: "links and volumesFrom",
+			mutate: func(s *ContainerSpec) {
+				s.Definition.Links = []string{"db:database", "data"}
+				s.Definition.VolumesFrom = []ecsapi.VolumeFrom{{SourceContainer: "data", ReadOnly: ptr(true)}}
+			},
+			check: func(t *testing.T, cc *CreateConfig) {
+				if !slices.Equal(cc.HostConfig.Links, []string{"berth-web-3-db-x:database", "berth-web-3-data-x:data"}) {
+					t.Errorf("links = %v", cc.HostConfig.Links)
+				}
+				if !slices.Equal(cc.HostConfig.VolumesFrom, []string{"berth-web-3-data-x:ro"}) {
+					t.Errorf("volumesFrom = %v", cc.HostConfig.VolumesFrom)
+				}
+			},
+		},
+		{
+			name: "links outside bridge",
+			mutate: func(s *ContainerSpec) {
+				s.Task.Definition.NetworkMode = "host"
+				s.Definition.Links = []string{"db"}
+			},
+			wantErr: ErrInvalid,
+		},
+		{
+			name: "volumes",
+			mutate: func(s *ContainerSpec) {
+				s.Task.Definition.Volumes = []ecsapi.Volume{
+					{Name: "hostdir", Host: &ecsapi.HostVolumeProperties{SourcePath: "/srv/data"}},
+					{Name: "shared", DockerVolumeConfiguration: &ecsapi.DockerVolumeConfiguration{Scope: "shared", Autoprovision: ptr(true), Driver: "local", Labels: map[string]string{"a": "b"}}},
+					{Name: "scratch", DockerVolumeConfiguration: &ecsapi.DockerVolumeConfiguration{Scope: "task", DriverOpts: map[string]string{"type": "tmpfs", "device": "tmpfs"}}},
+					{Name: "empty"},
+				}
+				s.Definition.MountPoints = []ecsapi.MountPoint{
+					{SourceVolume: "hostdir", ContainerPath: "/data", ReadOnly: ptr(true)},
+					{SourceVolume: "shared", ContainerPath: "/shared"},
+					{SourceVolume: "scratch", ContainerPath: "/scratch"},
+					{SourceVolume: "empty", ContainerPath: "/empty"},
+				}
+			},
+			check: func(t *testing.T, cc *CreateConfig) {
+				scratch := TaskVolumeName(testARN, "scratch")
+				empty := TaskVolumeName(testARN, "empty")
+				want := []string{"/srv/data:/data:ro", "shared:/shared", scratch + ":/scratch", empty + ":/empty"}
+				if !slices.Equal(cc.HostConfig.Binds, want) {
+					t.Errorf("binds = %v, want %v", cc.HostConfig.Binds, want)
+				}
+				if len(cc.Volumes) != 3 || cc.Volumes[0].Name != "shared" || !cc.Volumes[0].Create || cc.Volumes[0].TaskScoped {
+					t.Fatalf("volumes = %+v", cc.Volumes)
+				}
+				v := cc.Volumes[1]
+				if v.Name != scratch || !v.TaskScoped || v.DriverOpts["type"] != "tmpfs" || v.Labels[LabelTaskARN] != testARN || v.Labels[LabelManaged] != "agent-1" {
+					t.Errorf("task volume = %+v", v)
+				}
+			},
+		},
+		{
+			name: "unknown volume",
+			mutate: func(s *ContainerSpec) {
+				s.Definition.MountPoints = []ecsapi.MountPoint{{SourceVolume: "nope", ContainerPath: "/x"}}
+			},
+			wantErr: ErrInvalid,
+		},
+		{
+			name: "efs refused",
+			mutate: func(s *ContainerSpec) {
+				s.Task.Definition.Volumes = []ecsapi.Volume{{Name: "efs", EfsVolumeConfiguration: &ecsapi.EFSVolumeConfiguration{}}}
+			},
+			wantErr: ErrUnsupported,
+		},
+		{
+			name: "health check defaults and CMD form",
+			mutate: func(s *ContainerSpec) {
+				s.Definition.HealthCheck = &ecsapi.HealthCheck{Command: []string{"/bin/check", "-q"}}
+			},
+			check: func(t *testing.T, cc *CreateConfig) {
+				want := &container.HealthConfig{Test: []string{"CMD", "/bin/check", "-q"},
+					Interval: 30 * time.Second, Timeout: 5 * time.Second, Retries: 3}
+				if !reflect.DeepEqual(cc.Config.Healthcheck, want) {
+					t.Errorf("health = %+v", cc.Config.Healthcheck)
+				}
+			},
+		},
+		{
+			name: "health check given values",
+			mutate: func(s *ContainerSpec) {
+				s.Definition.HealthCheck = &ecsapi.HealthCheck{Command: []string{"CMD-SHELL", "true"},
+					Interval: ptr[int32](1), Timeout: ptr[int32](2), Retries: ptr[int32](1), StartPeriod: ptr[int32](4)}
+			},
+			check: func(t *testing.T, cc *CreateConfig) {
+				want := &container.HealthConfig{Test: []string{"CMD-SHELL", "true"},
+					Interval: time.Second, Timeout: 2 * time.Second, Retries: 1, StartPeriod: 4 * time.Second}
+				if !reflect.DeepEqual(cc.Config.Healthcheck, want) {
+					t.Errorf("health = %+v", cc.Config.Healthcheck)
+				}
+			},
+		},
+		{
+			name: "misc fields",
+			mutate: func(s *ContainerSpec) {
+				d := &s.Definition
+				d.EntryPoint, d.Hostname, d.User, d.WorkingDirectory = []string{"/bin/sh", "-c"}, "h1", "nobody", "/tmp"
+				d.DisableNetworking, d.Privileged, d.ReadonlyRootFilesystem = ptr(true), ptr(true), ptr(true)
+				d.DnsServers, d.DnsSearchDomains = []string{"10.0.0.2"}, []string{"corp.local"}
+				d.ExtraHosts = []ecsapi.HostEntry{{Hostname: "db", IpAddress: "10.0.0.9"}}
+				d.DockerSecurityOptions = []string{"no-new-privileges"}
+				d.DockerLabels = map[string]string{"team": "a", LabelTaskARN: "spoofed"}
+				d.Ulimits = []ecsapi.Ulimit{{Name: "nofile", SoftLimit: ptr[int32](1024), HardLimit: ptr[int32](2048)}}
+				d.StopTimeout = ptr[int32](7)
+				d.LogConfiguration = &ecsapi.LogConfiguration{LogDriver: "json-file", Options: map[string]string{"max-size": "1m"}}
+				d.LinuxParameters = &ecsapi.LinuxParameters{
+					Capabilities:       &ecsapi.KernelCapabilities{Add: []string{"NET_ADMIN"}, Drop: []string{"MKNOD"}},
+					InitProcessEnabled: ptr(true),
+					Devices:            []ecsapi.Device{{HostPath: "/dev/fuse", Permissions: []string{"read", "write"}}},
+					SharedMemorySize:   ptr[int32](128),
+					Tmpfs:              []ecsapi.Tmpfs{{ContainerPath: "/run", Size: ptr[int32](64), MountOptions: []string{"noexec"}}},
+				}
+			},
+			check: func(t *testing.T, cc *CreateConfig) {
+				c, h := cc.Config, cc.HostConfig
+				if !slices.Equal(c.Entrypoint, []string{"/bin/sh", "-c"}) || c.Hostname != "h1" || c.User != "nobody" || c.WorkingDir != "/tmp" {
+					t.Errorf("config = %+v", c)
+				}
+				if !c.NetworkDisabled || !h.Privileged || !h.ReadonlyRootfs {
+					t.Errorf("flags: %v %v %v", c.NetworkDisabled, h.Privileged, h.ReadonlyRootfs)
+				}
+				if !slices.Equal(h.DNS, []netip.Addr{netip.MustParseAddr("10.0.0.2")}) || !slices.Equal(h.DNSSearch, []string{"corp.local"}) {
+					t.Errorf("dns = %v %v", h.DNS, h.DNSSearch)
+				}
+				if !slices.Equal(h.ExtraHosts, []string{"db:10.0.0.9"}) || !slices.Equal(h.SecurityOpt, []string{"no-new-privileges"}) {
+					t.Errorf("hosts/secopt = %v %v", h.ExtraHosts, h.SecurityOpt)
+				}
+				if c.Labels["team"] != "a" || c.Labels[LabelTaskARN] != testARN {
+					t.Errorf("labels = %v", c.Labels)
+				}
+				if len(h.Ulimits) != 1 || *h.Ulimits[0] != (container.Ulimit{Name: "nofile", Soft: 1024, Hard: 2048}) {
+					t.Errorf("ulimits = %v", h.Ulimits)
+				}
+				if c.StopTimeout == nil || *c.StopTimeout != 7 {
+					t.Errorf("stop timeout = %v", c.StopTimeout)
+				}
+				if h.LogConfig.Type != "json-file" || h.LogConfig.Config["max-size"] != "1m" {
+					t.Errorf("log = %+v", h.LogConfig)
+				}
+				if !slices.Equal(h.CapAdd, []string{"NET_ADMIN"}) || !slices.Equal(h.CapDrop, []string{"MKNOD"}) || h.Init == nil || !*h.Init {
+					t.Errorf("caps/init = %v %v %v", h.CapAdd, h.CapDrop, h.Init)
+				}
+				if len(h.Devices) != 1 || h.Devices[0] != (container.DeviceMapping{PathOnHost: "/dev/fuse", PathInContainer: "/dev/fuse", CgroupPermissions: "rw"}) {
+					t.Errorf("devices = %v", h.Devices)
+				}
+				if h.ShmSize != 128<<20 || h.Tmpfs["/run"] != "size=64m,noexec" {
+					t.Errorf("shm/tmpfs = %d %v", h.ShmSize, h.Tmpfs)
+				}
+			},
+		},
+		{
+			name: "maxSwap 0 disables swap",
+			mutate: func(s *ContainerSpec) {
+				s.Definition.Memory = ptr[int32](16)
+				s.Definition.LinuxParameters = &ecsapi.LinuxParameters{MaxSwap: ptr[int32](0)}
+			},
+			check: func(t *testing.T, cc *CreateConfig) {
+				if cc.HostConfig.MemorySwap != 16<<20 {
+					t.Errorf("MemorySwap = %d", cc.HostConfig.MemorySwap)
+				}
+			},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			spec := fixture()
+			td := *spec.Task.Definition
+			spec.Task.Definition = &td
+			tc.mutate(&spec)
+			cc, err := Translate(spec)
+			if tc.wantErr != nil {
+				if !errors.Is(err, tc.wantErr) {
+					t.Fatalf("err = %v, want %v", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.check != nil {
+				tc.check(t, cc)
+			}
+		})
+	}
+}
+
+func TestECRAuth(t *testing.T) {
+	a, err := ECRAuth("QVdTOnNlY3JldA==", "https://123.dkr.ecr.us-east-1.amazonaws.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Username != "AWS" || a.Password != "secret" {
+		t.Fatalf("auth = %+v", a)
+	}
+	if s := a.String(); strings.Contains(s, "secret") {
+		t.Fatalf("String leaks: %s", s)
+	}
+	if _, err := ECRAuth("!!", ""); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("bad token: %v", err)
+	}
+}
+
+func TestTaskID(t *testing.T) {
+	if got := TaskID(testARN); got != "0123456789abcdef0123456789abcdef" {
+		t.Errorf("TaskID = %q", got)
+	}
+	if got := TaskID("no-slash"); len(got) != 16 {
+		t.Errorf("TaskID(no-slash) = %q", got)
+	}
+}
+
+func TestRepoDigest(t *testing.T) {
+	d := "sha256:" + "ab12"
+	if got := RepoDigestFor("nginx:1.27", []string{"nginx@" + d}); got != d {
+		t.Errorf("got %q", got)
+	}
+	if got := RepoDigestFor("docker.io/library/nginx", []string{"nginx@" + d}); got != d {
+		t.Errorf("normalised: got %q", got)
+	}
+	if got := RepoDigestFor("other:1", []string{"nginx@" + d}); got != "" {
+		t.Errorf("other repo: got %q", got)
+	}
+}
+
+func TestParsePullBehavior(t *testing.T) {
+	for in, want := range map[string]PullBehavior{"": PullDefault, "ALWAYS": PullAlways, "once": PullOnce, "prefer-cached": PullPreferCached} {
+		if got, err := ParsePullBehavior(in); err != nil || got != want {
+			t.Errorf("%q: %v %v", in, got, err)
+		}
+	}
+	if _, err := ParsePullBehavior("sometimes"); !errors.Is(err, ErrInvalid) {
+		t.Errorf("bad: %v", err)
+	}
+}

@@ -1,0 +1,178 @@
+package control
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nats.go/micro"
+
+	"github.com/berth-project/berth/events"
+	"github.com/berth-project/berth/internal/natsutil"
+)
+
+// Version is the version the micro service announces.
+const Version = "0.1.0"
+
+// Config configures the scheduler's control service.
+type Config struct {
+	// Region and Account go into every ARN (account: 12 digits).
+	Region  string
+	Account string
+	// Replicas of the buckets this service creates (1 on one machine, 3 in
+	// a cluster).
+	Replicas int
+	// Instances, Tasks and Services count what a cluster holds, for its
+	// counters and the DeleteCluster preconditions. Nil counts nothing (the
+	// state of a Berth without them).
+	Instances InstanceCounter
+	Tasks     TaskCounter
+	Services  ServiceCounter
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	Log *slog.Logger
+}
+
+// Service answers the scheduler's ECS operations.
+type Service struct {
+	cfg Config
+	nc  *nats.Conn
+	js  jetstream.JetStream
+	log *slog.Logger
+
+	instances InstanceCounter
+	tasks     TaskCounter
+	services  ServiceCounter
+
+	// clusters is set by Run before any endpoint is registered.
+	clusters *clusterStore
+	// taggers keeps the tags of the resource types this service owns, by
+	// ARN resource type.
+	taggers map[string]tagger
+	// ready is closed once every endpoint is registered.
+	ready chan struct{}
+}
+
+var accountRE = regexp.MustCompile(`^[0-9]{12}$`)
+
+// New checks cfg and returns a service; Run starts it.
+func New(cfg Config, nc *nats.Conn, js jetstream.JetStream) (*Service, error) {
+	switch {
+	case nc == nil || js == nil:
+		return nil, errors.New("control: a NATS connection and its JetStream context are required")
+	case cfg.Region == "":
+		return nil, errors.New("control: region is empty")
+	case !accountRE.MatchString(cfg.Account):
+		return nil, fmt.Errorf("control: account %q is not 12 digits", cfg.Account)
+	}
+	if cfg.Replicas < 1 {
+		cfg.Replicas = 1
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	s := &Service{
+		cfg:       cfg,
+		nc:        nc,
+		js:        js,
+		log:       cfg.Log.With("component", "control"),
+		instances: cfg.Instances,
+		tasks:     cfg.Tasks,
+		services:  cfg.Services,
+		ready:     make(chan struct{}),
+	}
+	if s.instances == nil {
+		s.instances = none{}
+	}
+	if s.tasks == nil {
+		s.tasks = none{}
+	}
+	if s.services == nil {
+		s.services = none{}
+	}
+	s.taggers = map[string]tagger{
+		events.ResourceCluster: clusterTagger{s},
+	}
+	return s, nil
+}
+
+// Run ensures the service's buckets, registers its endpoints and serves
+// until ctx is done; then it stops taking requests, waits for those in
+// flight and returns.
+func (s *Service) Run(ctx context.Context) error {
+	kv, err := natsutil.EnsureKV(ctx, s.js, events.BucketClusters, s.cfg.Replicas)
+	if err != nil {
+		return err
+	}
+	s.clusters = &clusterStore{kv: kv}
+
+	svc, err := micro.AddService(s.nc, micro.Config{
+		Name:        events.ServiceScheduler,
+		Version:     Version,
+		Description: "ECS clusters, container instances and tasks",
+		QueueGroup:  events.QueueGroup,
+	})
+	if err != nil {
+		return fmt.Errorf("control: add micro service: %w", err)
+	}
+	api := natsutil.NewAPI(svc, natsutil.APIConfig{API: events.APIECS, FaultCode: events.CodeServer, Log: s.log})
+	for op, h := range s.handlers() {
+		if err := api.Handle(op, h); err != nil {
+			return errors.Join(err, svc.Stop())
+		}
+	}
+	// Make sure the server has our subscriptions before we say we are ready.
+	if err := s.nc.FlushTimeout(10 * time.Second); err != nil {
+		return errors.Join(fmt.Errorf("control: flush: %w", err), svc.Stop())
+	}
+	close(s.ready)
+	s.log.Info("serving", "service", events.ServiceScheduler, "bucket", events.BucketClusters.Name)
+
+	<-ctx.Done()
+	err = svc.Stop()
+	api.Wait()
+	if err != nil {
+		return fmt.Errorf("control: stop micro service: %w", err)
+	}
+	return nil
+}
+
+// Ready is closed once Run has registered every endpoint (a PING answers a
+// little earlier, as soon as the micro service exists). Run must be called
+// at most once.
+func (s *Service) Ready() <-chan struct{} { return s.ready }
+
+// handlers lists every operation this service answers.
+func (s *Service) handlers() map[string]natsutil.Handler {
+	return map[string]natsutil.Handler{
+		"CreateCluster":         decoded(s.createCluster),
+		"DescribeClusters":      decoded(s.describeClusters),
+		"ListClusters":          decoded(s.listClusters),
+		"DeleteCluster":         decoded(s.deleteCluster),
+		"UpdateCluster":         decoded(s.updateCluster),
+		"UpdateClusterSettings": decoded(s.updateClusterSettings),
+		"TagResource":           s.tagResource,
+		"UntagResource":         s.untagResource,
+		"ListTagsForResource":   s.listTagsForResource,
+	}
+}
+
+// decoded adapts a typed handler: it decodes the request body strictly into
+// In first.
+func decoded[In any](fn func(ctx context.Context, in *In) (any, error)) natsutil.Handler {
+	return func(ctx context.Context, r *natsutil.Request) (any, error) {
+		in := new(In)
+		if err := r.Decode(in); err != nil {
+			return nil, err
+		}
+		return fn(ctx, in)
+	}
+}
