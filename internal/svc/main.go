@@ -1,0 +1,51 @@
+package svc
+
+import (
+	"context"
+	"flag"
+	"io"
+	"log/slog"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Runner is a service that runs until ctx ends, then drains and returns.
+type Runner interface {
+	Run(ctx context.Context) error
+}
+
+// BuildFunc builds a service from the common settings and its connection.
+type BuildFunc func(ctx context.Context, c Common, nc *nats.Conn, js jetstream.JetStream, log *slog.Logger) (Runner, error)
+
+// Main is the body of a standalone service main: it parses the common flags
+// (and those extra registers), builds the JSON logger, connects to NATS with
+// retry, builds the service and runs it until ctx ends. The connection is
+// drained after the service returns.
+func Main(ctx context.Context, name string, args []string, getenv func(string) string, stderr io.Writer, extra func(fs *flag.FlagSet), build BuildFunc) error {
+	var c Common
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	c.Register(fs, getenv)
+	if extra != nil {
+		extra(fs)
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	log := NewLogger(stderr, c.LogLevel, name)
+	nc, js, err := Connect(ctx, c, name, log)
+	if err != nil {
+		return err
+	}
+	defer nc.Drain()
+	r, err := build(ctx, c, nc, js, log)
+	if err != nil {
+		return err
+	}
+	log.Info("starting", "nats", nc.ConnectedUrlRedacted())
+	return r.Run(ctx)
+}

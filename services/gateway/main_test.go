@@ -1,0 +1,67 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/berth-project/berth/internal/natstest"
+)
+
+// TestRun_Standalone runs the gateway main against an external NATS server,
+// bootstraps the root key, checks it serves, and stops it.
+func TestRun_Standalone(t *testing.T) {
+	s := natstest.Start(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	var logs safeBuffer
+	args := []string{"--nats-url", s.ClientURL(), "--addr", addr, "--bootstrap"}
+	go func() { done <- run(ctx, args, func(string) string { return "" }, &logs) }()
+	natstest.Eventually(t, 15*time.Second, 50*time.Millisecond, func() error {
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err
+	})
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("gateway did not stop")
+	}
+	if !strings.Contains(logs.String(), "aws_secret_access_key") {
+		t.Fatalf("bootstrap did not print the new key:\n%s", logs.String())
+	}
+}
+
+type safeBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *safeBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *safeBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
