@@ -34,7 +34,17 @@ type KVWrite struct {
 func KVSubject(bucket, key string) string { return "$KV." + bucket + "." + key }
 
 // CommitKV writes every entry in one JetStream atomic batch (ADR-50): either
-// all keys change or none does. The writes must all go to one bucket whose
+// all keys change or none does.
+//
+// PERFORMANCE — keep it off hot paths. On a single-node server with file
+// storage (the all-in-one) the server stages every multi-key batch in a
+// fresh, fsynced file store: measured 7-17 ms per batch and about 50 batches/s
+// in total whatever the concurrency, against ~80 µs for a single-key write
+// (one entry here is a plain publish with an expected revision, and fast). On
+// replicated streams batches are staged in memory. Hot paths (placement,
+// registration) should commit with single-key CAS writes ordered so that one
+// write is the commit point and the others are derived from it and
+// re-creatable by anyone (idempotent roll-forward), not with batches. The writes must all go to one bucket whose
 // stream allows atomic publish (events.BucketDef.AllowAtomic). A stale
 // revision anywhere returns ErrConflict. It returns the stream sequence of the
 // last write, which is that key's new revision.
