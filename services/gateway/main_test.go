@@ -1,16 +1,15 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/berth-project/berth/internal/natstest"
+	"github.com/berth-project/berth/internal/testenv"
 )
 
 // TestRun_Standalone runs the gateway main against an external NATS server,
@@ -25,7 +24,7 @@ func TestRun_Standalone(t *testing.T) {
 	l.Close()
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
-	var logs safeBuffer
+	var logs testenv.SafeBuffer
 	args := []string{"--nats-url", s.ClientURL(), "--addr", addr, "--bootstrap"}
 	go func() { done <- run(ctx, args, func(string) string { return "" }, &logs) }()
 	natstest.Eventually(t, 15*time.Second, 50*time.Millisecond, func() error {
@@ -47,21 +46,4 @@ func TestRun_Standalone(t *testing.T) {
 	if !strings.Contains(logs.String(), "aws_secret_access_key") {
 		t.Fatalf("bootstrap did not print the new key:\n%s", logs.String())
 	}
-}
-
-type safeBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *safeBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *safeBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -1,0 +1,66 @@
+package testenv
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/berth-project/berth/internal/natstest"
+)
+
+// MainFunc is the run function of a service main.
+type MainFunc func(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error
+
+// RunMain runs a standalone service main against a fresh NATS server until
+// the micro service named service answers its PING, then cancels it and
+// checks that it returns nil. env holds the environment the main sees
+// (BERTH_NATS_URL is filled in).
+func RunMain(t *testing.T, run MainFunc, service string, env map[string]string) {
+	t.Helper()
+	s := natstest.Start(t)
+	nc := natstest.Connect(t, s)
+	vars := map[string]string{"BERTH_NATS_URL": s.ClientURL(), "BERTH_ACCOUNT": Account, "BERTH_REGION": Region}
+	for k, v := range env {
+		vars[k] = v
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan error, 1)
+	var logs SafeBuffer
+	go func() { done <- run(ctx, nil, func(k string) string { return vars[k] }, &logs) }()
+	natstest.Eventually(t, 20*time.Second, 50*time.Millisecond, func() error {
+		_, err := nc.Request("$SRV.PING."+service, nil, time.Second)
+		return err
+	})
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("%s: run: %v\n%s", service, err, logs.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%s did not stop", service)
+	}
+}
+
+// SafeBuffer is a bytes.Buffer safe for concurrent writers.
+type SafeBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *SafeBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// String returns what was written so far.
+func (b *SafeBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

@@ -1,0 +1,37 @@
+// Command taskdefs runs Berth's ECS task-definition service alone against an
+// external NATS server (package services/taskdefs/taskdefs). Run any number
+// of replicas.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/berth-project/berth/events"
+	"github.com/berth-project/berth/internal/svc"
+	"github.com/berth-project/berth/services/taskdefs/taskdefs"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "taskdefs:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	return svc.Main(ctx, events.ServiceTaskDefs, args, getenv, stderr, nil,
+		func(_ context.Context, c svc.Common, nc *nats.Conn, js jetstream.JetStream, log *slog.Logger) (svc.Runner, error) {
+			return taskdefs.New(taskdefs.Config{Region: c.Region, Account: c.Account, Replicas: c.Replicas, Log: log}, nc, js)
+		})
+}
