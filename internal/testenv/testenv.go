@@ -156,16 +156,29 @@ type CLIResult struct {
 }
 
 // AWS runs the Debian aws CLI (v2) against the gateway with profile berth,
-// from dir (for file:// arguments; "" = a temp dir).
+// from dir (for file:// arguments; "" = the current directory).
 func (e *Env) AWS(t testing.TB, dir string, args ...string) CLIResult {
 	t.Helper()
+	return CLI{Endpoint: e.Endpoint, AWSDir: e.AWSDir}.Run(t, dir, args...)
+}
+
+// CLI runs the Debian aws CLI against one Berth endpoint with the profile
+// berth from the credentials and config files in AWSDir.
+type CLI struct {
+	Endpoint string
+	AWSDir   string
+}
+
+// Run runs aws with args from dir and returns its output and exit code.
+func (c CLI) Run(t testing.TB, dir string, args ...string) CLIResult {
+	t.Helper()
 	bin := RequireTool(t, "aws")
-	full := append([]string{"--endpoint-url", e.Endpoint, "--profile", "berth", "--output", "json"}, args...)
+	full := append([]string{"--endpoint-url", c.Endpoint, "--profile", "berth", "--output", "json"}, args...)
 	cmd := exec.Command(bin, full...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(),
-		"AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(e.AWSDir, "credentials"),
-		"AWS_CONFIG_FILE="+filepath.Join(e.AWSDir, "config"),
+		"AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(c.AWSDir, "credentials"),
+		"AWS_CONFIG_FILE="+filepath.Join(c.AWSDir, "config"),
 		"AWS_PAGER=",
 		"AWS_ACCESS_KEY_ID=", "AWS_SECRET_ACCESS_KEY=", "AWS_PROFILE=", "AWS_DEFAULT_REGION=",
 	)

@@ -5,13 +5,17 @@ import (
 
 	"github.com/berth-project/berth/internal/accesskeys"
 	"github.com/berth-project/berth/services/gateway/gateway"
+	"github.com/berth-project/berth/services/scheduler/control"
+	"github.com/berth-project/berth/services/taskdefs/taskdefs"
 )
 
-// components wires every service of the all-in-one. It returns notes for the
-// banner (for example why there is no local agent).
+// components wires every service of the all-in-one, each on its own
+// in-process connection. It returns notes for the banner (for example why
+// there is no local agent).
 func (n *node) components(ctx context.Context) ([]component, []string, error) {
 	var comps []component
 	var notes []string
+	c := n.cfg
 
 	gwNC, gwJS, err := n.connect("gateway")
 	if err != nil {
@@ -21,10 +25,30 @@ func (n *node) components(ctx context.Context) ([]component, []string, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	gw, err := gateway.New(gateway.Config{Addr: n.cfg.APIAddr, Keys: keys, Log: n.log.With("component", "gateway")}, gwNC)
+	gw, err := gateway.New(gateway.Config{Addr: c.APIAddr, Keys: keys, Log: n.log.With("component", "gateway")}, gwNC)
 	if err != nil {
 		return nil, nil, err
 	}
 	comps = append(comps, component{name: "gateway", stage: 0, run: gw.Run})
+
+	tdNC, tdJS, err := n.connect("taskdefs")
+	if err != nil {
+		return nil, nil, err
+	}
+	td, err := taskdefs.New(taskdefs.Config{Region: c.Region, Account: c.Account, Replicas: 1, Log: n.log.With("component", "taskdefs")}, tdNC, tdJS)
+	if err != nil {
+		return nil, nil, err
+	}
+	comps = append(comps, component{name: "taskdefs", stage: 1, run: td.Run})
+
+	scNC, scJS, err := n.connect("scheduler")
+	if err != nil {
+		return nil, nil, err
+	}
+	sc, err := control.New(control.Config{Region: c.Region, Account: c.Account, Replicas: 1, Log: n.log.With("component", "scheduler")}, scNC, scJS)
+	if err != nil {
+		return nil, nil, err
+	}
+	comps = append(comps, component{name: "scheduler", stage: 1, run: sc.Run})
 	return comps, notes, nil
 }
