@@ -69,15 +69,16 @@ var BucketAccessKeys = BucketDef{
 // BucketTaskDefs holds task definitions. Keys:
 //
 //	fam.<family>          FamilyRecord: the highest revision ever registered
+//	                      and the revisions by status (an index)
 //	rev.<family>.<rev>    one task definition revision (never reused)
 //
-// A registration writes both in one atomic batch.
+// A registration creates the revision record (the commit point), then
+// updates the family index.
 var BucketTaskDefs = BucketDef{
 	Name:        "ecs_taskdefs",
 	Writer:      ServiceTaskDefs,
 	Description: "ECS task definitions: fam.<family>, rev.<family>.<revision>",
 	History:     1,
-	AllowAtomic: true,
 }
 
 // BucketClusters holds ECS clusters keyed by cluster name token.

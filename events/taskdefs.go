@@ -28,9 +28,11 @@ func TaskDefRevisionKey(family string, revision int32) string {
 const TaskDefFamilyFilter = "fam.>"
 
 // FamilyRecord is the value at TaskDefFamilyKey: the family's revision
-// counter and the index of its revisions by status. The taskdefs service
-// writes it in the same atomic batch as the revision record it changes, so
-// the index and the revisions never disagree.
+// counter and the index of its revisions by status. The revision records are
+// the truth; the taskdefs service writes a revision record first and then
+// brings this index up to date, so the index may trail a change in flight
+// (or one whose writer died, until the next write or read in the family
+// repairs it). A reader that needs certainty checks the revision record.
 //
 // Readers find the latest ACTIVE revision of a family with LatestActive,
 // without reading any revision record.

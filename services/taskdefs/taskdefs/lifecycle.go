@@ -13,17 +13,14 @@ import (
 const maxDeleteBatch = 10
 
 // transition moves one revision to status `to` when it is in status
-// `from`, committing the revision record and the family index together
-// (stamp sets the timestamp of the move). It returns the revision as stored
-// afterwards; a revision already past `from` is returned unchanged, so a
-// repeated call is a no-op.
+// `from`: a compare-and-set on the revision record (the commit point, stamp
+// sets the timestamp of the move), then sync of the family index. It returns
+// the revision as stored afterwards; a revision already past `from` is
+// returned unchanged (after making sure the index agrees), so a repeated call
+// is a no-op.
 func (s *Service) transition(ctx context.Context, family string, rev int32, from, to string, stamp func(*ecsapi.TaskDefinition)) (*events.TaskDefRecord, error) {
 	var out *events.TaskDefRecord
 	err := retry(ctx, func() error {
-		fam, err := s.st.family(ctx, family)
-		if err != nil {
-			return err
-		}
 		e, found, err := s.st.revision(ctx, family, rev)
 		if err != nil {
 			return err
@@ -38,17 +35,19 @@ func (s *Service) transition(ctx context.Context, family string, rev int32, from
 		rec := *e.rec
 		rec.TaskDefinition.Status = to
 		stamp(&rec.TaskDefinition)
-		fam.rec.SetStatus(rev, to)
-		if err := s.st.commit(ctx,
-			write{key: events.TaskDefFamilyKey(family), v: fam.rec, rev: fam.rev},
-			write{key: events.TaskDefRevisionKey(family, rev), v: rec, rev: e.rev},
-		); err != nil {
+		if err := s.st.updateRevision(ctx, family, rev, &rec, e.rev); err != nil {
 			return err
 		}
 		out = &rec
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	if err := s.st.sync(ctx, family, rev); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // deregister answers DeregisterTaskDefinition: ACTIVE -> INACTIVE with

@@ -26,25 +26,64 @@ func (s *Service) resolve(ctx context.Context, ref string) (ident, revisionEntry
 	if !ok || !s.ours(id) {
 		return id, revisionEntry{}, errNotFound()
 	}
-	if id.Revision == 0 {
-		fam, err := s.st.family(ctx, id.Family)
+	if id.Revision != 0 {
+		e, found, err := s.st.revision(ctx, id.Family, id.Revision)
 		if err != nil {
 			return id, revisionEntry{}, err
 		}
-		latest, ok := fam.rec.LatestActive()
-		if !ok {
+		if !found {
 			return id, revisionEntry{}, errNotFound()
 		}
-		id.Revision = latest
+		return id, e, nil
 	}
-	e, found, err := s.st.revision(ctx, id.Family, id.Revision)
+	for {
+		latest, err := s.latestActive(ctx, id.Family)
+		if err != nil {
+			return id, revisionEntry{}, err
+		}
+		e, found, err := s.st.revision(ctx, id.Family, latest)
+		if err != nil {
+			return id, revisionEntry{}, err
+		}
+		if found && e.rec.TaskDefinition.Status == events.TaskDefActive {
+			id.Revision = latest
+			return id, e, nil
+		}
+		// The index lags a deregistration: catch it up and look again.
+		if err := s.st.sync(ctx, id.Family, latest); err != nil {
+			return id, revisionEntry{}, err
+		}
+	}
+}
+
+// latestActive returns the family's latest ACTIVE revision from the index,
+// after rolling the index forward over any revision it has not caught up
+// with yet (a registration whose replica died before indexing it).
+func (s *Service) latestActive(ctx context.Context, family string) (int32, error) {
+	fam, err := s.st.family(ctx, family)
 	if err != nil {
-		return id, revisionEntry{}, err
+		return 0, err
 	}
-	if !found {
-		return id, revisionEntry{}, errNotFound()
+	for next := fam.rec.LastRevision + 1; ; next++ {
+		_, found, err := s.st.revision(ctx, family, next)
+		if err != nil {
+			return 0, err
+		}
+		if !found {
+			break
+		}
+		if err := s.st.sync(ctx, family, next); err != nil {
+			return 0, err
+		}
+		if fam, err = s.st.family(ctx, family); err != nil {
+			return 0, err
+		}
 	}
-	return id, e, nil
+	latest, ok := fam.rec.LatestActive()
+	if !ok {
+		return 0, errNotFound()
+	}
+	return latest, nil
 }
 
 // describe answers DescribeTaskDefinition.

@@ -10,11 +10,12 @@ import (
 )
 
 // register answers RegisterTaskDefinition. The new revision is the family's
-// highest revision ever + 1: the family record and the revision record are
-// committed in one atomic batch, expecting the family record's KV revision
-// and the revision key to be absent, so concurrent registrations from any
-// number of replicas get consecutive revisions with no gap and no
-// duplicate (the loser of a race re-reads and retries).
+// highest revision ever + 1. Creating the revision record is the commit
+// point: the key must not exist, so of any number of concurrent registrations
+// (from any replica) exactly one gets each revision, and revisions are never
+// reused. A registration that finds its revision taken rolls the family index
+// forward to it (whoever took it may have died before indexing it) and tries
+// the next one; after its own create it indexes its revision with sync.
 func (s *Service) register(ctx context.Context, r *natsutil.Request) (any, error) {
 	if n := len(r.Data); n > maxDefinitionBytes {
 		return nil, errTooLarge(n)
@@ -37,19 +38,26 @@ func (s *Service) register(ctx context.Context, r *natsutil.Request) (any, error
 		if err != nil {
 			return err
 		}
-		rev := fam.rec.LastRevision + 1
-		td = *base
-		td.Revision = awsjson.Int32(rev)
-		td.TaskDefinitionArn = s.taskDefARN(td.Family, rev)
-		td.Status = events.TaskDefActive
-		td.RegisteredAt = awsjson.NewTime(s.now())
-		td.RegisteredBy = "arn:aws:iam::" + s.cfg.Account + ":root"
-		fam.rec.LastRevision = rev
-		fam.rec.SetStatus(rev, events.TaskDefActive)
-		return s.st.commit(ctx,
-			write{key: events.TaskDefFamilyKey(td.Family), v: fam.rec, rev: fam.rev},
-			write{key: events.TaskDefRevisionKey(td.Family, rev), v: events.TaskDefRecord{TaskDefinition: td, Tags: tags}},
-		)
+		for rev := fam.rec.LastRevision + 1; ; rev++ {
+			td = *base
+			td.Revision = awsjson.Int32(rev)
+			td.TaskDefinitionArn = s.taskDefARN(td.Family, rev)
+			td.Status = events.TaskDefActive
+			td.RegisteredAt = awsjson.NewTime(s.now())
+			td.RegisteredBy = "arn:aws:iam::" + s.cfg.Account + ":root"
+			err := s.st.createRevision(ctx, td.Family, rev, &events.TaskDefRecord{TaskDefinition: td, Tags: tags})
+			if natsutil.IsConflict(err) {
+				// Taken: make sure the index knows, then try the next one.
+				if err := s.st.sync(ctx, td.Family, rev); err != nil {
+					return err
+				}
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			return s.st.sync(ctx, td.Family, rev)
+		}
 	})
 	if err != nil {
 		return nil, err

@@ -77,7 +77,7 @@ func (s *Service) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("taskdefs: %w", err)
 	}
-	s.st = &store{nc: s.nc, kv: kv, bucket: events.BucketTaskDefs.Name}
+	s.st = &store{kv: kv}
 
 	svc, err := micro.AddService(s.nc, micro.Config{
 		Name:        events.ServiceTaskDefs,

@@ -7,20 +7,23 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/berth-project/berth/events"
 	"github.com/berth-project/berth/internal/natsutil"
 )
 
-// store reads and writes BucketTaskDefs. Every change that touches a
-// revision's status goes through commit, which writes the family record and
-// the revision record in one atomic batch with expected revisions.
+// store reads and writes BucketTaskDefs with single-key compare-and-set
+// writes only (a multi-key atomic batch costs milliseconds on a single-node
+// file store). The revision record is the truth about a revision (content,
+// status, tags); the family record is an index over the family's revisions
+// (highest revision, revisions by status). Every change writes the revision
+// record first, as its commit point, then brings the index up to date with
+// sync. An index that lags (a replica died between the two writes) is rolled
+// forward by the next sync of that revision, by the next registration in the
+// family, or by a reader that notices.
 type store struct {
-	nc     *nats.Conn
-	kv     jetstream.KeyValue
-	bucket string
+	kv jetstream.KeyValue
 }
 
 // familyEntry is a family record with the KV revision it was read at (0 when
@@ -98,40 +101,81 @@ func (st *store) families(ctx context.Context) ([]events.FamilyRecord, error) {
 	}
 }
 
-// write is one key of a commit: value v stored at key, expected at KV
-// revision rev (0 = the key must not exist).
-type write struct {
-	key string
-	v   any
-	rev uint64
-}
-
-// commit writes all keys atomically, or none. A stale expected revision
-// returns an error natsutil.IsConflict matches.
-func (st *store) commit(ctx context.Context, ws ...write) error {
-	kw := make([]natsutil.KVWrite, len(ws))
-	for i, w := range ws {
-		b, err := json.Marshal(w.v)
-		if err != nil {
-			return wrapStore("encode "+w.key, err)
-		}
-		kw[i] = natsutil.KVWrite{Bucket: st.bucket, Key: w.key, Value: b, Revision: w.rev}
+// createRevision stores a new revision record; it fails with a conflict
+// when the revision already exists.
+func (st *store) createRevision(ctx context.Context, family string, revision int32, rec *events.TaskDefRecord) error {
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return wrapStore("encode revision", err)
 	}
-	if _, err := natsutil.CommitKV(ctx, st.nc, kw); err != nil {
-		return wrapStore("commit", err)
+	if _, err := st.kv.Create(ctx, events.TaskDefRevisionKey(family, revision), b); err != nil {
+		return wrapStore("create revision", err)
 	}
 	return nil
+}
+
+// updateRevision replaces a revision record read at KV revision rev.
+func (st *store) updateRevision(ctx context.Context, family string, revision int32, rec *events.TaskDefRecord, rev uint64) error {
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return wrapStore("encode revision", err)
+	}
+	if _, err := st.kv.Update(ctx, events.TaskDefRevisionKey(family, revision), b, rev); err != nil {
+		return wrapStore("update revision", err)
+	}
+	return nil
+}
+
+// putFamily writes a family record read at KV revision rev (0: it must not
+// exist yet).
+func (st *store) putFamily(ctx context.Context, fam familyEntry) error {
+	b, err := json.Marshal(fam.rec)
+	if err != nil {
+		return wrapStore("encode family", err)
+	}
+	key := events.TaskDefFamilyKey(fam.rec.Family)
+	if fam.rev == 0 {
+		_, err = st.kv.Create(ctx, key, b)
+	} else {
+		_, err = st.kv.Update(ctx, key, b, fam.rev)
+	}
+	if err != nil {
+		return wrapStore("write family", err)
+	}
+	return nil
+}
+
+// sync brings the family index up to date with the revision record of
+// `revision`: LastRevision covers it and it is listed under its current
+// status. It reads the index before the revision record, so a successful
+// compare-and-set never installs a status older than the record's: a writer
+// that changes the record afterwards runs its own sync, which re-reads both.
+func (st *store) sync(ctx context.Context, family string, revision int32) error {
+	return retry(ctx, func() error {
+		fam, err := st.family(ctx, family)
+		if err != nil {
+			return err
+		}
+		e, found, err := st.revision(ctx, family, revision)
+		if err != nil || !found {
+			return err
+		}
+		status := e.rec.TaskDefinition.Status
+		if fam.rec.LastRevision >= revision && fam.rec.Status(revision) == status {
+			return nil
+		}
+		fam.rec.LastRevision = max(fam.rec.LastRevision, revision)
+		fam.rec.SetStatus(revision, status)
+		return st.putFamily(ctx, fam)
+	})
 }
 
 // retry runs fn until it succeeds, fails with anything but a revision
 // conflict, or ctx ends. Between attempts it waits a random time that grows
 // with the attempt, so concurrent writers from any number of replicas spread
-// out instead of colliding again. The first ceiling is of the order of one
-// atomic batch commit on a single file-backed server (several ms: the server
-// stages each batch in its own synced file store), since that is how long a
-// racing winner holds the family record.
+// out instead of colliding again.
 func retry(ctx context.Context, fn func() error) error {
-	ceiling := 4 * time.Millisecond
+	ceiling := 200 * time.Microsecond
 	for {
 		err := fn()
 		if err == nil || !natsutil.IsConflict(err) {

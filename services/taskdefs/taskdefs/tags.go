@@ -4,7 +4,6 @@ import (
 	"context"
 	"slices"
 
-	"github.com/berth-project/berth/events"
 	"github.com/berth-project/berth/events/ecsapi"
 	"github.com/berth-project/berth/internal/natsutil"
 )
@@ -47,7 +46,7 @@ func (s *Service) updateTags(ctx context.Context, id ident, change func([]ecsapi
 		}
 		rec := *e.rec
 		rec.Tags = tags
-		return s.st.commit(ctx, write{key: events.TaskDefRevisionKey(id.Family, id.Revision), v: rec, rev: e.rev})
+		return s.st.updateRevision(ctx, id.Family, id.Revision, &rec, e.rev)
 	})
 }
 
