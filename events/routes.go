@@ -45,6 +45,23 @@ var ECSRoute = APIRoute{
 		"UpdateCluster":         ServiceScheduler,
 		"UpdateClusterSettings": ServiceScheduler,
 
+		"RegisterContainerInstance":     ServiceScheduler,
+		"DeregisterContainerInstance":   ServiceScheduler,
+		"DescribeContainerInstances":    ServiceScheduler,
+		"ListContainerInstances":        ServiceScheduler,
+		"UpdateContainerInstancesState": ServiceScheduler,
+		"PutAttributes":                 ServiceScheduler,
+		"ListAttributes":                ServiceScheduler,
+		"DeleteAttributes":              ServiceScheduler,
+		"SubmitTaskStateChange":         ServiceScheduler,
+		"SubmitContainerStateChange":    ServiceScheduler,
+
+		"RunTask":       ServiceScheduler,
+		"StartTask":     ServiceScheduler,
+		"StopTask":      ServiceScheduler,
+		"DescribeTasks": ServiceScheduler,
+		"ListTasks":     ServiceScheduler,
+
 		// Tagging spans resources of several owners; the scheduler answers
 		// and forwards task-definition ARNs to taskdefs.
 		"TagResource":         ServiceScheduler,
@@ -60,7 +77,25 @@ var ECRRoute = APIRoute{
 	SigningName:  ecrapi.SigningName,
 	Fault:        CodeServer,
 	Modelled:     ecrapi.Operations,
-	Implemented:  map[string]string{},
+	Implemented: map[string]string{
+		"GetAuthorizationToken":         ServiceRegistry,
+		"CreateRepository":              ServiceRegistry,
+		"DescribeRepositories":          ServiceRegistry,
+		"DeleteRepository":              ServiceRegistry,
+		"PutImageTagMutability":         ServiceRegistry,
+		"PutImageScanningConfiguration": ServiceRegistry,
+		"TagResource":                   ServiceRegistry,
+		"UntagResource":                 ServiceRegistry,
+		"ListTagsForResource":           ServiceRegistry,
+		"ListImages":                    ServiceRegistry,
+		"DescribeImages":                ServiceRegistry,
+		"BatchGetImage":                 ServiceRegistry,
+		"PutImage":                      ServiceRegistry,
+		"BatchDeleteImage":              ServiceRegistry,
+		"BatchCheckLayerAvailability":   ServiceRegistry,
+		"StartImageScan":                ServiceRegistry,
+		"DescribeImageScanFindings":     ServiceRegistry,
+	},
 }
 
 // LogsRoute is Amazon CloudWatch Logs (operations are added by the logs

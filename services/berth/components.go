@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/berth-project/berth/internal/accesskeys"
+	"github.com/berth-project/berth/registry"
 	"github.com/berth-project/berth/services/gateway/gateway"
 	"github.com/berth-project/berth/services/scheduler/control"
 	"github.com/berth-project/berth/services/taskdefs/taskdefs"
@@ -50,5 +51,20 @@ func (n *node) components(ctx context.Context) ([]component, []string, error) {
 		return nil, nil, err
 	}
 	comps = append(comps, component{name: "scheduler", stage: 1, run: sc.Run})
+
+	rgNC, rgJS, err := n.connect("registry")
+	if err != nil {
+		return nil, nil, err
+	}
+	rg, err := registry.New(registry.Config{
+		Addr: c.RegistryAddr, Region: c.Region, Account: c.Account, Replicas: 1,
+		CreateOnPush: c.CreateOnPush, Keys: keys, Log: n.log.With("component", "registry"),
+	}, rgNC, rgJS)
+	if err != nil {
+		return nil, nil, err
+	}
+	// The registry serves HTTP (a front door) and ECR operations; it stops
+	// with the front doors, after its in-flight pushes and pulls.
+	comps = append(comps, component{name: "registry", stage: 0, run: rg.Run})
 	return comps, notes, nil
 }

@@ -1,0 +1,276 @@
+package registry
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/berth-project/berth/events"
+	"github.com/berth-project/berth/internal/natsutil"
+)
+
+// store is the registry's view of JetStream: the metadata bucket (read with
+// revisions, written in atomic batches) and the blob object store.
+type store struct {
+	nc        *nats.Conn
+	js        jetstream.JetStream
+	kv        jetstream.KeyValue
+	kvStream  jetstream.Stream
+	obs       jetstream.ObjectStore
+	objStream jetstream.Stream
+	partSize  int
+	chunkSize int
+	log       *slog.Logger
+}
+
+// Records stored in the registry bucket. They are the registry's private
+// storage format: only the registry reads and writes them.
+
+// repoRecord is repo.<repo>.
+type repoRecord struct {
+	Name          string             `json:"name"`
+	CreatedAt     time.Time          `json:"createdAt"`
+	TagMutability string             `json:"tagMutability"`
+	Exclusions    []mutabilityFilter `json:"exclusions,omitempty"`
+	ScanOnPush    bool               `json:"scanOnPush"`
+	Encryption    string             `json:"encryption"`
+	KMSKey        string             `json:"kmsKey,omitempty"`
+	Tags          []resourceTag      `json:"tags,omitempty"`
+}
+
+type mutabilityFilter struct {
+	Type   string `json:"type"`
+	Filter string `json:"filter"`
+}
+
+type resourceTag struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
+// tagRecord is tag.<repo>.<tag>.
+type tagRecord struct {
+	Digest    string    `json:"digest"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// manifestRecord is man.<repo>.<alg>.<hex>: this JSON, a newline, then the
+// manifest's exact bytes.
+type manifestRecord struct {
+	Digest          string            `json:"digest"`
+	MediaType       string            `json:"mediaType"`
+	Size            int64             `json:"size"`
+	PushedAt        time.Time         `json:"pushedAt"`
+	ArtifactType    string            `json:"artifactType,omitempty"`
+	ConfigMediaType string            `json:"configMediaType,omitempty"`
+	Subject         *descriptor       `json:"subject,omitempty"`
+	Annotations     map[string]string `json:"annotations,omitempty"`
+	// Blobs are the config and layer digests that had to be linked.
+	Blobs []string `json:"blobs,omitempty"`
+	// Children are the manifests an index lists.
+	Children []string `json:"children,omitempty"`
+	// ImageSize is the config plus the layers, as ECR reports it.
+	ImageSize int64  `json:"imageSize"`
+	Bytes     []byte `json:"-"`
+}
+
+// linkRecord is link.<repo>.<alg>.<hex>.
+type linkRecord struct {
+	Size     int64     `json:"size"`
+	LinkedAt time.Time `json:"linkedAt"`
+}
+
+// blobRecord is blob.<alg>.<hex>.
+type blobRecord struct {
+	Size      int64     `json:"size"`
+	Parts     []part    `json:"parts"`
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+// part is one object of a blob.
+type part struct {
+	Name string `json:"o"`
+	Size int64  `json:"n"`
+}
+
+// uploadRecord is up.<id>.
+type uploadRecord struct {
+	ID        string    `json:"id"`
+	Repo      string    `json:"repo"`
+	Alg       string    `json:"alg"`
+	Offset    int64     `json:"offset"`
+	State     []byte    `json:"state,omitempty"`
+	Parts     []part    `json:"parts,omitempty"`
+	StartedAt time.Time `json:"startedAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+func encodeManifest(m *manifestRecord) ([]byte, error) {
+	meta, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, 0, len(meta)+1+len(m.Bytes))
+	out = append(out, meta...)
+	out = append(out, '\n')
+	return append(out, m.Bytes...), nil
+}
+
+func decodeManifest(v []byte) (*manifestRecord, error) {
+	meta, raw, ok := bytes.Cut(v, []byte{'\n'})
+	if !ok {
+		return nil, errors.New("manifest record without body")
+	}
+	var m manifestRecord
+	if err := json.Unmarshal(meta, &m); err != nil {
+		return nil, fmt.Errorf("decode manifest record: %w", err)
+	}
+	m.Bytes = raw
+	return &m, nil
+}
+
+// entry is the latest state of one key: its value, whether it exists, and
+// its revision (the revision of the delete marker for a deleted key, 0 for
+// a key never written), which is what a write must expect.
+type entry struct {
+	Key    string
+	Value  []byte
+	Rev    uint64
+	Exists bool
+	Time   time.Time
+}
+
+// get reads the latest state of key.
+func (st *store) get(ctx context.Context, key string) (entry, error) {
+	msg, err := st.kvStream.GetLastMsgForSubject(ctx, natsutil.KVSubject(events.BucketRegistry.Name, key))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return entry{Key: key}, nil
+	}
+	if err != nil {
+		return entry{}, fmt.Errorf("get %s: %w", key, err)
+	}
+	e := entry{Key: key, Rev: msg.Sequence, Time: msg.Time}
+	switch msg.Header.Get("KV-Operation") {
+	case "DEL", "PURGE":
+	default:
+		e.Exists = true
+		e.Value = msg.Data
+	}
+	return e, nil
+}
+
+// getJSON reads key into v; ok is false when the key does not exist.
+func (st *store) getJSON(ctx context.Context, key string, v any) (entry, bool, error) {
+	e, err := st.get(ctx, key)
+	if err != nil || !e.Exists {
+		return e, false, err
+	}
+	if err := json.Unmarshal(e.Value, v); err != nil {
+		return e, false, fmt.Errorf("decode %s: %w", key, err)
+	}
+	return e, true, nil
+}
+
+// scan returns every existing key matching filter with its value.
+func (st *store) scan(ctx context.Context, filter string) ([]jetstream.KeyValueEntry, error) {
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	w, err := st.kv.Watch(ctx, filter, jetstream.IgnoreDeletes())
+	if err != nil {
+		return nil, fmt.Errorf("scan %s: %w", filter, err)
+	}
+	defer func() { _ = w.Stop() }()
+	var out []jetstream.KeyValueEntry
+	for {
+		select {
+		case e, ok := <-w.Updates():
+			if !ok {
+				return nil, fmt.Errorf("scan %s: watcher closed", filter)
+			}
+			if e == nil {
+				return out, nil
+			}
+			out = append(out, e)
+		case <-ctx.Done():
+			return nil, fmt.Errorf("scan %s: %w", filter, ctx.Err())
+		}
+	}
+}
+
+// keys lists the existing keys matching filter.
+func (st *store) keys(ctx context.Context, filter string) ([]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	l, err := st.kv.ListKeysFiltered(ctx, filter)
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", filter, err)
+	}
+	var out []string
+	for k := range l.Keys() {
+		out = append(out, k)
+	}
+	return out, ctx.Err()
+}
+
+// write builds one write of a batch.
+func put(key string, value []byte, rev uint64) natsutil.KVWrite {
+	return natsutil.KVWrite{Bucket: events.BucketRegistry.Name, Key: key, Value: value, Revision: rev}
+}
+
+func putAny(key string, value []byte) natsutil.KVWrite {
+	return natsutil.KVWrite{Bucket: events.BucketRegistry.Name, Key: key, Value: value, AnyRevision: true}
+}
+
+func del(key string, rev uint64) natsutil.KVWrite {
+	return natsutil.KVWrite{Bucket: events.BucketRegistry.Name, Key: key, Delete: true, Revision: rev}
+}
+
+func delAny(key string) natsutil.KVWrite {
+	return natsutil.KVWrite{Bucket: events.BucketRegistry.Name, Key: key, Delete: true, AnyRevision: true}
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("registry: marshal %T: %v", v, err))
+	}
+	return b
+}
+
+// commit writes all of ws atomically; a stale revision is natsutil.ErrConflict.
+func (st *store) commit(ctx context.Context, ws []natsutil.KVWrite) (uint64, error) {
+	if len(ws) > maxBatch {
+		return 0, fmt.Errorf("commit: %d writes exceed the batch limit %d", len(ws), maxBatch)
+	}
+	return natsutil.CommitKV(ctx, st.nc, ws)
+}
+
+// maxBatch stays under JetStream's limit of 1000 messages per atomic batch.
+const maxBatch = 900
+
+// retry runs fn until it succeeds or fails with something other than a
+// revision conflict; fn re-reads what it needs on every attempt.
+func retry(ctx context.Context, fn func() error) error {
+	var err error
+	for attempt := range 20 {
+		if err = fn(); err == nil || !natsutil.IsConflict(err) {
+			return err
+		}
+		wait := time.Duration(1+min(attempt*attempt, 100)) * time.Millisecond
+		wait += time.Duration(rand.Int64N(int64(wait)))
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+	return fmt.Errorf("too much contention: %w", err)
+}

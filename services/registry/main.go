@@ -1,0 +1,55 @@
+// Command registry runs Berth's image registry alone against an external
+// NATS server: the OCI distribution API on its own port and the ECR
+// operations over NATS (package registry). Replicas are stateless.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/berth-project/berth/events"
+	"github.com/berth-project/berth/internal/accesskeys"
+	"github.com/berth-project/berth/internal/svc"
+	"github.com/berth-project/berth/registry"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "registry:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	var addr, publicHost string
+	var createOnPush, ecrStyle bool
+	flags := func(fs *flag.FlagSet) {
+		svc.String(fs, getenv, &addr, "addr", "BERTH_REGISTRY_ADDR", "127.0.0.1:5000", "OCI registry listen address")
+		svc.String(fs, getenv, &publicHost, "public-host", "BERTH_REGISTRY_PUBLIC_HOST", "", "host:port clients use (repositoryUri, proxyEndpoint); default the listen address")
+		svc.Bool(fs, getenv, &createOnPush, "create-on-push", "BERTH_CREATE_ON_PUSH", false, "create repositories on first push")
+		svc.Bool(fs, getenv, &ecrStyle, "ecr-style-uri", "BERTH_ECR_STYLE_URI", false, "repositoryUri as <account>.dkr.ecr.<region>.localhost:<port>/<name>")
+	}
+	return svc.Main(ctx, events.ServiceRegistry, args, getenv, stderr, flags,
+		func(ctx context.Context, c svc.Common, nc *nats.Conn, js jetstream.JetStream, log *slog.Logger) (svc.Runner, error) {
+			keys, err := accesskeys.Watch(ctx, js, c.Replicas, log)
+			if err != nil {
+				return nil, err
+			}
+			return registry.New(registry.Config{
+				Addr: addr, Region: c.Region, Account: c.Account, Replicas: c.Replicas,
+				CreateOnPush: createOnPush, PublicHost: publicHost, ECRStyleURI: ecrStyle,
+				Keys: keys, Log: log,
+			}, nc, js)
+		})
+}
