@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -303,11 +304,16 @@ func (c *Client) InspectContainer(ctx context.Context, id string) (Container, er
 }
 
 func fromInspect(in container.InspectResponse) Container {
-	out := Container{ID: in.ID, Name: strings.TrimPrefix(in.Name, "/"), ImageID: in.Image}
+	out := Container{ID: in.ID, Name: strings.TrimPrefix(in.Name, "/"), ImageID: in.Image,
+		Created: parseTime(in.Created), RestartCount: in.RestartCount}
 	if in.Config != nil {
 		out.Image = in.Config.Image
 		out.Labels = in.Config.Labels
 		out.StopTimeout = in.Config.StopTimeout
+		out.Env = in.Config.Env
+	}
+	for _, m := range in.Mounts {
+		out.Mounts = append(out.Mounts, Mount{Name: m.Name, Source: m.Source, Destination: m.Destination})
 	}
 	if s := in.State; s != nil {
 		out.Status = string(s.Status)
@@ -321,8 +327,27 @@ func fromInspect(in container.InspectResponse) Container {
 			out.Health = string(s.Health.Status)
 		}
 	}
-	if in.HostConfig != nil {
-		out.NetworkMode = string(in.HostConfig.NetworkMode)
+	if hc := in.HostConfig; hc != nil {
+		out.NetworkMode = string(hc.NetworkMode)
+		out.LogDriver, out.LogOptions = hc.LogConfig.Type, hc.LogConfig.Config
+		out.CPUShares, out.Memory = hc.CPUShares, hc.Memory
+	}
+	if in.NetworkSettings != nil {
+		names := slices.Sorted(maps.Keys(in.NetworkSettings.Networks))
+		for _, name := range names {
+			ep := in.NetworkSettings.Networks[name]
+			if ep == nil {
+				continue
+			}
+			n := ContainerNetwork{Name: name}
+			if ep.IPAddress.IsValid() {
+				n.IPv4Addresses = []string{ep.IPAddress.String()}
+			}
+			if ep.GlobalIPv6Address.IsValid() {
+				n.IPv6Addresses = []string{ep.GlobalIPv6Address.String()}
+			}
+			out.Networks = append(out.Networks, n)
+		}
 	}
 	if out.NetworkMode == networkModeHost {
 		// Host networking publishes nothing: the container port is the host port.

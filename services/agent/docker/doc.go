@@ -15,9 +15,15 @@
 //     configuration, as amazon-ecs-agent does (cpu → CpuShares with a floor
 //     of 2, memory → hard limit, portMappings with hostPort 0 → ephemeral
 //     host ports, health checks with the AWS defaults, volumes, links,
-//     linuxParameters, logConfiguration…). awsvpc, FARGATE-only definitions,
-//     secrets and other features that need AWS services are refused with
-//     ErrUnsupported.
+//     linuxParameters, logConfiguration…), plus the task-level cpu and
+//     memory as per-container ceilings (NanoCpus; a hard memory limit for
+//     containers without their own) and environment the agent injects
+//     (ContainerSpec.Env, e.g. ECS_CONTAINER_METADATA_URI_V4). awsvpc,
+//     FARGATE-only definitions, secrets and other features that need AWS
+//     services are refused with ErrUnsupported.
+//   - Host: Info (engine ID, versions, CPUs, memory), BridgeGateway (the
+//     host's address on the default bridge, for the task metadata endpoint)
+//     and Stats (one Docker stats document) on Client, outside Runtime.
 //   - Events: a container event stream (start, die, oom, health_status,
 //     stop, kill, destroy) that reconnects by itself and tells its reader
 //     when it did, so the reader can re-inspect.

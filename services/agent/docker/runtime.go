@@ -153,6 +153,30 @@ type Container struct {
 	NetworkMode string
 	Ports       []PortBinding
 	StopTimeout *int // seconds, from the container config
+
+	Created      time.Time
+	RestartCount int
+	Networks     []ContainerNetwork // one per attached network (none in host/none mode)
+	Mounts       []Mount
+	LogDriver    string
+	LogOptions   map[string]string
+	CPUShares    int64
+	Memory       int64 // hard limit in bytes; 0 = none
+	Env          []string
+}
+
+// ContainerNetwork is a network a container is attached to.
+type ContainerNetwork struct {
+	Name          string // "bridge", a user-defined network
+	IPv4Addresses []string
+	IPv6Addresses []string
+}
+
+// Mount is a volume or bind mount of a container.
+type Mount struct {
+	Name        string // Docker volume name; empty for bind mounts
+	Source      string
+	Destination string
 }
 
 // Started reports whether the container has ever been started.

@@ -33,6 +33,12 @@ type ContainerSpec struct {
 	// DockerNames maps the ECS container names of the task to their Docker
 	// names, for links and volumesFrom.
 	DockerNames map[string]string
+	// Env is environment the agent injects (ECS_CONTAINER_METADATA_URI_V4,
+	// ...). A variable the definition or its override sets wins.
+	Env map[string]string
+	// HostCPUs caps the task-level CPU ceiling at the host's CPU count
+	// (Docker refuses more); 0 means no cap.
+	HostCPUs int
 }
 
 // CreateConfig is the Docker form of a ContainerSpec.
@@ -211,6 +217,11 @@ func Translate(spec ContainerSpec) (*CreateConfig, error) {
 	for _, kv := range def.Environment {
 		cfg.Env = append(cfg.Env, kv.Name+"="+kv.Value)
 	}
+	for _, k := range slices.Sorted(maps.Keys(spec.Env)) {
+		if !slices.ContainsFunc(def.Environment, func(e ecsapi.KeyValuePair) bool { return e.Name == k }) {
+			cfg.Env = append(cfg.Env, k+"="+spec.Env[k])
+		}
+	}
 	if def.StopTimeout != nil {
 		secs := int(*def.StopTimeout)
 		cfg.StopTimeout = &secs
@@ -236,6 +247,7 @@ func Translate(spec ContainerSpec) (*CreateConfig, error) {
 	if def.MemoryReservation != nil && *def.MemoryReservation > 0 {
 		hc.MemoryReservation = max(int64(*def.MemoryReservation)*mib, minimumMemoryBytes)
 	}
+	taskLimits(td, spec.HostCPUs, hc)
 	if lc := def.LogConfiguration; lc != nil && lc.LogDriver != "" {
 		hc.LogConfig = container.LogConfig{Type: lc.LogDriver, Config: maps.Clone(lc.Options)}
 	}
@@ -275,6 +287,69 @@ func Translate(spec ContainerSpec) (*CreateConfig, error) {
 		return nil, fmt.Errorf("container %q: %w", def.Name, err)
 	}
 	return &CreateConfig{Name: spec.Name, Config: cfg, HostConfig: hc, Volumes: vols}, nil
+}
+
+// taskLimits applies the task-level cpu and memory of an EC2-style task
+// definition. amazon-ecs-agent puts the task in a cgroup with those limits;
+// Berth approximates it per container: a container without its own hard
+// memory limit gets the task's memory as its limit, and every container gets
+// the task's cpu as a CPU ceiling (NanoCpus, capped at the host's CPUs). So
+// no container exceeds the task's limits, though together they may.
+func taskLimits(td *ecsapi.TaskDefinition, hostCPUs int, hc *container.HostConfig) {
+	if mem, ok := TaskMemoryMiB(td.Memory); ok && hc.Memory == 0 {
+		if b := max(mem*mib, minimumMemoryBytes); b > hc.MemoryReservation {
+			hc.Memory = b
+		}
+	}
+	if units, ok := TaskCPUUnits(td.Cpu); ok {
+		nano := units * 1e9 / 1024
+		if hostCPUs > 0 {
+			nano = min(nano, int64(hostCPUs)*1e9)
+		}
+		hc.NanoCPUs = max(nano, 1e7) // Docker's minimum: 0.01 CPU
+	}
+}
+
+// TaskCPUUnits parses a task-level cpu: CPU units ("256") or vCPUs
+// ("1 vCPU", "0.5vcpu").
+func TaskCPUUnits(s string) (int64, bool) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if s == "" {
+		return 0, false
+	}
+	if v, ok := strings.CutSuffix(s, "vcpu"); ok {
+		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if err != nil || f <= 0 {
+			return 0, false
+		}
+		return int64(f * 1024), true
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, false
+	}
+	return n, true
+}
+
+// TaskMemoryMiB parses a task-level memory: MiB ("512") or GB ("1GB",
+// "0.5 gb").
+func TaskMemoryMiB(s string) (int64, bool) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if s == "" {
+		return 0, false
+	}
+	if v, ok := strings.CutSuffix(s, "gb"); ok {
+		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if err != nil || f <= 0 {
+			return 0, false
+		}
+		return int64(f * 1024), true
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(s, "mib")), 10, 64)
+	if err != nil || n <= 0 {
+		return 0, false
+	}
+	return n, true
 }
 
 func refuseUnsupported(def ecsapi.ContainerDefinition) error {

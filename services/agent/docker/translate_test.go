@@ -112,6 +112,44 @@ func TestTranslate_Cases(t *testing.T) {
 			},
 		},
 		{
+			name: "injected env: the definition wins",
+			mutate: func(s *ContainerSpec) {
+				s.Definition.Environment = []ecsapi.KeyValuePair{{Name: "A", Value: "1"}}
+				s.Env = map[string]string{"ECS_CONTAINER_METADATA_URI_V4": "http://x/v4/id", "A": "agent"}
+			},
+			check: func(t *testing.T, cc *CreateConfig) {
+				if !slices.Equal(cc.Config.Env, []string{"A=1", "ECS_CONTAINER_METADATA_URI_V4=http://x/v4/id"}) {
+					t.Errorf("env = %v", cc.Config.Env)
+				}
+			},
+		},
+		{
+			name: "task-level cpu and memory",
+			mutate: func(s *ContainerSpec) {
+				s.Task.Definition = &ecsapi.TaskDefinition{Family: "web", Cpu: "512", Memory: "0.5GB"}
+			},
+			check: func(t *testing.T, cc *CreateConfig) {
+				r := cc.HostConfig.Resources
+				if r.Memory != 512<<20 || r.NanoCPUs != 500_000_000 {
+					t.Errorf("memory/nanocpus = %d/%d", r.Memory, r.NanoCPUs)
+				}
+			},
+		},
+		{
+			name: "task-level limits: container memory wins, cpu capped at the host",
+			mutate: func(s *ContainerSpec) {
+				s.Task.Definition = &ecsapi.TaskDefinition{Family: "web", Cpu: "4 vCPU", Memory: "1024"}
+				s.Definition.Memory = ptr[int32](64)
+				s.HostCPUs = 2
+			},
+			check: func(t *testing.T, cc *CreateConfig) {
+				r := cc.HostConfig.Resources
+				if r.Memory != 64<<20 || r.NanoCPUs != 2e9 {
+					t.Errorf("memory/nanocpus = %d/%d", r.Memory, r.NanoCPUs)
+				}
+			},
+		},
+		{
 			name: "ports in bridge mode",
 			mutate: func(s *ContainerSpec) {
 				s.Definition.PortMappings = []ecsapi.PortMapping{
@@ -425,5 +463,20 @@ func TestParsePullBehavior(t *testing.T) {
 	}
 	if _, err := ParsePullBehavior("sometimes"); !errors.Is(err, ErrInvalid) {
 		t.Errorf("bad: %v", err)
+	}
+}
+
+func TestTaskLimitParsing(t *testing.T) {
+	for in, want := range map[string]int64{"256": 256, "1 vCPU": 1024, "0.5vcpu": 512, "2 VCPU": 2048, "": -1, "x": -1, "-1": -1} {
+		got, ok := TaskCPUUnits(in)
+		if (want < 0 && ok) || (want >= 0 && (!ok || got != want)) {
+			t.Errorf("TaskCPUUnits(%q) = %d, %v", in, got, ok)
+		}
+	}
+	for in, want := range map[string]int64{"512": 512, "1GB": 1024, "0.5 gb": 512, "2 GB": 2048, "": -1, "lots": -1} {
+		got, ok := TaskMemoryMiB(in)
+		if (want < 0 && ok) || (want >= 0 && (!ok || got != want)) {
+			t.Errorf("TaskMemoryMiB(%q) = %d, %v", in, got, ok)
+		}
 	}
 }

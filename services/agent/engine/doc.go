@@ -69,6 +69,12 @@
 // "DependencyError: …", "TaskValidationError: …"), or whatever the control
 // plane put on the Task when it asked for STOPPED.
 //
+// # Injected environment
+//
+// Config.ContainerEnv, when set, gives extra environment variables per
+// container (the agent's task metadata URIs); the container definition's
+// own variables win. Config.HostCPUs caps task-level CPU ceilings.
+//
 // # Restart and adoption
 //
 // Run lists the containers carrying its owner label before anything else.

@@ -59,6 +59,14 @@ type Config struct {
 	ResyncInterval time.Duration
 	// ImageCleanup removes images the engine pulled once they are unused.
 	ImageCleanup ImageCleanup
+	// ContainerEnv returns environment variables to inject into a container
+	// of a task (the agent's ECS_CONTAINER_METADATA_URI_V4...); variables the
+	// container definition sets win. It must be pure and fast: it is called
+	// when the task is validated and again at create. Optional.
+	ContainerEnv func(taskARN string, def *ecsapi.TaskDefinition, container string) map[string]string
+	// HostCPUs caps task-level CPU ceilings (see docker.ContainerSpec.HostCPUs).
+	// 0: no cap.
+	HostCPUs int
 }
 
 // Engine runs the tasks the control plane wants on this host as Docker

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -270,5 +271,65 @@ func TestEngineFake_RunFailureReleasesCallers(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("Upsert still blocked")
+	}
+}
+
+// ContainerEnv is asked per container and its variables reach Docker; the
+// definition's own variables win.
+func TestEngineFake_ContainerEnv(t *testing.T) {
+	t.Parallel()
+	h, f := newFakeHarness(t)
+	cfg := h.config()
+	var mu sync.Mutex
+	asked := map[string]string{}
+	cfg.ContainerEnv = func(arn string, def *ecsapi.TaskDefinition, container string) map[string]string {
+		mu.Lock()
+		asked[container] = arn + "|" + def.NetworkMode
+		mu.Unlock()
+		return map[string]string{"META": "uri-" + container, "MINE": "agent"}
+	}
+	e, _ := h.start(cfg)
+	task := h.task("t", ecsapi.ContainerDefinition{Name: "app", Command: []string{"x"},
+		Environment: []ecsapi.KeyValuePair{{Name: "MINE", Value: "user"}}})
+	if err := e.Upsert(t.Context(), task); err != nil {
+		t.Fatal(err)
+	}
+	r := h.waitStatus(task.ARN, 5*time.Second, TaskRunning)
+	app, _ := r.Container("app")
+	in, err := f.InspectContainer(t.Context(), app.RuntimeID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(in.Env, []string{"MINE=user", "META=uri-app"}) {
+		t.Errorf("env = %v", in.Env)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if asked["app"] != task.ARN+"|bridge" {
+		t.Errorf("ContainerEnv asked %v", asked)
+	}
+}
+
+// An "oom" event before the exit gives the OOM reason even when Docker's
+// State.OOMKilled was lost (a Docker 20.10 race).
+func TestEngineFake_OOMEventWithoutOOMKilled(t *testing.T) {
+	t.Parallel()
+	h, f := newFakeHarness(t)
+	e, _ := h.start(h.config())
+	task := h.task("t", ecsapi.ContainerDefinition{Name: "hog", Command: []string{"x"}})
+	if err := e.Upsert(t.Context(), task); err != nil {
+		t.Fatal(err)
+	}
+	h.waitStatus(task.ARN, 5*time.Second, TaskRunning)
+	f.mu.Lock()
+	for _, c := range f.ctrs {
+		f.emit(c, docker.ActionOOM, nil)
+	}
+	f.mu.Unlock()
+	time.Sleep(200 * time.Millisecond) // Docker handles the OOM before the exit
+	f.exit("hog", 137)
+	r := h.waitStatus(task.ARN, 5*time.Second, TaskStopped)
+	if hog, _ := r.Container("hog"); hog.Reason != ReasonOutOfMemory || hog.ExitCode == nil || *hog.ExitCode != 137 {
+		t.Fatalf("%s", summary(r))
 	}
 }

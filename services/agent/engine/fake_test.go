@@ -113,7 +113,8 @@ func (f *fakeRuntime) CreateContainer(_ context.Context, spec docker.ContainerSp
 	id := fmt.Sprintf("c%04d", f.next)
 	labels := maps.Clone(cc.Config.Labels)
 	maps.Copy(labels, f.extra)
-	f.ctrs[id] = &fakeCtr{docker.Container{ID: id, Name: cc.Name, Image: cc.Config.Image, Labels: labels, Status: "created", StopTimeout: cc.Config.StopTimeout}}
+	f.ctrs[id] = &fakeCtr{docker.Container{ID: id, Name: cc.Name, Image: cc.Config.Image, Labels: labels, Status: "created", StopTimeout: cc.Config.StopTimeout,
+		Env: cc.Config.Env}}
 	return id, nil
 }
 

@@ -34,6 +34,7 @@ type ctr struct {
 	startedAt   time.Time
 	finishedAt  time.Time
 	stopRetryAt time.Time
+	oomKilled   bool // Docker sent an "oom" event for the container
 }
 
 type dep struct {
@@ -316,7 +317,7 @@ func applyInspect(c *ctr, in docker.Container) {
 			c.exitCode = &code
 		}
 	}
-	if in.OOMKilled && c.reason == "" {
+	if c.reason == "" && (in.OOMKilled || (c.oomKilled && c.status == ContainerStopped)) {
 		c.reason = ReasonOutOfMemory
 	}
 	if !in.StartedAt.IsZero() {

@@ -57,6 +57,7 @@ type runner struct {
 	mu            sync.Mutex // guards the fields below
 	pendingTask   *Task
 	pendingEvents map[string]*int // container name → exit code from the event, if any
+	pendingOOM    map[string]bool // containers Docker reported an "oom" event for
 	pendingAll    bool
 	snapshot      Report
 	wake          chan struct{}
@@ -95,6 +96,14 @@ func (r *runner) notify(ev docker.Event) {
 	}
 	if code := ev.ExitCode; code != nil || r.pendingEvents[name] == nil {
 		r.pendingEvents[name] = code
+	}
+	if ev.Action == docker.ActionOOM {
+		// Docker 20.10 can lose State.OOMKilled when the exit is handled
+		// right after the OOM: remember the event itself.
+		if r.pendingOOM == nil {
+			r.pendingOOM = map[string]bool{}
+		}
+		r.pendingOOM[name] = true
 	}
 	r.mu.Unlock()
 	r.poke()
@@ -216,13 +225,18 @@ func reasonFor(err error) string {
 }
 
 func (r *runner) spec(c *ctr) docker.ContainerSpec {
-	return docker.ContainerSpec{
+	s := docker.ContainerSpec{
 		Name:        c.dockerName,
 		Owner:       r.e.cfg.Owner,
 		Task:        r.info,
 		Definition:  c.def,
 		DockerNames: r.dockerNames,
+		HostCPUs:    r.e.cfg.HostCPUs,
 	}
+	if env := r.e.cfg.ContainerEnv; env != nil {
+		s.Env = env(r.arn, &r.def, c.name)
+	}
+	return s
 }
 
 // adopt takes over containers a previous engine created for this task:
@@ -280,8 +294,8 @@ func (r *runner) adopt(ctx context.Context, pool []docker.ContainerSummary) {
 // Docker told us about.
 func (r *runner) absorb(ctx context.Context) {
 	r.mu.Lock()
-	t, evs, all := r.pendingTask, r.pendingEvents, r.pendingAll
-	r.pendingTask, r.pendingEvents, r.pendingAll = nil, nil, false
+	t, evs, all, ooms := r.pendingTask, r.pendingEvents, r.pendingAll, r.pendingOOM
+	r.pendingTask, r.pendingEvents, r.pendingAll, r.pendingOOM = nil, nil, false, nil
 	r.mu.Unlock()
 	if t != nil && r.task.DesiredStatus != DesiredStopped { // STOPPED is final
 		r.task.DesiredStatus = t.DesiredStatus
@@ -291,6 +305,9 @@ func (r *runner) absorb(ctx context.Context) {
 		}
 	}
 	for _, c := range r.ctrs {
+		if ooms[c.name] && c.id != "" {
+			c.oomKilled = true
+		}
 		code, hit := evs[c.name]
 		if c.id == "" || !(hit || all) {
 			continue

@@ -1,6 +1,6 @@
 // Package dockertest holds helpers for tests that need a real Docker daemon:
 // connecting (skipping when no daemon answers, failing instead when
-// BERTH_REQUIRE_DOCKER=1), building a busybox test image from the host's
+// BERTH_REQUIRE_DOCKER=1 or CI=true), building a busybox test image from the host's
 // static busybox without any registry, and removing what a test created.
 package dockertest
 
@@ -28,8 +28,15 @@ const BusyboxRef = "berth-test/busybox:latest"
 // imageLabel marks images built by BusyboxImage.
 const imageLabel = "io.berth.test=busybox"
 
-// EnvRequire names the variable that turns "skip without Docker" into a failure.
+// EnvRequire names the variable that turns "skip without Docker" into a
+// failure (as does CI=true).
 const EnvRequire = "BERTH_REQUIRE_DOCKER"
+
+// Required reports whether tests must fail, not skip, without Docker:
+// BERTH_REQUIRE_DOCKER=1 or CI=true.
+func Required() bool {
+	return os.Getenv(EnvRequire) == "1" || os.Getenv("CI") == "true"
+}
 
 // Commands linked to busybox in the test image.
 var busyboxCommands = []string{"sh", "sleep", "httpd", "echo", "true", "false", "wget", "cat", "head", "tr", "kill", "ls", "test", "["}
@@ -60,8 +67,8 @@ func Client(t testing.TB) *docker.Client {
 		cancel()
 	}
 	if err != nil {
-		if os.Getenv(EnvRequire) == "1" {
-			t.Fatalf("docker required (%s=1) but unreachable: %v", EnvRequire, err)
+		if Required() {
+			t.Fatalf("docker required (%s=1 or CI=true) but unreachable: %v", EnvRequire, err)
 		}
 		t.Skipf("docker unreachable: %v", err)
 	}
@@ -81,7 +88,7 @@ func BusyboxImage(t testing.TB, c *docker.Client) string {
 	t.Helper()
 	imageOnce.Do(func() { imageErr = importBusybox(c) })
 	if imageErr != nil {
-		if os.Getenv(EnvRequire) == "1" {
+		if Required() {
 			t.Fatalf("build %s: %v", BusyboxRef, imageErr)
 		}
 		t.Skipf("cannot build %s: %v", BusyboxRef, imageErr)
