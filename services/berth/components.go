@@ -2,9 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
 
 	"github.com/berth-project/berth/internal/accesskeys"
 	"github.com/berth-project/berth/registry"
+	"github.com/berth-project/berth/services/agent/agent"
 	"github.com/berth-project/berth/services/gateway/gateway"
 	"github.com/berth-project/berth/services/scheduler/control"
 	"github.com/berth-project/berth/services/taskdefs/taskdefs"
@@ -13,7 +17,7 @@ import (
 // components wires every service of the all-in-one, each on its own
 // in-process connection. It returns notes for the banner (for example why
 // there is no local agent).
-func (n *node) components(ctx context.Context) ([]component, []string, error) {
+func (n *node) components(ctx context.Context, keyID string) ([]component, []string, error) {
 	var comps []component
 	var notes []string
 	c := n.cfg
@@ -66,5 +70,47 @@ func (n *node) components(ctx context.Context) ([]component, []string, error) {
 	// The registry serves HTTP (a front door) and ECR operations; it stops
 	// with the front doors, after its in-flight pushes and pulls.
 	comps = append(comps, component{name: "registry", stage: 0, run: rg.Run})
+
+	switch ag, note, err := n.localAgent(ctx, keyID); {
+	case err != nil:
+		return nil, nil, err
+	case ag != nil:
+		comps = append(comps, component{name: "agent", stage: 1, run: ag.Run})
+	default:
+		notes = append(notes, note)
+	}
 	return comps, notes, nil
+}
+
+// localAgent builds the agent for the local Docker engine, or explains why
+// there is none: the all-in-one keeps working without one (API and registry
+// up, no container instances).
+func (n *node) localAgent(ctx context.Context, accessKeyID string) (*agent.Agent, string, error) {
+	c := n.cfg
+	if c.NoAgent {
+		return nil, "no local agent (--no-agent): the cluster has no container instances, so tasks cannot run.", nil
+	}
+	if err := agent.Probe(ctx, c.DockerHost); err != nil {
+		if errors.Is(err, agent.ErrNoDocker) {
+			n.log.Warn("no local agent", "err", err)
+			return nil, fmt.Sprintf("no local agent: %v. The API and the registry work; the cluster has no container instances, so tasks cannot run. Start Docker (or set --docker-host) and restart Berth.", err), nil
+		}
+		return nil, "", err
+	}
+	agNC, _, err := n.connect("agent")
+	if err != nil {
+		return nil, "", err
+	}
+	ag, err := agent.New(agent.Config{
+		Region: c.Region, Account: c.Account, DockerHost: c.DockerHost,
+		DataDir:           filepath.Join(c.Data, "agent"),
+		AccessKeyID:       accessKeyID,
+		IntrospectionAddr: c.AgentIntrospectionAddr,
+		MetadataAddr:      c.AgentMetadataAddr,
+		Logger:            n.log.With("component", "agent"),
+	}, agNC)
+	if err != nil {
+		return nil, "", err
+	}
+	return ag, "", nil
 }

@@ -24,6 +24,10 @@ type config struct {
 	CreateOnPush bool
 	DockerHost   string
 	NoAgent      bool
+	// AgentIntrospectionAddr and AgentMetadataAddr are the local agent's
+	// endpoints ("off" disables one).
+	AgentIntrospectionAddr string
+	AgentMetadataAddr      string
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -42,6 +46,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	svc.Bool(fs, getenv, &c.CreateOnPush, "create-on-push", "BERTH_CREATE_ON_PUSH", false, "create ECR repositories on first push")
 	svc.String(fs, getenv, &c.DockerHost, "docker-host", "DOCKER_HOST", "", "Docker Engine for the local agent (default: the Docker client default)")
 	svc.Bool(fs, getenv, &c.NoAgent, "no-agent", "BERTH_NO_AGENT", false, "do not start the local agent")
+	svc.String(fs, getenv, &c.AgentIntrospectionAddr, "agent-introspection-addr", "BERTH_AGENT_INTROSPECTION_ADDR", "127.0.0.1:51678", "local agent's introspection endpoint (off disables)")
+	svc.String(fs, getenv, &c.AgentMetadataAddr, "agent-metadata-addr", "BERTH_AGENT_METADATA_ADDR", "127.0.0.1:51679", "local agent's task metadata endpoint (off disables)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}

@@ -97,7 +97,7 @@ func serve(ctx context.Context, c config, log *slog.Logger, stdout io.Writer) er
 		log.Info("created root access key", "access_key_id", key.AccessKeyID, "credentials_file", credFile)
 	}
 
-	comps, notes, err := n.components(ctx)
+	comps, notes, err := n.components(ctx, key.AccessKeyID)
 	if err != nil {
 		return err
 	}
