@@ -107,7 +107,7 @@ func (n *node) localAgent(ctx context.Context, accessKeyID string) (*agent.Agent
 		AccessKeyID:       accessKeyID,
 		IntrospectionAddr: c.AgentIntrospectionAddr,
 		MetadataAddr:      c.AgentMetadataAddr,
-		Logger:            n.log.With("component", "agent"),
+		Logger:            n.log,
 	}, agNC)
 	if err != nil {
 		return nil, "", err
