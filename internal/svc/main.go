@@ -2,9 +2,14 @@ package svc
 
 import (
 	"context"
+	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -48,4 +53,20 @@ func Main(ctx context.Context, name string, args []string, getenv func(string) s
 	}
 	log.Info("starting", "nats", nc.ConnectedUrlRedacted())
 	return r.Run(ctx)
+}
+
+// MainFunc is the run function of a standalone service main.
+type MainFunc func(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error
+
+// Exec is the whole of a service's main function: it runs run with a
+// context cancelled by SIGINT or SIGTERM (so `docker compose stop` drains
+// too), and exits 1 with the error on failure (0 after -h).
+func Exec(name string, run MainFunc) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stderr)
+	stop()
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		os.Exit(1)
+	}
 }

@@ -7,9 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/berth-project/berth/events"
 	"github.com/berth-project/berth/internal/accesskeys"
@@ -17,14 +14,7 @@ import (
 	"github.com/berth-project/berth/services/gateway/gateway"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "gateway:", err)
-		os.Exit(1)
-	}
-}
+func main() { svc.Exec("gateway", run) }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
 	var common svc.Common

@@ -6,12 +6,8 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -21,14 +17,7 @@ import (
 	"github.com/berth-project/berth/services/scheduler/control"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "scheduler:", err)
-		os.Exit(1)
-	}
-}
+func main() { svc.Exec("scheduler", run) }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
 	return svc.Main(ctx, events.ServiceScheduler, args, getenv, stderr, nil,

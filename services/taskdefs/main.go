@@ -5,12 +5,8 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -20,14 +16,7 @@ import (
 	"github.com/berth-project/berth/services/taskdefs/taskdefs"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "taskdefs:", err)
-		os.Exit(1)
-	}
-}
+func main() { svc.Exec("taskdefs", run) }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
 	return svc.Main(ctx, events.ServiceTaskDefs, args, getenv, stderr, nil,
