@@ -2,13 +2,14 @@ package events
 
 // The registry's storage. The registry service is the only writer of both.
 //
-// BucketRegistry is one KV bucket for every piece of registry metadata, so
-// that a manifest, its tags, its referrer entries and the blob links it
-// touches commit in one atomic batch. Keys (repository names and tags go
-// through Token; digests are written as two tokens, <alg>.<hex>):
+// BucketRegistry is one KV bucket for every piece of registry metadata.
+// The registry writes it one key at a time with expected revisions, each
+// change ordered around one commit-point write (see the registry package).
+// Keys (repository names and tags go through Token; digests are written as
+// two tokens, <alg>.<hex>):
 //
 //	repo.<repo>                                repository record (ECR settings, resource tags)
-//	tag.<repo>.<tag>                           tag -> manifest digest
+//	tag.<repo>.<tag>                           tag -> manifest digest and the manifest record's revision
 //	man.<repo>.<alg>.<hex>                     manifest record: JSON metadata, "\n", the exact bytes
 //	link.<repo>.<alg>.<hex>                    the blob is visible in the repository
 //	ref.<repo>.<salg>.<shex>.<alg>.<hex>       referrer <alg>:<hex> of subject <salg>:<shex> (descriptor JSON)
@@ -17,8 +18,8 @@ package events
 //
 // ObjectStoreBlobs holds blob content as part objects (never more than the
 // registry's part size each), named "<upload-id>.<nuid>.<n>" after the
-// upload session that wrote them; a blob record lists its parts in order,
-// so completing an upload copies nothing.
+// upload session that wrote them; a blob record lists its parts in order
+// (with their chunk subjects), so completing an upload copies nothing.
 var BucketRegistry = BucketDef{
 	Name:        "registry",
 	Writer:      ServiceRegistry,

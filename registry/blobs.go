@@ -2,7 +2,6 @@ package registry
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 
@@ -11,17 +10,34 @@ import (
 
 // statBlob returns the link of a blob in a repository: a blob the
 // repository does not link is unknown there, whatever other repositories
-// hold.
+// hold. A link counts only with its blob record (a mount that lost its blob
+// to the collector may leave a link behind for a moment).
 func (s *Service) statBlob(ctx context.Context, repo string, d digest) (linkRecord, error) {
+	l, _, err := s.linkedBlob(ctx, repo, d)
+	return l, err
+}
+
+// linkedBlob returns the link and the blob record of a blob linked in repo.
+func (s *Service) linkedBlob(ctx context.Context, repo string, d digest) (linkRecord, *blobRecord, error) {
 	var l linkRecord
-	_, ok, err := s.st.getJSON(ctx, linkKey(repo, d), &l)
+	var b blobRecord
+	var lok, bok bool
+	err := each(2, 2, func(i int) error {
+		var err error
+		if i == 0 {
+			_, lok, err = s.st.getJSON(ctx, linkKey(repo, d), &l)
+		} else {
+			_, bok, err = s.st.getJSON(ctx, blobKey(d), &b)
+		}
+		return err
+	})
 	if err != nil {
-		return l, err
+		return l, nil, err
 	}
-	if !ok {
-		return l, s.notFound(ctx, repo, newErr(kindBlobUnknown, "blob unknown to registry"))
+	if !lok || !bok {
+		return l, nil, s.notFound(ctx, repo, newErr(kindBlobUnknown, "blob unknown to registry"))
 	}
-	return l, nil
+	return l, &b, nil
 }
 
 // notFound returns miss, or kindRepoNotFound when the repository itself is
@@ -35,55 +51,66 @@ func (s *Service) notFound(ctx context.Context, repo string, miss error) error {
 
 // openBlob returns the blob record of a blob linked in repo.
 func (s *Service) openBlob(ctx context.Context, repo string, d digest) (*blobRecord, error) {
-	if _, err := s.statBlob(ctx, repo, d); err != nil {
-		return nil, err
-	}
-	var b blobRecord
-	_, ok, err := s.st.getJSON(ctx, blobKey(d), &b)
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		return nil, newErr(kindBlobUnknown, "blob unknown to registry")
-	}
-	return &b, nil
+	_, b, err := s.linkedBlob(ctx, repo, d)
+	return b, err
 }
 
 // linkExisting links an already stored blob into repo (a mount, or an upload
-// of content the registry already has). The blob record is rewritten at its
-// revision in the same batch, so a collector deleting that record in the
-// meantime makes one of the two fail. It reports false when the blob is not
-// stored at all.
-func (s *Service) linkExisting(ctx context.Context, repo string, d digest, extra func() ([]natsutil.KVWrite, error)) (bool, error) {
-	found := false
-	err := retry(ctx, func() error {
-		be, err := s.st.get(ctx, blobKey(d))
-		if err != nil {
-			return err
-		}
-		if found = be.Exists; !found {
-			return nil
-		}
+// of content the registry already has) and returns its record, or nil when
+// the registry does not hold the blob.
+//
+// The link is written first, then the blob record is rewritten at the
+// revision it was read at (touched). The collector deletes a record only at
+// the revision it found unlinked, after checking links once more; so either
+// the touch fails (the record is gone: the link is taken back and the blob
+// reported missing) or the collector's delete fails, and a successful link
+// is never left without its blob.
+func (s *Service) linkExisting(ctx context.Context, repo string, d digest) (*blobRecord, error) {
+	var linkRev uint64
+	for attempt := 0; ; attempt++ {
 		var b blobRecord
-		if err := json.Unmarshal(be.Value, &b); err != nil {
-			return fmt.Errorf("decode blob %s: %w", d, err)
+		be, ok, err := s.st.getJSON(ctx, blobKey(d), &b)
+		if err != nil {
+			return nil, err
 		}
-		ws := []natsutil.KVWrite{
-			put(blobKey(d), be.Value, be.Rev),
-			putAny(linkKey(repo, d), mustJSON(linkRecord{Size: b.Size, LinkedAt: s.now()})),
-		}
-		if extra != nil {
-			more, err := extra()
-			if err != nil {
-				return err
+		if !ok {
+			if linkRev != 0 {
+				// The collector took the blob: take the link back (unless
+				// another push rewrote it meanwhile; its own touch fails too).
+				if _, err := s.st.write(ctx, del(linkKey(repo, d), linkRev)); err != nil && !natsutil.IsConflict(err) {
+					return nil, err
+				}
 			}
-			ws = append(ws, more...)
+			return nil, nil
 		}
-		_, err = s.st.commit(ctx, ws)
-		return err
-	})
-	return found, err
+		if linkRev == 0 {
+			if linkRev, err = s.st.write(ctx, putAny(linkKey(repo, d), mustJSON(linkRecord{Size: b.Size, LinkedAt: s.now()}))); err != nil {
+				return nil, err
+			}
+			if testHookLinked != nil {
+				testHookLinked()
+			}
+		}
+		b.TouchedAt = s.now()
+		_, err = s.st.write(ctx, put(blobKey(d), mustJSON(&b), be.Rev))
+		if err == nil {
+			return &b, nil
+		}
+		if !natsutil.IsConflict(err) {
+			return nil, err
+		}
+		if attempt >= 20 {
+			return nil, fmt.Errorf("link %s: too much contention: %w", d, err)
+		}
+		if err := backoff(ctx, attempt); err != nil {
+			return nil, err
+		}
+	}
 }
+
+// testHookLinked, when set (by tests), runs between a link's write and its
+// blob record's touch.
+var testHookLinked func()
 
 // mountBlob links d into repo from another repository (from != "") or from
 // anywhere in the registry (from == ""). It reports whether it mounted.
@@ -99,52 +126,65 @@ func (s *Service) mountBlob(ctx context.Context, repo, from string, d digest) (b
 			return false, err
 		}
 	}
-	return s.linkExisting(ctx, repo, d, nil)
+	b, err := s.linkExisting(ctx, repo, d)
+	return b != nil, err
 }
 
 // storeBlob records a verified blob made of parts and links it into repo.
-// extra adds writes to the same atomic batch (closing an upload session);
-// it is called on every attempt and may fail with a caller mistake. When
-// the registry already had the blob, the new parts are dropped.
-func (s *Service) storeBlob(ctx context.Context, repo string, d digest, parts []part, size int64, extra func() ([]natsutil.KVWrite, error)) error {
-	err := retry(ctx, func() error {
+// The blob record, created only if absent, is the commit point; the link
+// follows it (a record without links is collected after the grace period).
+// When the registry already has the blob, the existing one is linked and
+// the new parts are dropped (except those the existing record lists: a
+// completion retried after the commit point finds its own record).
+func (s *Service) storeBlob(ctx context.Context, repo string, d digest, parts []part, size int64) error {
+	for attempt := 0; ; attempt++ {
 		be, err := s.st.get(ctx, blobKey(d))
 		if err != nil {
 			return err
 		}
 		if be.Exists {
-			return errDuplicate
-		}
-		ws := []natsutil.KVWrite{
-			put(blobKey(d), mustJSON(blobRecord{Size: size, Parts: parts, CreatedAt: s.now()}), be.Rev),
-			putAny(linkKey(repo, d), mustJSON(linkRecord{Size: size, LinkedAt: s.now()})),
-		}
-		if extra != nil {
-			more, err := extra()
+			old, err := s.linkExisting(ctx, repo, d)
 			if err != nil {
 				return err
 			}
-			ws = append(ws, more...)
+			if old != nil {
+				s.st.deleteParts(context.WithoutCancel(ctx), partsNotIn(parts, old.Parts))
+				return nil
+			}
+			continue // collected meanwhile: store ours
 		}
-		_, err = s.st.commit(ctx, ws)
-		return err
-	})
-	if err != errDuplicate {
-		return err
+		now := s.now()
+		_, err = s.st.write(ctx, put(blobKey(d), mustJSON(blobRecord{Size: size, Parts: parts, CreatedAt: now}), be.Rev))
+		if err == nil {
+			_, err = s.st.write(ctx, putAny(linkKey(repo, d), mustJSON(linkRecord{Size: size, LinkedAt: now})))
+			return err
+		}
+		if !natsutil.IsConflict(err) {
+			return err
+		}
+		if attempt >= 20 {
+			return fmt.Errorf("store blob %s: too much contention: %w", d, err)
+		}
+		if err := backoff(ctx, attempt); err != nil {
+			return err
+		}
 	}
-	found, err := s.linkExisting(ctx, repo, d, extra)
-	if err != nil {
-		return err
-	}
-	if !found {
-		return fmt.Errorf("blob %s vanished while linking", d)
-	}
-	s.st.deleteParts(context.WithoutCancel(ctx), parts)
-	return nil
 }
 
-// errDuplicate is internal: the blob was already stored.
-var errDuplicate = fmt.Errorf("blob already stored")
+// partsNotIn returns the parts of ps that keep does not list.
+func partsNotIn(ps, keep []part) []part {
+	kept := make(map[string]bool, len(keep))
+	for _, p := range keep {
+		kept[p.Name] = true
+	}
+	var out []part
+	for _, p := range ps {
+		if !kept[p.Name] {
+			out = append(out, p)
+		}
+	}
+	return out
+}
 
 // putBlob stores a whole blob sent in one request (POST ?digest=), checking
 // its digest before anything is committed. It runs as a one-request upload
@@ -155,7 +195,7 @@ func (s *Service) putBlob(ctx context.Context, repo string, d digest, body io.Re
 		return err
 	}
 	h := newHash(d.Alg)
-	parts, size, err := s.st.writeParts(ctx, u.ID, body, h, length)
+	parts, size, err := s.st.writeParts(ctx, u.ID, body, h, length, d.Alg == algSHA256)
 	if err != nil {
 		_ = s.dropUpload(context.WithoutCancel(ctx), u.ID, nil)
 		return bodyError(err)
@@ -164,10 +204,11 @@ func (s *Service) putBlob(ctx context.Context, repo string, d digest, body io.Re
 		_ = s.dropUpload(context.WithoutCancel(ctx), u.ID, parts)
 		return newErr(kindDigestInvalid, "provided digest did not match uploaded content")
 	}
-	closeSession := func() ([]natsutil.KVWrite, error) {
-		return []natsutil.KVWrite{delAny(uploadKey(u.ID))}, nil
+	if err := s.storeBlob(ctx, repo, d, parts, size); err != nil {
+		return err
 	}
-	return s.storeBlob(ctx, repo, d, parts, size, closeSession)
+	s.endUpload(ctx, u.ID)
+	return nil
 }
 
 // unlinkBlob removes a blob from a repository (the content stays until the
@@ -181,7 +222,7 @@ func (s *Service) unlinkBlob(ctx context.Context, repo string, d digest) error {
 		if !e.Exists {
 			return s.notFound(ctx, repo, newErr(kindBlobUnknown, "blob unknown to registry"))
 		}
-		_, err = s.st.commit(ctx, []natsutil.KVWrite{del(linkKey(repo, d), e.Rev)})
+		_, err = s.st.write(ctx, del(linkKey(repo, d), e.Rev))
 		return err
 	})
 }

@@ -34,35 +34,63 @@ func putBuf(b []byte) { bufPool.Put(&b) }
 
 // writeParts streams r into part objects of at most st.partSize bytes,
 // hashing every byte once into h on the way. want is the exact number of
-// bytes r must yield, or -1 for "until EOF". Reading the next part overlaps
-// with storing the previous one; each part is kept in memory until stored,
-// so a failed object write is retried without asking the client again.
-// A body that breaks off (a dropped connection) is an error, never a short
-// chunk. On error the parts written so far are deleted.
-func (st *store) writeParts(ctx context.Context, owner string, r io.Reader, h hash.Hash, want int64) ([]part, int64, error) {
+// bytes r must yield, or -1 for "until EOF". Reading, hashing and storing
+// run in three goroutines, a part apart: SHA-256 (one core's worth on this
+// kind of machine) is the slowest stage of an upload, so it gets a core to
+// itself while the body is read and the previous part is stored. Each part
+// is kept in memory until stored, so a failed object write is retried
+// without asking the client again; an upload in flight holds up to three
+// part buffers. A body that breaks off (a dropped connection) is an error,
+// never a short chunk. On error the parts written so far are deleted.
+//
+// fresh says that h is a new SHA-256: when the body fits one part, h's sum
+// is then that part's Object Store digest, which costs nothing. Other parts
+// carry no digest rather than a second SHA-256 pass over every byte (see
+// writeObject).
+func (st *store) writeParts(ctx context.Context, owner string, r io.Reader, h hash.Hash, want int64, fresh bool) ([]part, int64, error) {
 	prefix := owner + "." + nuid.Next()
 	type job struct {
-		idx int
-		buf []byte
-		n   int
+		idx  int
+		buf  []byte
+		n    int
+		last bool   // no byte follows (unless the body is too long)
+		sum  []byte // the part's SHA-256, when known for free
 	}
-	jobs := make(chan job)
+	toHash := make(chan job)
+	toWrite := make(chan job)
 	failed := make(chan struct{})
-	done := make(chan struct{})
+	hashed := make(chan struct{})
+	written := make(chan struct{})
 	var parts []part
 	var putErr error
 	go func() {
-		defer close(done)
-		for j := range jobs {
+		defer close(written)
+		for j := range toWrite {
 			if putErr == nil {
 				name := prefix + "." + strconv.Itoa(j.idx)
-				if putErr = st.writeObject(ctx, name, j.buf[:j.n]); putErr == nil {
-					parts = append(parts, part{Name: name, Size: int64(j.n)})
+				var p part
+				if p, putErr = st.writeObject(ctx, name, j.buf[:j.n], j.sum); putErr == nil {
+					parts = append(parts, p)
 				} else {
 					close(failed)
 				}
 			}
 			putBuf(j.buf)
+		}
+	}()
+	go func() {
+		defer close(hashed)
+		defer close(toWrite)
+		for j := range toHash {
+			h.Write(j.buf[:j.n])
+			if fresh && j.idx == 0 && j.last {
+				j.sum = h.Sum(nil)
+			}
+			select {
+			case toWrite <- j:
+			case <-failed:
+				putBuf(j.buf)
+			}
 		}
 	}()
 
@@ -76,11 +104,10 @@ read:
 			limit = int(want - total)
 		}
 		n, eof, err := fill(r, buf[:limit])
+		total += int64(n)
 		if n > 0 {
-			h.Write(buf[:n])
-			total += int64(n)
 			select {
-			case jobs <- job{idx: idx, buf: buf, n: n}:
+			case toHash <- job{idx: idx, buf: buf, n: n, last: err == nil && (eof || total == want)}:
 			case <-failed:
 				putBuf(buf)
 				break read
@@ -106,8 +133,9 @@ read:
 			break read
 		}
 	}
-	close(jobs)
-	<-done
+	close(toHash)
+	<-hashed
+	<-written
 	if readErr == nil {
 		readErr = putErr
 	}
@@ -153,16 +181,36 @@ func partDeadline(size int64) time.Duration {
 	return 2*time.Minute + time.Duration(size/(256<<10))*time.Second
 }
 
-// blobReader streams the byte range [off, off+n) of a blob's parts in order.
+// blobReader streams the byte range [off, off+n) of a blob's parts in
+// order. While one part is read the next ones are already requested (up to
+// prefetchParts, within the range), so the storage round trips overlap with
+// sending.
 type blobReader struct {
 	ctx   context.Context
 	st    *store
-	parts []part
-	skip  int64 // bytes to drop at the start of the next part
+	parts []part // not opened yet
+	skip  int64  // bytes to drop at the start of the next part
 	left  int64
-	cur   io.ReadCloser
-	curR  io.Reader
-	stop  context.CancelFunc
+	cur   *openedPart
+	ahead []*openedPart // requested, in order
+}
+
+// prefetchParts is how many parts a reader requests ahead of the one it
+// sends.
+const prefetchParts = 2
+
+// openedPart is a part being read, with the deadline of its read.
+type openedPart struct {
+	rc   io.ReadCloser
+	stop context.CancelFunc
+	size int64
+}
+
+func (o *openedPart) close() {
+	if o != nil {
+		_ = o.rc.Close()
+		o.stop()
+	}
 }
 
 // openRange returns a reader of n bytes of the blob starting at off.
@@ -180,10 +228,7 @@ func (r *blobReader) Read(p []byte) (int, error) {
 		if r.left <= 0 {
 			return 0, io.EOF
 		}
-		if r.curR == nil {
-			if len(r.parts) == 0 {
-				return 0, fmt.Errorf("blob ends %d bytes early: %w", r.left, io.ErrUnexpectedEOF)
-			}
+		if r.cur == nil {
 			if err := r.open(); err != nil {
 				return 0, err
 			}
@@ -191,10 +236,12 @@ func (r *blobReader) Read(p []byte) (int, error) {
 		if int64(len(p)) > r.left {
 			p = p[:r.left]
 		}
-		n, err := r.curR.Read(p)
+		n, err := r.cur.rc.Read(p)
 		r.left -= int64(n)
+		r.cur.size -= int64(n)
 		if err == io.EOF {
-			r.closeCur()
+			r.cur.close()
+			r.cur = nil
 			err = nil
 		}
 		if n > 0 || err != nil {
@@ -203,48 +250,105 @@ func (r *blobReader) Read(p []byte) (int, error) {
 	}
 }
 
+// WriteTo writes the rest of the range to w, whole parts chunk by chunk
+// (io.Copy uses it).
+func (r *blobReader) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for r.left > 0 {
+		if r.cur == nil {
+			if err := r.open(); err != nil {
+				return total, err
+			}
+		}
+		want := min(r.left, r.cur.size)
+		var n int64
+		var err error
+		if wt, ok := r.cur.rc.(io.WriterTo); ok && want == r.cur.size {
+			n, err = wt.WriteTo(w)
+			if err == nil && n != want {
+				err = fmt.Errorf("part ended %d bytes early: %w", want-n, io.ErrUnexpectedEOF)
+			}
+		} else {
+			n, err = io.CopyN(w, r.cur.rc, want)
+		}
+		total += n
+		r.left -= n
+		r.cur.size -= n
+		if err != nil {
+			return total, err
+		}
+		if r.cur.size == 0 {
+			r.cur.close()
+			r.cur = nil
+		}
+	}
+	return total, nil
+}
+
 // prime opens the first part now rather than on the first Read.
 func (r *blobReader) prime() error {
-	if r.left <= 0 || r.curR != nil {
+	if r.left <= 0 || r.cur != nil {
 		return nil
-	}
-	if len(r.parts) == 0 {
-		return fmt.Errorf("blob ends %d bytes early: %w", r.left, io.ErrUnexpectedEOF)
 	}
 	return r.open()
 }
 
+// open makes the next part current (it may be requested already) and
+// requests the ones after it as far as the range reaches.
 func (r *blobReader) open() error {
-	p := r.parts[0]
-	r.parts = r.parts[1:]
-	ctx, cancel := context.WithTimeout(r.ctx, partDeadline(p.Size))
-	rd, err := r.st.openObject(ctx, p.Name)
-	if err != nil {
-		cancel()
-		return err
-	}
-	r.cur, r.stop = rd, cancel
-	r.curR = rd
-	if r.skip > 0 {
-		if _, err := io.CopyN(io.Discard, rd, r.skip); err != nil {
-			r.closeCur()
-			return fmt.Errorf("seek in part %s: %w", p.Name, err)
+	var cur *openedPart
+	if len(r.ahead) > 0 {
+		cur, r.ahead = r.ahead[0], r.ahead[1:]
+	} else {
+		var err error
+		if cur, err = r.openPart(); err != nil {
+			return err
 		}
+	}
+	r.cur = cur
+	if r.skip > 0 {
+		if _, err := io.CopyN(io.Discard, cur.rc, r.skip); err != nil {
+			return fmt.Errorf("seek in part: %w", err)
+		}
+		cur.size -= r.skip
 		r.skip = 0
+	}
+	reach := cur.size
+	for _, p := range r.ahead {
+		reach += p.size
+	}
+	for len(r.ahead) < prefetchParts && len(r.parts) > 0 && r.left > reach {
+		p, err := r.openPart()
+		if err != nil {
+			break // retried when the part is due
+		}
+		r.ahead = append(r.ahead, p)
+		reach += p.size
 	}
 	return nil
 }
 
-func (r *blobReader) closeCur() {
-	if r.cur != nil {
-		_ = r.cur.Close()
-		r.stop()
+func (r *blobReader) openPart() (*openedPart, error) {
+	if len(r.parts) == 0 {
+		return nil, fmt.Errorf("blob ends %d bytes early: %w", r.left, io.ErrUnexpectedEOF)
 	}
-	r.cur, r.curR, r.stop = nil, nil, nil
+	p := r.parts[0]
+	r.parts = r.parts[1:]
+	ctx, cancel := context.WithTimeout(r.ctx, partDeadline(p.Size))
+	rc, err := r.st.openPart(ctx, p)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	return &openedPart{rc: rc, stop: cancel, size: p.Size}, nil
 }
 
 func (r *blobReader) Close() error {
-	r.closeCur()
+	r.cur.close()
+	for _, p := range r.ahead {
+		p.close()
+	}
+	r.cur, r.ahead = nil, nil
 	return nil
 }
 

@@ -10,23 +10,48 @@
 // bytes, per-repository blob links, referrer entries, blob records and
 // upload sessions), and one Object Store, "registry_blobs", for blob
 // content cut into part objects of at most Config.PartSize bytes. A blob
-// record lists its parts in order, so completing an upload writes no second
-// copy; reads stream the parts one after another, each with a deadline
-// fitting its size. The registry writes and reads part objects itself in the
-// Object Store's format (objects.go): a bounded window of chunk publishes,
-// retried whole from the part buffer, and reads through an ordered consumer
-// without a second SHA-256 pass. Chunks are 1 MiB (less if the server's
-// max_payload is smaller); manifests live in KV values, so the manifest
-// size limit (4 MiB) needs a max_payload above it (Berth runs with 8 MiB).
+// record lists its parts in order (with each part's chunk subject, chunk
+// count and first stream sequence), so completing an upload writes no
+// second copy, and reads start right at the data. The registry writes and
+// reads part objects itself in the Object Store's format (objects.go): a
+// bounded window of chunk publishes, retried whole from the part buffer;
+// reads are batched direct gets (no consumer), a part or two requested
+// ahead of the one being sent, within a per-connection byte budget (direct
+// gets have no flow control of their own). Each byte is hashed once, for
+// the blob's digest: a part carries an Object Store digest only when that
+// is the same hash (a one-part sha256 upload). Chunks are 1 MiB (less if
+// the server's max_payload is smaller). Manifests live in KV values, so the
+// manifest size limit (4 MiB) needs a max_payload above it (Berth runs with
+// 8 MiB).
 //
-// An upload session (up.<id>) keeps the offset, the parts so far and the
-// serialized sha256/sha512 state, and moves only by a revision-checked
-// write: a chunk is stored and hashed first, then the session advances, so
-// a session started on one replica continues on another, and an old
-// Location stays valid. Every change that spans keys (a manifest with its
-// tags, referrer entry and the links it depends on; a blob record with its
-// link and the closing of its session) is one JetStream atomic batch with
-// expected revisions: all or nothing.
+// Every change is a sequence of single-key writes with an expected
+// revision (about 80 µs each; a multi-key atomic batch costs 7-17 ms on
+// file storage and such batches serialise), ordered so that one write is
+// the commit point and the rest is derived: written before it, derived keys
+// stay invisible until it exists; written after it, they are re-created by
+// a retry, and whatever a cut-off request leaves is ignored on reads and
+// collected.
+//
+//   - Upload session (up.<id>): keeps the offset, the parts so far and the
+//     serialized sha256/sha512 state, and moves only by a revision-checked
+//     write: a chunk is stored and hashed first, then the session advances,
+//     so a session started on one replica continues on another, and an old
+//     Location stays valid.
+//   - Upload completion: the session is marked closing with its final parts
+//     (what a concurrent PATCH or PUT loses to), then the blob record is
+//     created (the commit point), linked into the repository, and the
+//     session deleted. A PUT that finds its session closing finishes it.
+//   - Mount, or an upload of content already stored: the link is written,
+//     then the blob record is rewritten (touched) at the revision it was
+//     read at; if the collector deleted it meanwhile, the link is taken
+//     back and the blob is reported missing.
+//   - Manifest push: every config and layer link is touched at its
+//     revision, the referrer entry is written, then the manifest record is
+//     created (the commit point), then the tags, each naming the manifest's
+//     revision. A tag counts only while that manifest incarnation exists, a
+//     referrer entry only while its manifest exists.
+//   - Manifest delete: the manifest record goes first (the commit point),
+//     then its tags and referrer entry.
 //
 // # Flow
 //
@@ -48,7 +73,10 @@
 // # Garbage collection
 //
 // GC (periodic with Config.GCInterval, or called) removes expired upload
-// sessions, links no manifest uses, blobs no repository links and orphan
-// part objects; nothing younger than Config.GCGrace, and every delete
-// expects the revision it was decided on.
+// sessions, keys cut-off requests left behind (tags and referrer entries
+// without their manifest, the contents of deleted repositories), links no
+// manifest uses, blobs no repository links and orphan part objects; nothing
+// younger than Config.GCGrace, and every delete expects the revision it was
+// decided on, so the touches above make a collector that raced a push or a
+// mount fail instead of deleting what it relies on.
 package registry

@@ -19,22 +19,42 @@ type GCStats struct {
 	Links   int // blob links no manifest of their repository references
 	Blobs   int // blob records no repository links
 	Objects int // part objects nothing refers to
+	// Leftovers are keys that cut-off writes and deletes left behind (tags
+	// and referrer entries without their manifest, contents of deleted
+	// repositories).
+	Leftovers int
 }
 
 // GC collects garbage. Nothing younger than the grace period is touched,
 // and every delete expects the revision it was decided on, so a concurrent
-// upload, mount or push makes the delete fail instead of losing data.
+// upload, mount or push makes the delete fail instead of losing data:
 //
-//  1. upload sessions idle longer than UploadTTL, with their parts;
-//  2. links not referenced by any manifest of their repository;
-//  3. blob records no repository links (links re-checked just before);
-//  4. part objects neither a blob record nor a live upload session owns.
+//  1. upload sessions idle longer than UploadTTL (their parts are left to
+//     step 5: a session cut off while closing shares them with its blob);
+//  2. what cut-off writes and deletes leave behind: tags that no longer
+//     count, referrer entries without their manifest, and the manifests,
+//     tags and referrer entries of repositories that no longer exist;
+//  3. links not referenced by any manifest of their repository (a push
+//     touches the links it references before its manifest exists);
+//  4. blob records no repository links (links re-checked just before; a
+//     mount links first, then touches the record);
+//  5. part objects neither a blob record nor a live upload session owns.
 //
 // Any number of replicas may collect at once.
 func (s *Service) GC(ctx context.Context) (GCStats, error) {
 	var st GCStats
 	now := s.now()
 	cutoff := now.Add(-s.cfg.GCGrace)
+	old := func(e jetstream.KeyValueEntry) bool { return e.Created().Before(cutoff) }
+	drop := func(e jetstream.KeyValueEntry) (bool, error) {
+		if _, err := s.st.write(ctx, del(e.Key(), e.Revision())); err != nil {
+			if natsutil.IsConflict(err) {
+				return false, nil
+			}
+			return false, err
+		}
+		return true, nil
+	}
 
 	// 1. Expired sessions.
 	ups, err := s.st.scan(ctx, "up.*")
@@ -46,21 +66,48 @@ func (s *Service) GC(ctx context.Context) (GCStats, error) {
 		if err != nil || now.Sub(u.UpdatedAt) < s.cfg.UploadTTL {
 			continue
 		}
-		if _, err := s.st.commit(ctx, []natsutil.KVWrite{del(e.Key(), e.Revision())}); err != nil {
-			if natsutil.IsConflict(err) {
-				continue
-			}
+		ok, err := drop(e)
+		if err != nil {
 			return st, err
 		}
-		s.st.deleteParts(ctx, u.Parts)
-		st.Uploads++
+		if ok {
+			st.Uploads++
+		}
 	}
 
-	// 2. Links no manifest references.
+	// 2. Leftovers. Repositories are read before their contents, so a
+	// repository created meanwhile only has young contents.
+	repos, err := s.st.revisions(ctx, "repo.*")
+	if err != nil {
+		return st, err
+	}
+	hasRepo := func(key string) bool { return repos["repo."+strings.Split(key, ".")[1]] != 0 }
 	mans, err := s.st.scan(ctx, "man.>")
 	if err != nil {
 		return st, err
 	}
+	manRevs := map[string]uint64{} // man key -> revision, of the manifests kept
+	kept := mans[:0]
+	for _, e := range mans {
+		if !hasRepo(e.Key()) && old(e) {
+			ok, err := drop(e)
+			if err != nil {
+				return st, err
+			}
+			if ok {
+				st.Leftovers++
+				continue
+			}
+		}
+		manRevs[e.Key()] = e.Revision()
+		kept = append(kept, e)
+	}
+	mans = kept
+	if err := s.gcDerived(ctx, &st, hasRepo, manRevs, old, drop); err != nil {
+		return st, err
+	}
+
+	// 3. Links no manifest references.
 	used := map[string]bool{} // "<repo token>.<alg>.<hex>"
 	for _, e := range mans {
 		m, err := decodeManifest(e.Value())
@@ -79,21 +126,22 @@ func (s *Service) GC(ctx context.Context) (GCStats, error) {
 		return st, err
 	}
 	for _, e := range links {
-		if used[strings.TrimPrefix(e.Key(), "link.")] || e.Created().After(cutoff) {
+		if used[strings.TrimPrefix(e.Key(), "link.")] || !old(e) {
 			continue
 		}
-		if _, err := s.st.commit(ctx, []natsutil.KVWrite{del(e.Key(), e.Revision())}); err != nil {
-			if natsutil.IsConflict(err) {
-				continue
-			}
+		ok, err := drop(e)
+		if err != nil {
 			return st, err
 		}
-		st.Links++
+		if ok {
+			st.Links++
+		}
 	}
 
-	// 3. Blob records nothing links. Live sessions are read first, so an
+	// 4. Blob records nothing links. Live sessions are read first, so an
 	// upload that completes during the sweep is seen either as a session
-	// (its parts are spared in step 4) or as a blob.
+	// (its parts are spared in step 5) or as a blob: a completion creates
+	// the blob record before it deletes its session.
 	live := map[string]bool{}
 	if ups, err = s.st.scan(ctx, "up.*"); err != nil {
 		return st, err
@@ -119,26 +167,27 @@ func (s *Service) GC(ctx context.Context) (GCStats, error) {
 			return st, fmt.Errorf("gc: %s: %w", e.Key(), err)
 		}
 		dk := strings.TrimPrefix(e.Key(), "blob.")
-		if linked[dk] || e.Created().After(cutoff) || s.linkedAnywhere(ctx, dk) {
+		if linked[dk] || !old(e) || s.linkedAnywhere(ctx, dk) {
 			for _, p := range b.Parts {
 				owned[p.Name] = true
 			}
 			continue
 		}
-		if _, err := s.st.commit(ctx, []natsutil.KVWrite{del(e.Key(), e.Revision())}); err != nil {
-			if natsutil.IsConflict(err) {
-				for _, p := range b.Parts {
-					owned[p.Name] = true
-				}
-				continue
-			}
+		ok, err := drop(e)
+		if err != nil {
 			return st, err
+		}
+		if !ok {
+			for _, p := range b.Parts {
+				owned[p.Name] = true
+			}
+			continue
 		}
 		s.st.deleteParts(ctx, b.Parts)
 		st.Blobs++
 	}
 
-	// 4. Objects nobody owns.
+	// 5. Objects nobody owns.
 	lister, err := s.st.obs.List(ctx)
 	if err != nil && !errors.Is(err, jetstream.ErrNoObjectsFound) {
 		return st, fmt.Errorf("gc: list objects: %w", err)
@@ -154,6 +203,55 @@ func (s *Service) GC(ctx context.Context) (GCStats, error) {
 		st.Objects++
 	}
 	return st, nil
+}
+
+// gcDerived removes, when older than the grace period, tags that no longer
+// count and referrer entries without their manifest (both also when their
+// repository is gone). manRevs holds every manifest kept, by key.
+func (s *Service) gcDerived(ctx context.Context, st *GCStats, hasRepo func(string) bool, manRevs map[string]uint64,
+	old func(jetstream.KeyValueEntry) bool, drop func(jetstream.KeyValueEntry) (bool, error)) error {
+	tags, err := s.st.scan(ctx, "tag.>")
+	if err != nil {
+		return err
+	}
+	var stale []jetstream.KeyValueEntry
+	for _, e := range tags {
+		if !old(e) {
+			continue
+		}
+		var t tagRecord
+		if json.Unmarshal(e.Value(), &t) != nil {
+			continue
+		}
+		d, err := parseDigest(t.Digest)
+		if err != nil {
+			continue
+		}
+		manKey := "man." + strings.Split(e.Key(), ".")[1] + "." + d.key()
+		if !hasRepo(e.Key()) || !tagValid(&t, manRevs[manKey]) {
+			stale = append(stale, e)
+		}
+	}
+	refs, err := s.st.scan(ctx, "ref.>")
+	if err != nil {
+		return err
+	}
+	for _, e := range refs {
+		manKey := "man." + strings.Split(e.Key(), ".")[1] + "." + lastTokens(e.Key(), 2)
+		if old(e) && (!hasRepo(e.Key()) || manRevs[manKey] == 0) {
+			stale = append(stale, e)
+		}
+	}
+	for _, e := range stale {
+		ok, err := drop(e)
+		if err != nil {
+			return err
+		}
+		if ok {
+			st.Leftovers++
+		}
+	}
+	return nil
 }
 
 // linkedAnywhere re-checks, just before a blob record is deleted, whether

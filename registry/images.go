@@ -2,9 +2,6 @@ package registry
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
-	"sort"
 
 	"github.com/berth-project/berth/internal/natsutil"
 )
@@ -32,8 +29,18 @@ type putResult struct {
 	Rev    uint64
 }
 
-// putManifest checks and commits a manifest with its tags, its referrer
-// entry and the links it depends on, all in one atomic batch.
+// putManifest checks and commits a manifest with its tags and referrer
+// entry, as single-key writes in this order:
+//
+//  1. every config and layer link is touched (rewritten at its revision),
+//     so a collector that found it unused before this manifest existed
+//     fails to delete it; a link that is gone is MANIFEST_BLOB_UNKNOWN;
+//  2. the referrer entry, which counts only while its manifest exists;
+//  3. the manifest record, created if absent: the commit point;
+//  4. the tags, each revision-checked, naming the manifest's revision.
+//
+// A push cut off anywhere leaves nothing visible but what it committed; a
+// retry completes it.
 func (s *Service) putManifest(ctx context.Context, req putRequest) (*putResult, error) {
 	var repo *repoRecord
 	var err error
@@ -57,24 +64,56 @@ func (s *Service) putManifest(ctx context.Context, req putRequest) (*putResult, 
 	if err != nil {
 		return nil, err
 	}
-	if 2+len(req.Tags)+len(p.Blobs) > maxBatch {
-		return nil, newErr(kindManifestInvalid, "manifest invalid: it references too many blobs")
+	if err := s.touchLinks(ctx, req.Repo, p.Blobs); err != nil {
+		return nil, err
 	}
-	res := &putResult{Digest: d}
-	err = retry(ctx, func() error {
-		ws, rec, err := s.manifestWrites(ctx, repo, req, p, d)
-		if err != nil {
-			return err
-		}
-		rev, err := s.st.commit(ctx, ws)
-		if err != nil {
-			return err
-		}
-		res.Record, res.Rev = rec, rev
-		return nil
-	})
+	imageSize, err := s.checkChildren(ctx, req.Repo, p)
 	if err != nil {
 		return nil, err
+	}
+	// Refuse a tag that cannot be set before anything is written.
+	for _, tag := range req.Tags {
+		if _, err := s.tagWrite(ctx, repo, req, tag, d, 0, false); err != nil {
+			return nil, err
+		}
+	}
+	rec := &manifestRecord{
+		Digest:          d.String(),
+		MediaType:       p.MediaType,
+		Size:            int64(len(req.Body)),
+		PushedAt:        s.now(),
+		ArtifactType:    p.Doc.ArtifactType,
+		ConfigMediaType: p.configMediaType(),
+		Subject:         p.SubjectD,
+		Annotations:     p.Doc.Annotations,
+		ImageSize:       imageSize,
+		Bytes:           req.Body,
+	}
+	for _, b := range p.Blobs {
+		rec.Blobs = append(rec.Blobs, b.String())
+	}
+	for _, c := range p.Children {
+		rec.Children = append(rec.Children, c.String())
+	}
+	if !p.Subject.isZero() {
+		if _, err := s.st.write(ctx, putAny(refKey(req.Repo, p.Subject, d), mustJSON(referrerDescriptor(rec, p)))); err != nil {
+			return nil, err
+		}
+	}
+	rec, manRev, created, err := s.commitManifest(ctx, req.Repo, d, rec)
+	if err != nil {
+		return nil, err
+	}
+	if req.ECR && len(req.Tags) == 0 && !created {
+		return nil, newErr(kindImageAlreadyExists, "Image with digest '%s' already exists in the repository with name '%s' in registry with id '%s'", d, req.Repo, s.cfg.Account)
+	}
+	res := &putResult{Digest: d, Record: rec, Rev: manRev}
+	for _, tag := range req.Tags {
+		rev, err := s.tagWrite(ctx, repo, req, tag, d, manRev, true)
+		if err != nil {
+			return nil, err
+		}
+		res.Rev = max(res.Rev, rev)
 	}
 	return res, nil
 }
@@ -95,38 +134,69 @@ func (s *Service) canonicalDigest(ctx context.Context, repo string, body []byte)
 	return d512, nil
 }
 
-// manifestWrites reads what a push depends on and returns the batch.
-func (s *Service) manifestWrites(ctx context.Context, repo *repoRecord, req putRequest, p *parsedManifest, d digest) ([]natsutil.KVWrite, *manifestRecord, error) {
-	var ws []natsutil.KVWrite
-	var missing []string
+// touchLinks checks that repo links every blob, with its blob record, and
+// rewrites each link at the revision it was read at (LinkedAt): the
+// collector deletes a link only at the revision it found unused, so either
+// its delete or this touch fails. Links are touched in parallel.
+func (s *Service) touchLinks(ctx context.Context, repo string, blobs []digest) error {
+	var uniq []digest
 	seen := map[digest]bool{}
-	for _, b := range p.Blobs {
-		if seen[b] {
-			continue
+	for _, b := range blobs {
+		if !seen[b] {
+			seen[b] = true
+			uniq = append(uniq, b)
 		}
-		seen[b] = true
-		e, err := s.st.get(ctx, linkKey(req.Repo, b))
-		if err != nil {
-			return nil, nil, err
-		}
-		if !e.Exists {
-			missing = append(missing, b.String())
-			continue
-		}
-		// Rewriting the link at its revision makes a collector that
-		// decided to drop it fail instead.
-		ws = append(ws, put(linkKey(req.Repo, b), e.Value, e.Rev))
 	}
-	if len(missing) > 0 {
+	missing := make([]bool, len(uniq))
+	err := each(len(uniq), 16, func(i int) error {
+		return retry(ctx, func() error {
+			b := uniq[i]
+			var l linkRecord
+			e, ok, err := s.st.getJSON(ctx, linkKey(repo, b), &l)
+			if err != nil {
+				return err
+			}
+			if ok {
+				be, err := s.st.get(ctx, blobKey(b))
+				if err != nil {
+					return err
+				}
+				ok = be.Exists
+			}
+			if missing[i] = !ok; !ok {
+				return nil
+			}
+			l.LinkedAt = s.now()
+			_, err = s.st.write(ctx, put(linkKey(repo, b), mustJSON(l), e.Rev))
+			return err
+		})
+	})
+	if err != nil {
+		return err
+	}
+	var names []string
+	for i, m := range missing {
+		if m {
+			names = append(names, uniq[i].String())
+		}
+	}
+	if len(names) > 0 {
 		e := newErr(kindManifestBlobUnknown, "blob unknown to registry")
-		e.digests = missing
-		return nil, nil, e
+		e.digests = names
+		return e
 	}
-	var imageSize int64 = p.ImageSize
+	return nil
+}
+
+// checkChildren checks that every manifest an index lists is in the
+// repository and returns the image size ECR reports (the largest child's).
+func (s *Service) checkChildren(ctx context.Context, repo string, p *parsedManifest) (int64, error) {
+	imageSize := p.ImageSize
+	var missing []string
 	for _, c := range p.Children {
-		e, err := s.st.get(ctx, manKey(req.Repo, c))
+		e, err := s.st.get(ctx, manKey(repo, c))
 		if err != nil {
-			return nil, nil, err
+			return 0, err
 		}
 		if !e.Exists {
 			missing = append(missing, c.String())
@@ -139,74 +209,71 @@ func (s *Service) manifestWrites(ctx context.Context, repo *repoRecord, req putR
 	if len(missing) > 0 {
 		e := newErr(kindManifestChildUnknown, "manifest unknown to registry")
 		e.digests = missing
-		return nil, nil, e
+		return 0, e
 	}
+	return imageSize, nil
+}
 
-	me, err := s.st.get(ctx, manKey(req.Repo, d))
+// commitManifest creates the manifest record unless it exists, and returns
+// the record in store, its revision and whether this call created it. A
+// manifest record is never rewritten: its revision names its incarnation.
+func (s *Service) commitManifest(ctx context.Context, repo string, d digest, rec *manifestRecord) (*manifestRecord, uint64, bool, error) {
+	raw, err := encodeManifest(rec)
 	if err != nil {
-		return nil, nil, err
+		return nil, 0, false, err
 	}
-	rec := &manifestRecord{
-		Digest:          d.String(),
-		MediaType:       p.MediaType,
-		Size:            int64(len(req.Body)),
-		PushedAt:        s.now(),
-		ArtifactType:    p.Doc.ArtifactType,
-		ConfigMediaType: p.configMediaType(),
-		Subject:         p.SubjectD,
-		Annotations:     p.Doc.Annotations,
-		ImageSize:       imageSize,
-		Bytes:           req.Body,
-	}
-	for _, b := range p.Blobs {
-		rec.Blobs = append(rec.Blobs, b.String())
-	}
-	for _, c := range p.Children {
-		rec.Children = append(rec.Children, c.String())
-	}
-	if me.Exists {
-		old, err := decodeManifest(me.Value)
+	for attempt := 0; ; attempt++ {
+		me, err := s.st.get(ctx, manKey(repo, d))
 		if err != nil {
-			return nil, nil, err
+			return nil, 0, false, err
 		}
-		rec = old
+		if me.Exists {
+			old, err := decodeManifest(me.Value)
+			return old, me.Rev, false, err
+		}
+		rev, err := s.st.write(ctx, put(manKey(repo, d), raw, me.Rev))
+		if err == nil {
+			return rec, rev, true, nil
+		}
+		if !natsutil.IsConflict(err) || attempt >= 20 {
+			return nil, 0, false, err
+		}
+		if err := backoff(ctx, attempt); err != nil {
+			return nil, 0, false, err
+		}
 	}
+}
 
-	for _, tag := range req.Tags {
-		var t tagRecord
-		te, ok, err := s.st.getJSON(ctx, tagKey(req.Repo, tag), &t)
+// tagWrite checks that tag may name d and, with commit, sets it (naming the
+// manifest's revision manRev) with a revision check, retrying when the tag
+// moved meanwhile. It returns the tag's revision.
+func (s *Service) tagWrite(ctx context.Context, repo *repoRecord, req putRequest, tag string, d digest, manRev uint64, commit bool) (uint64, error) {
+	var rev uint64
+	err := retry(ctx, func() error {
+		cur, te, _, err := s.currentTag(ctx, req.Repo, tag)
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
-		if ok && t.Digest == d.String() {
+		if cur != nil && cur.Digest == d.String() {
 			if req.ECR {
 				e := newErr(kindImageAlreadyExists, "Image with digest '%s' and tag '%s' already exists in the repository with name '%s' in registry with id '%s'", d, tag, req.Repo, s.cfg.Account)
 				e.repo, e.tag = req.Repo, tag
-				return nil, nil, e
+				return e
 			}
-			continue
+			if cur.ManifestRev == manRev || !commit {
+				rev = te.Rev
+				return nil
+			}
+		} else if cur != nil && tagImmutable(repo, tag) {
+			return errTagImmutable(req.Repo, tag)
 		}
-		if ok && tagImmutable(repo, tag) {
-			return nil, nil, errTagImmutable(req.Repo, tag)
+		if !commit {
+			return nil
 		}
-		ws = append(ws, put(tagKey(req.Repo, tag), mustJSON(tagRecord{Digest: d.String(), UpdatedAt: s.now()}), te.Rev))
-	}
-	if req.ECR && len(req.Tags) == 0 && me.Exists {
-		return nil, nil, newErr(kindImageAlreadyExists, "Image with digest '%s' already exists in the repository with name '%s' in registry with id '%s'", d, req.Repo, s.cfg.Account)
-	}
-	// An existing manifest is rewritten unchanged at its revision, so a
-	// concurrent delete cannot leave a tag naming nothing.
-	raw := me.Value
-	if !me.Exists {
-		if raw, err = encodeManifest(rec); err != nil {
-			return nil, nil, err
-		}
-	}
-	ws = append(ws, put(manKey(req.Repo, d), raw, me.Rev))
-	if !p.Subject.isZero() {
-		ws = append(ws, putAny(refKey(req.Repo, p.Subject, d), mustJSON(referrerDescriptor(rec, p))))
-	}
-	return ws, rec, nil
+		rev, err = s.st.write(ctx, put(tagKey(req.Repo, tag), mustJSON(tagRecord{Digest: d.String(), UpdatedAt: s.now(), ManifestRev: manRev}), te.Rev))
+		return err
+	})
+	return rev, err
 }
 
 // referrerDescriptor is how a manifest appears in its subject's referrers.
@@ -218,206 +285,4 @@ func referrerDescriptor(rec *manifestRecord, p *parsedManifest) descriptor {
 		ArtifactType: p.artifactType(),
 		Annotations:  p.Doc.Annotations,
 	}
-}
-
-// resolve finds the manifest a reference (tag or digest) names in repo.
-func (s *Service) resolve(ctx context.Context, repo, ref string) (*manifestRecord, error) {
-	var d digest
-	if looksLikeDigest(ref) {
-		var err error
-		if d, err = parseDigest(ref); err != nil {
-			return nil, newErr(kindDigestInvalid, "invalid digest %q", ref)
-		}
-	} else {
-		if !validECRTag(ref) {
-			return nil, s.notFound(ctx, repo, newErr(kindManifestUnknown, "manifest unknown to registry"))
-		}
-		var t tagRecord
-		_, ok, err := s.st.getJSON(ctx, tagKey(repo, ref), &t)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			return nil, s.notFound(ctx, repo, newErr(kindManifestUnknown, "manifest unknown to registry"))
-		}
-		if d, err = parseDigest(t.Digest); err != nil {
-			return nil, fmt.Errorf("tag %s of %s: %w", ref, repo, err)
-		}
-	}
-	e, err := s.st.get(ctx, manKey(repo, d))
-	if err != nil {
-		return nil, err
-	}
-	if !e.Exists {
-		return nil, s.notFound(ctx, repo, newErr(kindManifestUnknown, "manifest unknown to registry"))
-	}
-	return decodeManifest(e.Value)
-}
-
-// tagEntry is one tag of a repository.
-type tagEntry struct {
-	Tag    string
-	Digest string
-	Rev    uint64
-}
-
-// listTags returns a repository's tags, sorted.
-func (s *Service) listTags(ctx context.Context, repo string) ([]tagEntry, error) {
-	entries, err := s.st.scan(ctx, tagFilter(repo))
-	if err != nil {
-		return nil, err
-	}
-	out := make([]tagEntry, 0, len(entries))
-	for _, e := range entries {
-		tag, err := tagFromKey(e.Key())
-		if err != nil {
-			continue
-		}
-		var t tagRecord
-		if err := json.Unmarshal(e.Value(), &t); err != nil {
-			return nil, fmt.Errorf("decode %s: %w", e.Key(), err)
-		}
-		out = append(out, tagEntry{Tag: tag, Digest: t.Digest, Rev: e.Revision()})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Tag < out[j].Tag })
-	return out, nil
-}
-
-// listManifests returns every manifest of a repository.
-func (s *Service) listManifests(ctx context.Context, repo string) ([]*manifestRecord, error) {
-	entries, err := s.st.scan(ctx, manFilter(repo))
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*manifestRecord, 0, len(entries))
-	for _, e := range entries {
-		m, err := decodeManifest(e.Value())
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", e.Key(), err)
-		}
-		out = append(out, m)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Digest < out[j].Digest })
-	return out, nil
-}
-
-// deleteManifest removes a manifest, every tag naming it and its referrer
-// entry. It returns the tags removed.
-func (s *Service) deleteManifest(ctx context.Context, repo string, d digest) (*manifestRecord, []string, error) {
-	var rec *manifestRecord
-	var removed []string
-	err := retry(ctx, func() error {
-		me, err := s.st.get(ctx, manKey(repo, d))
-		if err != nil {
-			return err
-		}
-		if !me.Exists {
-			return s.notFound(ctx, repo, newErr(kindManifestUnknown, "manifest unknown to registry"))
-		}
-		if rec, err = decodeManifest(me.Value); err != nil {
-			return err
-		}
-		tags, err := s.listTags(ctx, repo)
-		if err != nil {
-			return err
-		}
-		ws := []natsutil.KVWrite{del(manKey(repo, d), me.Rev)}
-		removed = removed[:0]
-		for _, t := range tags {
-			if t.Digest == d.String() {
-				ws = append(ws, del(tagKey(repo, t.Tag), t.Rev))
-				removed = append(removed, t.Tag)
-			}
-		}
-		ws = append(ws, refDeletes(repo, rec, d)...)
-		if len(ws) > maxBatch {
-			return fmt.Errorf("manifest %s has too many tags to delete at once", d)
-		}
-		_, err = s.st.commit(ctx, ws)
-		return err
-	})
-	return rec, removed, err
-}
-
-func refDeletes(repo string, rec *manifestRecord, d digest) []natsutil.KVWrite {
-	if rec.Subject == nil {
-		return nil
-	}
-	subj, err := parseDigest(rec.Subject.Digest)
-	if err != nil {
-		return nil
-	}
-	return []natsutil.KVWrite{delAny(refKey(repo, subj, d))}
-}
-
-// untag removes one tag. With dropLast (ECR), removing the last tag of an
-// image deletes the image. It returns the digest the tag named and whether
-// the image went too.
-func (s *Service) untag(ctx context.Context, repo, tag string, dropLast bool) (digest, bool, error) {
-	var d digest
-	var dropped bool
-	err := retry(ctx, func() error {
-		var t tagRecord
-		te, ok, err := s.st.getJSON(ctx, tagKey(repo, tag), &t)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return s.notFound(ctx, repo, newErr(kindManifestUnknown, "manifest unknown to registry"))
-		}
-		if d, err = parseDigest(t.Digest); err != nil {
-			return err
-		}
-		ws := []natsutil.KVWrite{del(tagKey(repo, tag), te.Rev)}
-		dropped = false
-		if dropLast {
-			tags, err := s.listTags(ctx, repo)
-			if err != nil {
-				return err
-			}
-			last := true
-			for _, o := range tags {
-				if o.Tag != tag && o.Digest == t.Digest {
-					last = false
-					break
-				}
-			}
-			if last {
-				me, err := s.st.get(ctx, manKey(repo, d))
-				if err != nil {
-					return err
-				}
-				if me.Exists {
-					rec, err := decodeManifest(me.Value)
-					if err != nil {
-						return err
-					}
-					ws = append(ws, del(manKey(repo, d), me.Rev))
-					ws = append(ws, refDeletes(repo, rec, d)...)
-					dropped = true
-				}
-			}
-		}
-		_, err = s.st.commit(ctx, ws)
-		return err
-	})
-	return d, dropped, err
-}
-
-// referrers lists the manifests of repo whose subject is subject.
-func (s *Service) referrers(ctx context.Context, repo string, subject digest) ([]descriptor, error) {
-	entries, err := s.st.scan(ctx, refFilter(repo, subject))
-	if err != nil {
-		return nil, err
-	}
-	out := make([]descriptor, 0, len(entries))
-	for _, e := range entries {
-		var d descriptor
-		if err := json.Unmarshal(e.Value(), &d); err != nil {
-			return nil, fmt.Errorf("decode %s: %w", e.Key(), err)
-		}
-		out = append(out, d)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Digest < out[j].Digest })
-	return out, nil
 }

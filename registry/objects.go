@@ -7,6 +7,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -19,12 +22,20 @@ import (
 // The registry writes and reads its part objects itself, in the Object
 // Store's format (chunks on $O.<bucket>.C.<nuid>, a rolled-up ObjectInfo on
 // $O.<bucket>.M.<base64url(name)>), so the parts stay ordinary objects that
-// ObjectStore.Get, List, Delete and `nats object` understand. Doing it here
-// avoids what jetstream's Put and Get cost per object (a JetStream context
-// and reply subscription per Put, an unbounded window of async publishes,
-// a pipe and a second SHA-256 pass on every read). Reads do not re-hash:
+// ObjectStore.List, GetInfo, Delete and `nats object` understand. Doing it
+// here avoids what jetstream's Put and Get cost per object: a JetStream
+// context and reply subscription per Put, an unbounded window of async
+// publishes, an ordered consumer (created and deleted on the server) per
+// Get, a pipe and a second SHA-256 pass on every read.
+//
+// Writes keep a bounded window of chunk publishes. Reads are batched direct
+// gets ($JS.API.DIRECT.GET with next_by_subj and batch), which need no
+// consumer: one request per part, answered with its chunks and an
+// end-of-batch marker. A blob record lists each part's chunk subject and
+// count, so a read needs no metadata lookup either. Reads do not re-hash:
 // the content was verified when it was uploaded, and the file store
-// checksums every message.
+// checksums every message. Parts carry an Object Store digest only when it
+// costs nothing (see writeObject), so ObjectStore.Get verifies only those.
 
 func (st *store) chunkSubject(id string) string {
 	return "$O." + events.ObjectStoreBlobs.Name + ".C." + id
@@ -35,11 +46,25 @@ func (st *store) metaSubject(name string) string {
 }
 
 // writeObject stores data as the object name, retrying a failed attempt
-// under a fresh chunk subject (a full ingest buffer answers 429).
-func (st *store) writeObject(ctx context.Context, name string, data []byte) error {
+// under a fresh chunk subject (a full ingest buffer answers 429). sum is the
+// SHA-256 of data when the caller has it for free; otherwise the object
+// carries no digest. On this kind of machine (no SHA extensions) SHA-256
+// runs at 400-500 MB/s, and a second pass over every byte would halve the
+// upload rate: the registry itself never needs it (the blob's own digest
+// was verified over every byte, and the file store checksums each
+// message), only ObjectStore.Get verifies it, so such parts are read with
+// the registry's reader.
+// It returns the part as a blob record lists it.
+func (st *store) writeObject(ctx context.Context, name string, data, sum []byte) (part, error) {
 	var err error
 	for attempt := range 5 {
-		if err = st.writeObjectOnce(ctx, name, data); err == nil || ctx.Err() != nil {
+		id := nuid.Next()
+		var chunks int
+		var first uint64
+		if chunks, first, err = st.writeObjectOnce(ctx, name, id, data, sum); err == nil {
+			return part{Name: name, Size: int64(len(data)), ID: id, Chunks: chunks, Seq: first}, nil
+		}
+		if ctx.Err() != nil {
 			break
 		}
 		st.log.Warn("part write failed, retrying", "object", name, "attempt", attempt+1, "err", err)
@@ -48,19 +73,15 @@ func (st *store) writeObject(ctx context.Context, name string, data []byte) erro
 		case <-time.After(time.Duration(200*(attempt+1)) * time.Millisecond):
 		}
 	}
-	if err != nil {
-		return fmt.Errorf("store part %s: %w", name, err)
-	}
-	return nil
+	return part{}, fmt.Errorf("store part %s: %w", name, err)
 }
 
-func (st *store) writeObjectOnce(ctx context.Context, name string, data []byte) error {
+// It returns the number of chunks and the stream sequence of the first.
+func (st *store) writeObjectOnce(ctx context.Context, name, id string, data, sum []byte) (int, uint64, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	id := nuid.Next()
 	subj := st.chunkSubject(id)
 	size := st.chunkSize
-	h := sha256.New()
 	var futs []jetstream.PubAckFuture
 	fail := func(err error) error {
 		// Wait for what is in flight, then drop whatever landed.
@@ -76,20 +97,23 @@ func (st *store) writeObjectOnce(ctx context.Context, name string, data []byte) 
 	}
 	for off := 0; off < len(data); off += size {
 		c := data[off:min(off+size, len(data))]
-		h.Write(c)
 		f, err := st.js.PublishMsgAsync(&nats.Msg{Subject: subj, Data: c})
 		if err != nil {
-			return fail(err)
+			return 0, 0, fail(err)
 		}
 		futs = append(futs, f)
 	}
-	for _, f := range futs {
+	var first uint64
+	for i, f := range futs {
 		select {
-		case <-f.Ok():
+		case ack := <-f.Ok():
+			if i == 0 {
+				first = ack.Sequence
+			}
 		case err := <-f.Err():
-			return fail(err)
+			return 0, 0, fail(err)
 		case <-ctx.Done():
-			return fail(ctx.Err())
+			return 0, 0, fail(ctx.Err())
 		}
 	}
 	info := jetstream.ObjectInfo{
@@ -98,100 +122,340 @@ func (st *store) writeObjectOnce(ctx context.Context, name string, data []byte) 
 		NUID:       id,
 		Size:       uint64(len(data)),
 		Chunks:     uint32(len(futs)),
-		Digest:     "SHA-256=" + base64.URLEncoding.EncodeToString(h.Sum(nil)),
+	}
+	if sum != nil {
+		info.Digest = "SHA-256=" + base64.URLEncoding.EncodeToString(sum)
+	} else if len(data) == 0 {
+		info.Digest = "SHA-256=" + base64.URLEncoding.EncodeToString(emptySHA256[:])
 	}
 	raw, err := json.Marshal(info)
 	if err != nil {
-		return fail(err)
+		return 0, 0, fail(err)
 	}
 	m := nats.NewMsg(st.metaSubject(name))
 	m.Header.Set(jetstream.MsgRollup, jetstream.MsgRollupSubject)
 	m.Data = raw
 	if _, err := st.js.PublishMsg(ctx, m); err != nil {
-		return fail(err)
+		return 0, 0, fail(err)
 	}
-	return nil
+	return len(futs), first, nil
 }
 
-// partReader streams one part object.
+// partReader streams one part object with batched direct gets.
 type partReader struct {
-	msgs  jetstream.MessagesContext
-	left  uint32 // chunks still to read
-	size  uint64
-	got   uint64
-	cur   []byte
-	stop  func() bool
-	errFn func() error
-	drop  func()
+	st     *store
+	ctx    context.Context
+	name   string
+	keep   [][]byte // the chunks so far, for the cache
+	subj   string
+	size   uint64
+	chunk  int64 // an upper bound of one chunk's size
+	got    uint64
+	left   int    // chunks not received yet
+	next   uint64 // the stream sequence the next request starts at
+	asked  bool   // a batch is in flight on fs
+	fs     *fetchSub
+	cur    []byte
+	misses int // empty answers (a replica behind), retried
 }
 
-// openObject starts reading an object; ctx bounds the whole read.
-func (st *store) openObject(ctx context.Context, name string) (io.ReadCloser, error) {
-	info, err := st.obs.GetInfo(ctx, name)
-	if err != nil {
-		return nil, fmt.Errorf("part %s: %w", name, err)
+// fetchSub is the reply subscription of a part's requests. A request whose
+// answer stalls (the connection dropped it) is sent again on a fresh one,
+// so nothing late can be mistaken for its answer.
+type fetchSub struct {
+	budget   *budget
+	sub      *nats.Subscription
+	inbox    string
+	in       chan *nats.Msg
+	done     chan struct{}
+	reserved atomic.Int64
+}
+
+// fetchStall is how long a request may go without any answer before it
+// is sent again.
+const fetchStall = 10 * time.Second
+
+// Direct gets have no flow control: the server sends a batch as fast as
+// it can, and closes a connection whose unsent data passes its max_pending
+// (64 MiB by default) as a slow consumer, answers in flight lost. So the
+// bytes requested and not yet arrived are bounded per connection
+// (fetchBudget) and per request (fetchWindow); bytes count as arrived when
+// the connection hands them to the reader's subscription, whatever the
+// reader does with them. The server counts a write as pending until all of
+// it is out, so its figure runs ahead of this one: the budget stays at a
+// quarter of max_pending (32 MiB, half of it, was measured to trip it).
+const (
+	fetchBudget = 16 << 20
+	fetchWindow = 4 << 20
+)
+
+// budget is a counting semaphore of bytes, granted all or nothing (so
+// that waiting requests never hold part of it).
+type budget struct {
+	mu   sync.Mutex
+	free int64
+	wake chan struct{}
+}
+
+func newBudget(n int64) *budget { return &budget{free: n, wake: make(chan struct{})} }
+
+func (b *budget) acquire(ctx context.Context, n int64) error {
+	for {
+		b.mu.Lock()
+		if b.free >= n {
+			b.free -= n
+			b.mu.Unlock()
+			return nil
+		}
+		wake := b.wake
+		b.mu.Unlock()
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
-	if info.Size == 0 {
+}
+
+func (b *budget) release(n int64) {
+	if n <= 0 {
+		return
+	}
+	b.mu.Lock()
+	b.free += n
+	close(b.wake)
+	b.wake = make(chan struct{})
+	b.mu.Unlock()
+}
+
+// openPart starts reading a part: the request for its first chunks goes
+// out now, so opening the next part while the current one is read
+// prefetches it. ctx bounds the whole read.
+func (st *store) openPart(ctx context.Context, p part) (io.ReadCloser, error) {
+	if chunks := st.cache.get(p.Name); chunks != nil {
+		return &chunksReader{chunks: chunks}, nil
+	}
+	id, chunks, size, seq := p.ID, p.Chunks, uint64(p.Size), p.Seq
+	if id == "" {
+		// A part listed without its chunk subject: look it up.
+		info, err := st.obs.GetInfo(ctx, p.Name)
+		if err != nil {
+			return nil, fmt.Errorf("part %s: %w", p.Name, err)
+		}
+		id, chunks, size = info.NUID, int(info.Chunks), info.Size
+	}
+	if size == 0 || chunks == 0 {
 		return io.NopCloser(eofReader{}), nil
 	}
-	stream := st.objStream.CachedInfo().Config.Name
-	cons, err := st.js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{
-		FilterSubjects:    []string{st.chunkSubject(info.NUID)},
-		InactiveThreshold: time.Minute,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("part %s: %w", name, err)
+	r := &partReader{
+		st: st, ctx: ctx, name: p.Name, subj: st.chunkSubject(id),
+		size: size, chunk: int64((size + uint64(chunks) - 1) / uint64(chunks)), left: chunks, next: seq,
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(int(min(info.Chunks, 8))))
-	if err != nil {
-		return nil, fmt.Errorf("part %s: %w", name, err)
+	if st.cache.fits(int64(size)) {
+		r.keep = make([][]byte, 0, chunks)
 	}
-	r := &partReader{msgs: it, left: info.Chunks, size: info.Size}
-	r.stop = context.AfterFunc(ctx, it.Stop)
-	r.errFn = ctx.Err
-	r.drop = func() {
-		// An ordered consumer outlives Stop until its inactivity threshold;
-		// one per part adds up, so remove it now.
-		name := cons.CachedInfo().Name
-		go func() {
-			dctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			_ = st.js.DeleteConsumer(dctx, stream, name)
-		}()
+	if err := r.ask(); err != nil {
+		_ = r.Close()
+		return nil, fmt.Errorf("part %s: %w", p.Name, err)
 	}
 	return r, nil
 }
 
-func (r *partReader) Read(p []byte) (int, error) {
-	for len(r.cur) == 0 {
-		if r.left == 0 {
-			if r.got != r.size {
-				return 0, fmt.Errorf("part ended at %d of %d bytes: %w", r.got, r.size, io.ErrUnexpectedEOF)
+// subscribe opens a reply subscription.
+func (st *store) subscribe() (*fetchSub, error) {
+	fs := &fetchSub{budget: st.fetch, inbox: st.nc.NewRespInbox(), in: make(chan *nats.Msg, 16), done: make(chan struct{})}
+	sub, err := st.nc.Subscribe(fs.inbox, fs.arrive)
+	if err != nil {
+		return nil, err
+	}
+	fs.sub = sub
+	return fs, nil
+}
+
+// arrive runs on the subscription's goroutine for every answer: it gives
+// the bytes back to the budget and queues the answer for the reader.
+func (fs *fetchSub) arrive(m *nats.Msg) {
+	if len(m.Data) == 0 && m.Header.Get("Status") != "" {
+		fs.budget.release(fs.reserved.Swap(0)) // the batch is over
+	} else {
+		n := int64(len(m.Data))
+		for {
+			cur := fs.reserved.Load()
+			give := min(n, cur)
+			if fs.reserved.CompareAndSwap(cur, cur-give) {
+				fs.budget.release(give)
+				break
 			}
-			return 0, io.EOF
 		}
-		m, err := r.msgs.Next()
+	}
+	select {
+	case fs.in <- m:
+	case <-fs.done:
+	}
+}
+
+// stop ends the subscription and gives back what it still reserves (a
+// batch cut short may still be on its way, briefly beyond the budget: the
+// budget is a quarter of the server's max_pending for that reason).
+func (fs *fetchSub) stop() error {
+	err := fs.sub.Unsubscribe()
+	close(fs.done)
+	fs.budget.release(fs.reserved.Swap(0))
+	return err
+}
+
+// ask requests the next chunks (a window of them), from r.next on.
+func (r *partReader) ask() error {
+	if r.fs == nil {
+		fs, err := r.st.subscribe()
 		if err != nil {
-			if cerr := r.errFn(); cerr != nil {
-				return 0, cerr
-			}
-			return 0, fmt.Errorf("read part: %w", err)
+			return err
 		}
-		r.cur = m.Data()
-		r.left--
-		r.got += uint64(len(r.cur))
+		r.fs = fs
+	}
+	batch := max(1, min(r.left, int(fetchWindow/r.chunk)))
+	n := int64(batch) * r.chunk
+	if err := r.st.fetch.acquire(r.ctx, n); err != nil {
+		return err
+	}
+	r.fs.reserved.Add(n)
+	req := mustJSON(jsDirectGet{Seq: r.next, NextFor: r.subj, Batch: batch, MaxBytes: int(n)})
+	if err := r.st.nc.PublishRequest(r.st.directSubject(), r.fs.inbox, req); err != nil {
+		r.st.fetch.release(r.fs.reserved.Swap(0))
+		return err
+	}
+	r.asked = true
+	return nil
+}
+
+// jsDirectGet is a batched direct get request (nats-server 2.11+).
+type jsDirectGet struct {
+	Seq      uint64 `json:"seq,omitempty"`
+	NextFor  string `json:"next_by_subj"`
+	Batch    int    `json:"batch"`
+	MaxBytes int    `json:"max_bytes,omitempty"`
+}
+
+func (st *store) directSubject() string {
+	return "$JS.API.DIRECT.GET." + st.objStream.CachedInfo().Config.Name
+}
+
+func (r *partReader) Read(p []byte) (int, error) {
+	if err := r.fill(); err != nil {
+		return 0, err
 	}
 	n := copy(p, r.cur)
 	r.cur = r.cur[n:]
 	return n, nil
 }
 
-func (r *partReader) Close() error {
-	r.stop()
-	r.msgs.Stop()
-	r.drop()
+// fill makes r.cur the next chunk when it is used up; io.EOF at the end.
+func (r *partReader) fill() error {
+	for len(r.cur) == 0 {
+		if r.left == 0 {
+			if r.got != r.size {
+				return fmt.Errorf("part ended at %d of %d bytes: %w", r.got, r.size, io.ErrUnexpectedEOF)
+			}
+			return io.EOF
+		}
+		if !r.asked {
+			if err := r.ask(); err != nil {
+				return fmt.Errorf("read part: %w", err)
+			}
+		}
+		stall := time.NewTimer(fetchStall)
+		select {
+		case m := <-r.fs.in:
+			stall.Stop()
+			if err := r.take(m); err != nil {
+				return err
+			}
+		case <-stall.C:
+			// The answer was lost (the connection may have dropped it):
+			// ask again, on a fresh subscription.
+			r.st.log.Warn("blob read stalled, asking again", "subject", r.subj, "chunks_left", r.left)
+			_ = r.fs.stop()
+			r.fs, r.asked = nil, false
+		case <-r.ctx.Done():
+			stall.Stop()
+			return fmt.Errorf("read part: %w", r.ctx.Err())
+		}
+	}
 	return nil
 }
+
+// take handles one answer: a chunk, the end of a batch, or an error.
+func (r *partReader) take(m *nats.Msg) error {
+	if len(m.Data) == 0 && m.Header.Get("Status") != "" {
+		r.asked = false
+		switch m.Header.Get("Status") {
+		case "204": // end of batch; ask again for what is missing
+			return nil
+		case "404":
+			// A replica that is behind may not have the chunks yet.
+			if r.misses++; r.misses > 20 {
+				return fmt.Errorf("read part: %d chunks missing on %s", r.left, r.subj)
+			}
+			select {
+			case <-r.ctx.Done():
+				return r.ctx.Err()
+			case <-time.After(time.Duration(r.misses) * 50 * time.Millisecond):
+				return nil
+			}
+		default:
+			return fmt.Errorf("read part: %s %s", m.Header.Get("Status"), m.Header.Get("Description"))
+		}
+	}
+	seq, err := strconv.ParseUint(m.Header.Get(jetstream.SequenceHeader), 10, 64)
+	if err != nil {
+		return fmt.Errorf("read part: bad sequence header: %w", err)
+	}
+	r.next = seq + 1
+	r.left--
+	r.got += uint64(len(m.Data))
+	r.cur = m.Data
+	if r.keep != nil {
+		r.keep = append(r.keep, m.Data)
+		if r.left == 0 && r.got == r.size {
+			r.st.cache.put(r.name, r.keep, int64(r.size))
+			r.keep = nil
+		}
+	}
+	return nil
+}
+
+// WriteTo writes the rest of the part in whole chunks (io.Copy uses it: no
+// intermediate buffer, one write per chunk).
+func (r *partReader) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for {
+		if err := r.fill(); err != nil {
+			if err == io.EOF {
+				return total, nil
+			}
+			return total, err
+		}
+		n, err := w.Write(r.cur)
+		total += int64(n)
+		r.cur = r.cur[n:]
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
+// Close stops the subscription and gives back what is still reserved.
+func (r *partReader) Close() error {
+	if r.fs == nil {
+		return nil
+	}
+	err := r.fs.stop()
+	r.fs = nil
+	return err
+}
+
+// emptySHA256 is the SHA-256 of nothing.
+var emptySHA256 = sha256.Sum256(nil)
 
 type eofReader struct{}
 

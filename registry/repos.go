@@ -62,7 +62,7 @@ func (s *Service) createRepo(ctx context.Context, rec *repoRecord) error {
 	if e.Exists {
 		return newErr(kindRepoExists, "repository %s exists", rec.Name)
 	}
-	_, err = s.st.commit(ctx, []natsutil.KVWrite{put(repoKey(rec.Name), mustJSON(rec), e.Rev)})
+	_, err = s.st.write(ctx, put(repoKey(rec.Name), mustJSON(rec), e.Rev))
 	if natsutil.IsConflict(err) {
 		return newErr(kindRepoExists, "repository %s exists", rec.Name)
 	}
@@ -81,7 +81,7 @@ func (s *Service) updateRepo(ctx context.Context, name string, fn func(*repoReco
 		if err := fn(r); err != nil {
 			return err
 		}
-		if _, err := s.st.commit(ctx, []natsutil.KVWrite{put(repoKey(name), mustJSON(r), e.Rev)}); err != nil {
+		if _, err := s.st.write(ctx, put(repoKey(name), mustJSON(r), e.Rev)); err != nil {
 			return err
 		}
 		out = r
@@ -128,8 +128,9 @@ func (s *Service) repoNames(ctx context.Context) ([]string, error) {
 
 // deleteRepo removes a repository and everything it holds. Without force
 // a repository with images is refused with kindRepoNotEmpty (the caller
-// words it). Blobs only lose their links; the collector
-// reclaims them.
+// words it). The repository record goes first; its tags, manifests, links
+// and referrer entries follow one by one. Blobs only lose their links; the
+// collector reclaims them.
 func (s *Service) deleteRepo(ctx context.Context, name string, force bool) (*repoRecord, error) {
 	r, e, err := s.getRepo(ctx, name)
 	if err != nil {
@@ -143,7 +144,7 @@ func (s *Service) deleteRepo(ctx context.Context, name string, force bool) (*rep
 		return nil, newErr(kindRepoNotEmpty, "repository %s is not empty", name)
 	}
 	// The repository record goes first, so pushes fail from here on.
-	if _, err := s.st.commit(ctx, []natsutil.KVWrite{del(repoKey(name), e.Rev)}); err != nil {
+	if _, err := s.st.write(ctx, del(repoKey(name), e.Rev)); err != nil {
 		if natsutil.IsConflict(err) {
 			return nil, fmt.Errorf("repository %s changed while deleting: %w", name, err)
 		}
@@ -157,16 +158,12 @@ func (s *Service) deleteRepo(ctx context.Context, name string, force bool) (*rep
 		}
 		keys = append(keys, ks...)
 	}
-	for len(keys) > 0 {
-		n := min(len(keys), maxBatch)
-		ws := make([]natsutil.KVWrite, 0, n)
-		for _, k := range keys[:n] {
-			ws = append(ws, delAny(k))
-		}
-		if _, err := s.st.commit(ctx, ws); err != nil {
-			return nil, fmt.Errorf("delete contents of %s: %w", name, err)
-		}
-		keys = keys[n:]
+	// What a failure here leaves belongs to no repository and is collected.
+	if err := each(len(keys), 16, func(i int) error {
+		_, err := s.st.write(ctx, delAny(keys[i]))
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("delete contents of %s: %w", name, err)
 	}
 	return r, nil
 }

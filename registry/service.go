@@ -56,8 +56,13 @@ type Config struct {
 	// UploadTTL is how long an idle upload session lives (default 24 h).
 	UploadTTL time.Duration
 	// PartSize is the largest blob part object (default 8 MiB); each
-	// upload in flight holds two such buffers.
+	// upload in flight holds up to three such buffers (one being read, one
+	// hashed, one stored).
 	PartSize int
+	// BlobCacheSize is how many bytes of recently read blob parts a
+	// replica keeps in memory to serve hot layers without reading them
+	// through JetStream again (default 128 MiB; negative: none).
+	BlobCacheSize int64
 	// MaxManifestSize is the largest manifest accepted (default 4 MiB).
 	MaxManifestSize int
 	// TokenTTL is the lifetime of GetAuthorizationToken tokens (default 12 h).
@@ -88,6 +93,7 @@ type Service struct {
 const (
 	defaultPartSize     = 8 << 20
 	defaultManifestSize = 4 << 20
+	defaultBlobCache    = 128 << 20
 )
 
 // New checks cfg and returns a registry that works over nc and js.
@@ -121,6 +127,9 @@ func New(cfg Config, nc *nats.Conn, js jetstream.JetStream) (*Service, error) {
 	}
 	if cfg.PartSize < events.ObjectStoreBlobs.ChunkSize {
 		return nil, fmt.Errorf("registry: part size %d is below the chunk size %d", cfg.PartSize, events.ObjectStoreBlobs.ChunkSize)
+	}
+	if cfg.BlobCacheSize == 0 {
+		cfg.BlobCacheSize = defaultBlobCache
 	}
 	if cfg.MaxManifestSize <= 0 {
 		cfg.MaxManifestSize = defaultManifestSize
@@ -251,7 +260,7 @@ func (s *Service) open(ctx context.Context) error {
 		s.log.Warn("manifest size limited by the NATS max_payload", "max_manifest_size", room, "max_payload", s.nc.MaxPayload())
 		s.cfg.MaxManifestSize = room
 	}
-	s.st = &store{nc: s.nc, js: s.js, kv: kv, kvStream: kvStream, obs: obs, objStream: objStream, partSize: s.cfg.PartSize, chunkSize: chunk, log: s.log}
+	s.st = &store{nc: s.nc, js: s.js, kv: kv, kvStream: kvStream, obs: obs, objStream: objStream, partSize: s.cfg.PartSize, chunkSize: chunk, fetch: newBudget(fetchBudget), cache: newPartCache(s.cfg.BlobCacheSize), log: s.log}
 	return nil
 }
 

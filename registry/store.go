@@ -18,7 +18,8 @@ import (
 )
 
 // store is the registry's view of JetStream: the metadata bucket (read with
-// revisions, written in atomic batches) and the blob object store.
+// revisions, written one key at a time with an expected revision) and the
+// blob object store.
 type store struct {
 	nc        *nats.Conn
 	js        jetstream.JetStream
@@ -28,6 +29,8 @@ type store struct {
 	objStream jetstream.Stream
 	partSize  int
 	chunkSize int
+	fetch     *budget    // bytes of blob reads requested and not yet arrived
+	cache     *partCache // recently read parts
 	log       *slog.Logger
 }
 
@@ -56,10 +59,15 @@ type resourceTag struct {
 	Value string `json:"value"`
 }
 
-// tagRecord is tag.<repo>.<tag>.
+// tagRecord is tag.<repo>.<tag>. A tag counts only while the manifest it
+// names exists in the same incarnation: ManifestRev is the revision of the
+// manifest record when the tag was set (0 in records older than the field),
+// so a tag left behind by a deleted manifest never comes back with a later
+// push of the same digest.
 type tagRecord struct {
-	Digest    string    `json:"digest"`
-	UpdatedAt time.Time `json:"updatedAt"`
+	Digest      string    `json:"digest"`
+	UpdatedAt   time.Time `json:"updatedAt"`
+	ManifestRev uint64    `json:"manifestRev,omitempty"`
 }
 
 // manifestRecord is man.<repo>.<alg>.<hex>: this JSON, a newline, then the
@@ -88,17 +96,26 @@ type linkRecord struct {
 	LinkedAt time.Time `json:"linkedAt"`
 }
 
-// blobRecord is blob.<alg>.<hex>.
+// blobRecord is blob.<alg>.<hex>. Linking an existing blob rewrites it
+// (TouchedAt) at its revision: the collector deletes a record only at the
+// revision it found unlinked, so one of the two fails.
 type blobRecord struct {
 	Size      int64     `json:"size"`
 	Parts     []part    `json:"parts"`
 	CreatedAt time.Time `json:"createdAt"`
+	TouchedAt time.Time `json:"touchedAt,omitzero"`
 }
 
-// part is one object of a blob.
+// part is one object of a blob: its name, size, and (in records written
+// since they were added) its chunk subject's id, chunk count and the
+// stream sequence of its first chunk, so reads need no metadata lookup and
+// start right at the data.
 type part struct {
-	Name string `json:"o"`
-	Size int64  `json:"n"`
+	Name   string `json:"o"`
+	Size   int64  `json:"n"`
+	ID     string `json:"i,omitempty"`
+	Chunks int    `json:"c,omitempty"`
+	Seq    uint64 `json:"s,omitempty"`
 }
 
 // uploadRecord is up.<id>.
@@ -111,6 +128,10 @@ type uploadRecord struct {
 	Parts     []part    `json:"parts,omitempty"`
 	StartedAt time.Time `json:"startedAt"`
 	UpdatedAt time.Time `json:"updatedAt"`
+	// Closing is the digest the session is being completed as: the parts
+	// are final and no chunk may follow. A completion that was interrupted
+	// is finished by the next PUT.
+	Closing string `json:"closing,omitempty"`
 }
 
 func encodeManifest(m *manifestRecord) ([]byte, error) {
@@ -220,7 +241,9 @@ func (st *store) keys(ctx context.Context, filter string) ([]string, error) {
 	return out, ctx.Err()
 }
 
-// write builds one write of a batch.
+// put, putAny, del and delAny build single-key writes: with an expected
+// revision (0: the key must never have been written, or its delete marker's
+// revision), or unconditional.
 func put(key string, value []byte, rev uint64) natsutil.KVWrite {
 	return natsutil.KVWrite{Bucket: events.BucketRegistry.Name, Key: key, Value: value, Revision: rev}
 }
@@ -245,16 +268,67 @@ func mustJSON(v any) []byte {
 	return b
 }
 
-// commit writes all of ws atomically; a stale revision is natsutil.ErrConflict.
-func (st *store) commit(ctx context.Context, ws []natsutil.KVWrite) (uint64, error) {
-	if len(ws) > maxBatch {
-		return 0, fmt.Errorf("commit: %d writes exceed the batch limit %d", len(ws), maxBatch)
-	}
-	return natsutil.CommitKV(ctx, st.nc, ws)
+// write commits one key (a JetStream publish with the expected revision:
+// about 80 µs, where a multi-key atomic batch costs milliseconds on file
+// storage) and returns its new revision; a stale revision is
+// natsutil.ErrConflict. Changes that span keys are ordered so that one write
+// is the commit point and the others are derived from it: written before it
+// they stay invisible until it exists, written after it they are re-created
+// by a retry or ignored (and collected) when found without it.
+func (st *store) write(ctx context.Context, w natsutil.KVWrite) (uint64, error) {
+	return natsutil.CommitKV(ctx, st.nc, []natsutil.KVWrite{w})
 }
 
-// maxBatch stays under JetStream's limit of 1000 messages per atomic batch.
-const maxBatch = 900
+// revisions returns the existing keys matching filter with their revisions,
+// without reading their values.
+func (st *store) revisions(ctx context.Context, filter string) (map[string]uint64, error) {
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	w, err := st.kv.Watch(ctx, filter, jetstream.IgnoreDeletes(), jetstream.MetaOnly())
+	if err != nil {
+		return nil, fmt.Errorf("scan %s: %w", filter, err)
+	}
+	defer func() { _ = w.Stop() }()
+	out := map[string]uint64{}
+	for {
+		select {
+		case e, ok := <-w.Updates():
+			if !ok {
+				return nil, fmt.Errorf("scan %s: watcher closed", filter)
+			}
+			if e == nil {
+				return out, nil
+			}
+			out[e.Key()] = e.Revision()
+		case <-ctx.Done():
+			return nil, fmt.Errorf("scan %s: %w", filter, ctx.Err())
+		}
+	}
+}
+
+// each runs fn(0..n-1), at most limit at a time, and returns the first
+// error.
+func each(n, limit int, fn func(i int) error) error {
+	if n == 1 {
+		return fn(0)
+	}
+	sem := make(chan struct{}, limit)
+	errs := make(chan error, n)
+	for i := range n {
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem }()
+			errs <- fn(i)
+		}()
+	}
+	var first error
+	for range n {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
 
 // retry runs fn until it succeeds or fails with something other than a
 // revision conflict; fn re-reads what it needs on every attempt.
@@ -264,13 +338,21 @@ func retry(ctx context.Context, fn func() error) error {
 		if err = fn(); err == nil || !natsutil.IsConflict(err) {
 			return err
 		}
-		wait := time.Duration(1+min(attempt*attempt, 100)) * time.Millisecond
-		wait += time.Duration(rand.Int64N(int64(wait)))
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
+		if err := backoff(ctx, attempt); err != nil {
+			return err
 		}
 	}
 	return fmt.Errorf("too much contention: %w", err)
+}
+
+// backoff waits a little longer with every attempt, randomly.
+func backoff(ctx context.Context, attempt int) error {
+	wait := time.Duration(1+min(attempt*attempt, 100)) * time.Millisecond
+	wait += time.Duration(rand.Int64N(int64(wait)))
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(wait):
+		return nil
+	}
 }

@@ -18,7 +18,7 @@ import (
 func (s *Service) startUpload(ctx context.Context, repo, alg string) (*uploadRecord, error) {
 	now := s.now()
 	u := &uploadRecord{ID: ids.UUID(), Repo: repo, Alg: alg, StartedAt: now, UpdatedAt: now}
-	if _, err := s.st.commit(ctx, []natsutil.KVWrite{put(uploadKey(u.ID), mustJSON(u), 0)}); err != nil {
+	if _, err := s.st.write(ctx, put(uploadKey(u.ID), mustJSON(u), 0)); err != nil {
 		return nil, fmt.Errorf("start upload: %w", err)
 	}
 	return u, nil
@@ -75,6 +75,9 @@ func (s *Service) appendChunk(ctx context.Context, repo, id string, c chunk) (*u
 	if err != nil {
 		return nil, err
 	}
+	if u.Closing != "" {
+		return nil, newErr(kindUploadUnknown, "blob upload unknown to registry")
+	}
 	if c.Start >= 0 && c.Start != u.Offset {
 		return nil, rangeError(u.Offset)
 	}
@@ -82,7 +85,7 @@ func (s *Service) appendChunk(ctx context.Context, repo, id string, c chunk) (*u
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.st.commit(ctx, []natsutil.KVWrite{put(uploadKey(id), mustJSON(next), e.Rev)}); err != nil {
+	if _, err := s.st.write(ctx, put(uploadKey(id), mustJSON(next), e.Rev)); err != nil {
 		s.st.deleteParts(context.WithoutCancel(ctx), next.Parts[len(u.Parts):])
 		if natsutil.IsConflict(err) {
 			return nil, rangeError(u.Offset)
@@ -99,7 +102,9 @@ func (s *Service) writeChunk(ctx context.Context, u *uploadRecord, c chunk) (*up
 	if err != nil {
 		return nil, nil, err
 	}
-	parts, n, err := s.st.writeParts(ctx, u.ID, c.Body, h, c.Length)
+	// The hash of a session's first chunk, when it fits one part, is that
+	// part's Object Store digest too.
+	parts, n, err := s.st.writeParts(ctx, u.ID, c.Body, h, c.Length, u.Alg == algSHA256 && u.Offset == 0)
 	if err != nil {
 		return nil, nil, bodyError(err)
 	}
@@ -119,62 +124,84 @@ func (s *Service) writeChunk(ctx context.Context, u *uploadRecord, c chunk) (*up
 // finishUpload closes a session with the digest the client claims, after an
 // optional last chunk. The blob is committed (and the session removed) only
 // when the content matches; a mismatch cancels the session.
+//
+// Completion is a sequence of single-key writes, each safe to repeat: the
+// session is first marked closing with its final parts (this
+// revision-checked write is what a concurrent PATCH or PUT on the same
+// session loses to), then the blob record is created (the commit point) and
+// linked, and the session is deleted. A PUT that finds its session closing
+// (the previous attempt was cut off) resumes from there.
 func (s *Service) finishUpload(ctx context.Context, repo, id string, d digest, c chunk) error {
 	u, e, err := s.loadUpload(ctx, repo, id)
 	if err != nil {
 		return err
 	}
-	if c.Start >= 0 && c.Start != u.Offset {
-		return rangeError(u.Offset)
-	}
-	final, sum, err := s.writeChunk(ctx, u, c)
-	if err != nil {
-		return err
-	}
-	newParts := final.Parts[len(u.Parts):]
-	got := digest{Alg: u.Alg, Hex: fmt.Sprintf("%x", sum)}
-	if d.Alg != u.Alg {
-		// The session was started for another algorithm: read it back.
-		if got, err = s.st.rehash(ctx, final.Parts, d.Alg); err != nil {
-			s.st.deleteParts(context.WithoutCancel(ctx), newParts)
+	final := u
+	if u.Closing == "" {
+		if c.Start >= 0 && c.Start != u.Offset {
+			return rangeError(u.Offset)
+		}
+		var sum []byte
+		if final, sum, err = s.writeChunk(ctx, u, c); err != nil {
 			return err
 		}
-	}
-	if got != d {
-		_ = s.dropUpload(context.WithoutCancel(ctx), id, final.Parts)
+		newParts := final.Parts[len(u.Parts):]
+		got := digest{Alg: u.Alg, Hex: fmt.Sprintf("%x", sum)}
+		if d.Alg != u.Alg {
+			// The session was started for another algorithm: read it back.
+			if got, err = s.st.rehash(ctx, final.Parts, d.Alg); err != nil {
+				s.st.deleteParts(context.WithoutCancel(ctx), newParts)
+				return err
+			}
+		}
+		if got != d {
+			_ = s.dropUpload(context.WithoutCancel(ctx), id, final.Parts)
+			return newErr(kindDigestInvalid, "provided digest did not match uploaded content")
+		}
+		final.Closing = d.String()
+		if _, err := s.st.write(ctx, put(uploadKey(id), mustJSON(final), e.Rev)); err != nil {
+			s.st.deleteParts(context.WithoutCancel(ctx), newParts)
+			if natsutil.IsConflict(err) {
+				return rangeError(u.Offset)
+			}
+			return err
+		}
+	} else if u.Closing != d.String() {
 		return newErr(kindDigestInvalid, "provided digest did not match uploaded content")
 	}
-	closeSession := func() ([]natsutil.KVWrite, error) {
-		cur, err := s.st.get(ctx, uploadKey(id))
-		if err != nil {
-			return nil, err
-		}
-		if !cur.Exists || cur.Rev != e.Rev {
-			return nil, rangeError(u.Offset)
-		}
-		return []natsutil.KVWrite{del(uploadKey(id), cur.Rev)}, nil
-	}
-	if err := s.storeBlob(ctx, repo, d, final.Parts, final.Offset, closeSession); err != nil {
-		if isKind(err, kindRangeInvalid) {
-			s.st.deleteParts(context.WithoutCancel(ctx), newParts)
-		}
+	if err := s.storeBlob(ctx, repo, d, final.Parts, final.Offset); err != nil {
 		return err
 	}
+	s.endUpload(ctx, id)
 	return nil
 }
 
-// cancelUpload removes a session and its parts.
+// endUpload deletes the record of a completed session. Its parts now belong
+// to a blob record (or were dropped as duplicates); a record left behind by
+// a failure here expires like any idle session.
+func (s *Service) endUpload(ctx context.Context, id string) {
+	if _, err := s.st.write(context.WithoutCancel(ctx), delAny(uploadKey(id))); err != nil {
+		s.log.Warn("delete completed upload session", "upload", id, "err", err)
+	}
+}
+
+// cancelUpload removes a session and its parts. A closing session (its
+// blob may already be committed with these parts) only loses its record:
+// the collector removes parts nothing owns.
 func (s *Service) cancelUpload(ctx context.Context, repo, id string) error {
 	u, _, err := s.loadUpload(ctx, repo, id)
 	if err != nil {
 		return err
+	}
+	if u.Closing != "" {
+		return s.dropUpload(ctx, id, nil)
 	}
 	return s.dropUpload(ctx, id, u.Parts)
 }
 
 // dropUpload deletes the session record, then its parts.
 func (s *Service) dropUpload(ctx context.Context, id string, parts []part) error {
-	if _, err := s.st.commit(ctx, []natsutil.KVWrite{delAny(uploadKey(id))}); err != nil {
+	if _, err := s.st.write(ctx, delAny(uploadKey(id))); err != nil {
 		return fmt.Errorf("delete upload %s: %w", id, err)
 	}
 	s.st.deleteParts(ctx, parts)

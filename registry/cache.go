@@ -1,0 +1,110 @@
+package registry
+
+import (
+	"container/list"
+	"io"
+	"sync"
+)
+
+// partCache keeps the chunks of recently read part objects in memory, the
+// least recently used going first when it is full. Parts never change once
+// written (each has its own name and chunk subject), and a part is only
+// read through a blob record that lists it, so a cached part is always the
+// stored one and needs no invalidation. Reading a part from JetStream costs
+// several copies through the server and the client; a hot layer pulled by
+// many hosts is served from here instead, as a filesystem registry serves
+// it from the page cache.
+type partCache struct {
+	mu    sync.Mutex
+	max   int64
+	size  int64
+	order *list.List // of *cachedPart, most recently used first
+	byKey map[string]*list.Element
+}
+
+type cachedPart struct {
+	name   string
+	chunks [][]byte
+	size   int64
+}
+
+// newPartCache returns a cache of at most max bytes; max <= 0 disables it.
+func newPartCache(max int64) *partCache {
+	return &partCache{max: max, order: list.New(), byKey: map[string]*list.Element{}}
+}
+
+// fits reports whether a part of size bytes would be kept: at most an
+// eighth of the cache, so that one large blob does not flush the rest.
+func (c *partCache) fits(size int64) bool { return c.max > 0 && size <= c.max/8 }
+
+func (c *partCache) get(name string) [][]byte {
+	if c.max <= 0 {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	el, ok := c.byKey[name]
+	if !ok {
+		return nil
+	}
+	c.order.MoveToFront(el)
+	return el.Value.(*cachedPart).chunks
+}
+
+// put keeps a part's chunks; they must not be modified afterwards.
+func (c *partCache) put(name string, chunks [][]byte, size int64) {
+	if !c.fits(size) {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.byKey[name]; ok {
+		return
+	}
+	c.byKey[name] = c.order.PushFront(&cachedPart{name: name, chunks: chunks, size: size})
+	c.size += size
+	for c.size > c.max {
+		el := c.order.Back()
+		p := el.Value.(*cachedPart)
+		c.order.Remove(el)
+		delete(c.byKey, p.name)
+		c.size -= p.size
+	}
+}
+
+// chunksReader reads a cached part.
+type chunksReader struct {
+	chunks [][]byte
+	cur    []byte
+}
+
+func (r *chunksReader) Read(p []byte) (int, error) {
+	for len(r.cur) == 0 {
+		if len(r.chunks) == 0 {
+			return 0, io.EOF
+		}
+		r.cur, r.chunks = r.chunks[0], r.chunks[1:]
+	}
+	n := copy(p, r.cur)
+	r.cur = r.cur[n:]
+	return n, nil
+}
+
+// WriteTo writes the rest in whole chunks.
+func (r *chunksReader) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for len(r.cur) > 0 || len(r.chunks) > 0 {
+		if len(r.cur) == 0 {
+			r.cur, r.chunks = r.chunks[0], r.chunks[1:]
+		}
+		n, err := w.Write(r.cur)
+		total += int64(n)
+		r.cur = r.cur[n:]
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+func (r *chunksReader) Close() error { return nil }
