@@ -5,11 +5,12 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/berth-project/berth/events"
 	"github.com/berth-project/berth/events/ecsapi"
 )
 
 // InstanceCounter counts the container instances of a cluster. The
-// container-instance work of this package implements it.
+// service's own state cache implements it (the default).
 type InstanceCounter interface {
 	CountInstances(ctx context.Context, cluster string) (InstanceCounts, error)
 }
@@ -22,8 +23,8 @@ type InstanceCounts struct {
 	Registered int32
 }
 
-// TaskCounter counts the tasks of a cluster. The task work of this package
-// implements it.
+// TaskCounter counts the tasks of a cluster. The service's own state cache
+// implements it (the default).
 type TaskCounter interface {
 	CountTasks(ctx context.Context, cluster string) (TaskCounts, error)
 }
@@ -80,7 +81,49 @@ var (
 	_ InstanceCounter = none{}
 	_ TaskCounter     = none{}
 	_ ServiceCounter  = none{}
+	_ InstanceCounter = (*cache)(nil)
+	_ TaskCounter     = (*cache)(nil)
 )
+
+// CountInstances counts the cluster's registered (not INACTIVE) container
+// instances in this replica's cache.
+func (c *cache) CountInstances(_ context.Context, cluster string) (InstanceCounts, error) {
+	var n InstanceCounts
+	for _, rec := range c.instances(cluster) {
+		if rec.Registered() {
+			n.Registered++
+		}
+	}
+	return n, nil
+}
+
+// CountTasks counts the cluster's tasks in this replica's cache: PENDING
+// counts the tasks not yet RUNNING (PROVISIONING, PENDING, ACTIVATING),
+// RUNNING those that are, and every task not STOPPED blocks DeleteCluster.
+// Every task Berth runs has launch type EC2.
+func (c *cache) CountTasks(_ context.Context, cluster string) (TaskCounts, error) {
+	var n TaskCounts
+	running := events.TaskStatusRank(events.TaskRunning)
+	for _, t := range c.tasks(cluster, nil) {
+		r := events.TaskStatusRank(t.LastStatus)
+		if t.LastStatus == events.TaskStopped {
+			continue
+		}
+		n.Unstopped++
+		fargate := t.LaunchType == "FARGATE"
+		switch {
+		case r < running && fargate:
+			n.PendingFargate++
+		case r < running:
+			n.PendingEC2++
+		case r == running && fargate:
+			n.RunningFargate++
+		case r == running:
+			n.RunningEC2++
+		}
+	}
+	return n, nil
+}
 
 // Counts are every counter of one cluster.
 type Counts struct {

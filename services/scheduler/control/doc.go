@@ -1,58 +1,121 @@
 // Package control is the scheduler's NATS service: the ECS control-plane
 // operations the scheduler owns, answered as micro endpoints on
 // berth.api.ecs.<Operation> (queue group "berth", so any number of replicas
-// share the requests).
-//
-// Today it serves clusters and resource tagging:
+// share the requests), and the scheduler side of the agent protocol
+// (events/agent.go).
 //
 //	CreateCluster DescribeClusters ListClusters DeleteCluster
 //	UpdateCluster UpdateClusterSettings
 //	TagResource UntagResource ListTagsForResource
-//
-// Container instances and tasks will join this package (their own files,
-// their own buckets) and plug into the seams left here: the InstanceCounter,
-// TaskCounter and ServiceCounter interfaces feed the cluster counters and the
-// DeleteCluster preconditions, and the taggers map takes a tagger per
-// resource type.
+//	RegisterContainerInstance DeregisterContainerInstance
+//	DescribeContainerInstances ListContainerInstances
+//	UpdateContainerInstancesState PutAttributes ListAttributes DeleteAttributes
+//	RunTask StartTask StopTask DescribeTasks ListTasks
+//	SubmitTaskStateChange SubmitContainerStateChange
 //
 // # State
 //
-// Clusters live in the KV bucket events.BucketClusters (one writer: this
-// service), one events.ClusterRecord per events.ClusterKey(name). Every write
-// is a compare-and-set on the revision just read (Create for a new key,
-// Update otherwise) and is retried on conflict, so replicas never need a
-// lock: of 20 concurrent CreateCluster calls for one name exactly one write
-// lands and the others return the cluster it created. DeleteCluster keeps the
-// record with status INACTIVE (still describable, no longer listed).
+// Clusters live in events.BucketClusters, one events.ClusterRecord per
+// events.ClusterKey(name), written by compare-and-set on the revision read
+// and retried on conflict. DeleteCluster keeps the record INACTIVE.
 //
-// ECS emits no public event for cluster changes, so none is published here;
-// other services that care watch the bucket ($KV.ecs_clusters.>).
+// Container instances, tasks and the agents' assignments live in
+// events.BucketECSState (one writer: this service):
 //
-// DeleteCluster checks the counters, then commits INACTIVE. Work that adds
-// things to a cluster (RegisterContainerInstance, RunTask, CreateService)
-// must in turn read the cluster and refuse an INACTIVE one, so that a
-// registration racing a delete is refused on one side or the other.
+//	inst.<cluster>.<instanceID>            events.InstanceRecord
+//	task.<cluster>.<taskID>                events.TaskRecord
+//	asg.<cluster>.<instanceID>.<taskID>    events.TaskAssignment (the agent's desired state)
+//	iid.<cluster>.<host identity>          identity index: a re-registering host gets its instance back
+//	tok.<cluster>.<hash of clientToken>    RunTask idempotency: the request's hash and its tasks
 //
-// # Lifecycle
+// An instance record carries what placement needs: registered and
+// remaining CPU and memory, reserved ports, the number of tasks holding
+// resources and their groups. How many run or are pending is derived from
+// the task records, so a task starting writes only its own record.
 //
-// New checks the configuration; Run ensures the bucket, registers the micro
-// service "scheduler" and its endpoints, closes Ready once the server has
-// the subscriptions, serves until its context ends, then stops the micro
-// service and waits for the requests in flight.
+// Every change that moves resources is one JetStream atomic batch
+// (natsutil.CommitKV) that expects the revisions it was computed from:
+// placing tasks writes the instances, the tasks, their assignments and the
+// clientToken; a STOPPED report writes the task, gives the resources back to
+// the instance and deletes the assignment. A stale revision anywhere fails
+// the whole batch, so replicas never oversubscribe an instance: the loser
+// refreshes what it touched and decides again.
+//
+// # Placement and the group committer
+//
+// Each replica keeps an in-memory cache of the instance and task records
+// (cache.go), fed by one KV watch, and places on it with the pure
+// scheduler package; the commit's expected revisions make a stale cache
+// safe. On a one-replica file-backed stream JetStream syncs every atomic
+// batch to disk at commit (10-15 ms here, whatever its size), so each
+// replica runs one committer per cluster (commit.go): it takes every
+// placement and release queued meanwhile, applies them in turn to one
+// working copy of the instances, and commits them as one batch; while a
+// batch commits, the next one is built on top of it. A round that loses a
+// race with another replica is built again, and the committer shrinks its
+// rounds while it keeps losing.
+//
+//	RunTask ─┐                     ┌─ round: decide on the working copy,
+//	StopTask │  per-cluster queue  │  tasks + assignments + instances + token
+//	report ──┼──────────────────▶  │  ──▶ CommitKV (expected revisions)
+//	STOPPED ─┘                     └─ landed: cache, then events, then answer
+//
+// # Task lifecycle
+//
+// RunTask and StartTask create tasks PROVISIONING with desiredStatus
+// RUNNING. Agents report on the work queue AGENT_REPORTS, consumed by the
+// durable consumer "scheduler" shared by every replica (explicit ack,
+// small pulls, acknowledged only after the commit). transition
+// (lifecycle.go) moves lastStatus forward only:
+//
+//	PROVISIONING → PENDING → ACTIVATING → RUNNING → DEACTIVATING → STOPPING → DEPROVISIONING → STOPPED
+//
+// A status an agent skips is jumped over; a repeated or older report is a
+// no-op that publishes the task's current event again (the stream drops
+// the repeat). StopTask sets desiredStatus STOPPED (stopCode
+// UserInitiated, stoppingAt) on the task and its assignment at once; the
+// agent stops the containers and reports STOPPED. Every change bumps the
+// task's version.
+//
+// # Agents
+//
+// Heartbeats live in AGENT_HEARTBEATS; each replica follows the stream
+// (heartbeat.go) and derives agentConnected from the last one, so a
+// heartbeat never touches an instance record. A detector records connects
+// and disconnects (a new instance version and event); every replica runs
+// it, the revision check lets one record each transition. A disconnected
+// agent gets no new task (failure AGENT).
+//
+// # Events
+//
+// Every committed change is announced on the EVENTS stream as
+// "ECS Task State Change" or "ECS Container Instance State Change"
+// (events.SubjECSEvent), after the commit, with Nats-Msg-Id
+// <arn>#<version>, so a retried publish is stored once.
+//
+// # Janitor
+//
+// No per-key TTLs: every replica runs a janitor (janitor.go) that deletes
+// STOPPED tasks and deregistered instances after TaskRetention (1 h),
+// clientTokens after TokenRetention, records STOPPED the tasks asked to
+// stop whose agent is gone, and drops old delete markers; each delete
+// expects the revision seen, so janitors never race.
 //
 // # Tagging
 //
 // TagResource, UntagResource and ListTagsForResource arrive here for every
-// ECS resource type. Cluster tags live in the cluster record. Resources other
-// services own are forwarded unchanged (same AWS JSON body and headers) to
-// berth.internal.<owner>.<Operation> and the owner's reply or error is
-// relayed as is: today task definitions go to the taskdefs service
-// (tagOwners). Types nobody serves yet answer as AWS does for a resource that
-// does not exist.
+// ECS resource type. Cluster, task and container-instance tags live in
+// their records (a tag change is not a state change: no new version, no
+// event). Resources other services own are forwarded unchanged to
+// berth.internal.<owner>.<Operation> (tagOwners): today task definitions
+// go to the taskdefs service.
 //
 // # Errors
 //
-// Caller mistakes are *apierr.Error values built in errors.go, the one place
-// that holds the AWS codes and messages of this package; anything else is a
-// ServerException.
+// Caller mistakes are *apierr.Error values built in errors.go, the one
+// place that holds the AWS codes and messages of this package; anything
+// else is a ServerException.
+//
+// Lock order: cache.mu, then background.mu (starting a committer); no
+// other code holds two locks.
 package control

@@ -28,11 +28,31 @@ type Config struct {
 	// a cluster).
 	Replicas int
 	// Instances, Tasks and Services count what a cluster holds, for its
-	// counters and the DeleteCluster preconditions. Nil counts nothing (the
-	// state of a Berth without them).
+	// counters and the DeleteCluster preconditions. Nil Instances and Tasks
+	// count this service's own container instances and tasks; nil Services
+	// counts none (the supervisor will provide one).
 	Instances InstanceCounter
 	Tasks     TaskCounter
 	Services  ServiceCounter
+	// HeartbeatTimeout is how long after its last heartbeat an agent counts
+	// as disconnected (default events.HeartbeatTimeout).
+	HeartbeatTimeout time.Duration
+	// TaskRetention is how long a STOPPED task (and a deregistered
+	// instance) stays describable before the janitor deletes it (default 1 h).
+	TaskRetention time.Duration
+	// TokenRetention is how long a RunTask clientToken is remembered
+	// (default 1 h).
+	TokenRetention time.Duration
+	// JanitorInterval is how often the janitor looks for expired records
+	// (default 1 min).
+	JanitorInterval time.Duration
+	// ReportWorkers is the number of agent reports a replica applies at
+	// once (default 32: a report that stops a task waits for its cluster's
+	// next batch, and more of them in flight make bigger batches);
+	// ReportAckWait is the redelivery delay of a report a replica took and
+	// did not acknowledge (default 30 s).
+	ReportWorkers int
+	ReportAckWait time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	Log *slog.Logger
@@ -56,6 +76,22 @@ type Service struct {
 	taggers map[string]tagger
 	// ready is closed once every endpoint is registered.
 	ready chan struct{}
+
+	// state reads and writes events.BucketECSState; set by Run.
+	state *stateStore
+	// cache mirrors the instance and task records of BucketECSState, fed
+	// by a KV watch; placement reads it, commits make it safe.
+	cache *cache
+	// hb tracks the agents' last heartbeats.
+	hb *heartbeats
+	// pub publishes the public events; set by Run.
+	pub *publisher
+	// taskdefs reads task definitions; set by Run.
+	taskdefs *taskDefs
+	// bg runs the background loops (and the committers); bgCtx ends with
+	// them. Set by Run.
+	bg    *background
+	bgCtx context.Context
 }
 
 var accountRE = regexp.MustCompile(`^[0-9]{12}$`)
@@ -79,6 +115,24 @@ func New(cfg Config, nc *nats.Conn, js jetstream.JetStream) (*Service, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
+	if cfg.HeartbeatTimeout <= 0 {
+		cfg.HeartbeatTimeout = events.HeartbeatTimeout
+	}
+	if cfg.TaskRetention <= 0 {
+		cfg.TaskRetention = time.Hour
+	}
+	if cfg.TokenRetention <= 0 {
+		cfg.TokenRetention = time.Hour
+	}
+	if cfg.JanitorInterval <= 0 {
+		cfg.JanitorInterval = time.Minute
+	}
+	if cfg.ReportWorkers <= 0 {
+		cfg.ReportWorkers = 32
+	}
+	if cfg.ReportAckWait <= 0 {
+		cfg.ReportAckWait = 30 * time.Second
+	}
 	s := &Service{
 		cfg:       cfg,
 		nc:        nc,
@@ -88,18 +142,22 @@ func New(cfg Config, nc *nats.Conn, js jetstream.JetStream) (*Service, error) {
 		tasks:     cfg.Tasks,
 		services:  cfg.Services,
 		ready:     make(chan struct{}),
+		cache:     newCache(),
+		hb:        newHeartbeats(),
 	}
 	if s.instances == nil {
-		s.instances = none{}
+		s.instances = s.cache
 	}
 	if s.tasks == nil {
-		s.tasks = none{}
+		s.tasks = s.cache
 	}
 	if s.services == nil {
 		s.services = none{}
 	}
 	s.taggers = map[string]tagger{
-		events.ResourceCluster: clusterTagger{s},
+		events.ResourceCluster:           clusterTagger{s},
+		events.ResourceTask:              taskTagger{s},
+		events.ResourceContainerInstance: instanceTagger{s},
 	}
 	return s, nil
 }
@@ -113,6 +171,11 @@ func (s *Service) Run(ctx context.Context) error {
 		return err
 	}
 	s.clusters = &clusterStore{kv: kv}
+	bg, err := s.startState(ctx)
+	if err != nil {
+		return err
+	}
+	defer bg.stop()
 
 	svc, err := micro.AddService(s.nc, micro.Config{
 		Name:        events.ServiceScheduler,
@@ -139,6 +202,7 @@ func (s *Service) Run(ctx context.Context) error {
 	<-ctx.Done()
 	err = svc.Stop()
 	api.Wait()
+	bg.stop()
 	if err != nil {
 		return fmt.Errorf("control: stop micro service: %w", err)
 	}
@@ -162,6 +226,24 @@ func (s *Service) handlers() map[string]natsutil.Handler {
 		"TagResource":           s.tagResource,
 		"UntagResource":         s.untagResource,
 		"ListTagsForResource":   s.listTagsForResource,
+
+		"RegisterContainerInstance":     decoded(s.registerContainerInstance),
+		"DeregisterContainerInstance":   decoded(s.deregisterContainerInstance),
+		"DescribeContainerInstances":    decoded(s.describeContainerInstances),
+		"ListContainerInstances":        decoded(s.listContainerInstances),
+		"UpdateContainerInstancesState": decoded(s.updateContainerInstancesState),
+		"PutAttributes":                 decoded(s.putAttributes),
+		"ListAttributes":                decoded(s.listAttributes),
+		"DeleteAttributes":              decoded(s.deleteAttributes),
+
+		"RunTask":       decoded(s.runTask),
+		"StartTask":     decoded(s.startTask),
+		"StopTask":      decoded(s.stopTask),
+		"DescribeTasks": decoded(s.describeTasks),
+		"ListTasks":     decoded(s.listTasks),
+
+		"SubmitTaskStateChange":      decoded(s.submitTaskStateChange),
+		"SubmitContainerStateChange": decoded(s.submitContainerStateChange),
 	}
 }
 

@@ -224,3 +224,125 @@ func (t clusterTagger) untag(ctx context.Context, r events.ECSResource, keys []s
 }
 
 var _ tagger = clusterTagger{}
+
+// taskTagger keeps task tags inside the task record.
+type taskTagger struct{ s *Service }
+
+func (t taskTagger) listTags(ctx context.Context, r events.ECSResource) ([]ecsapi.Tag, error) {
+	task, _, err := t.s.state.getTask(ctx, r.Cluster, r.ID)
+	if err != nil {
+		return nil, err
+	}
+	if task == nil || !validID(r.ID) {
+		return nil, t.s.missing(ctx, r)
+	}
+	return nonNilTags(task.Tags), nil
+}
+
+func (t taskTagger) tag(ctx context.Context, r events.ECSResource, tags []ecsapi.Tag) error {
+	return t.modify(ctx, r, func(cur []ecsapi.Tag) ([]ecsapi.Tag, error) {
+		merged := mergeTags(cur, tags)
+		if len(merged) > maxTags {
+			return nil, invalid(msgTooManyTags)
+		}
+		return merged, nil
+	})
+}
+
+func (t taskTagger) untag(ctx context.Context, r events.ECSResource, keys []string) error {
+	return t.modify(ctx, r, func(cur []ecsapi.Tag) ([]ecsapi.Tag, error) { return removeTags(cur, keys), nil })
+}
+
+func (t taskTagger) modify(ctx context.Context, r events.ECSResource, fn func([]ecsapi.Tag) ([]ecsapi.Tag, error)) error {
+	if !validID(r.ID) {
+		return t.s.missing(ctx, r)
+	}
+	var missing bool
+	err := t.s.updateTaskQuiet(ctx, r.Cluster, r.ID, func(cur *events.TaskRecord) (*events.TaskRecord, error) {
+		if cur == nil {
+			missing = true
+			return nil, nil
+		}
+		tags, err := fn(cur.Tags)
+		if err != nil {
+			return nil, err
+		}
+		next := cloneTask(cur)
+		next.Tags = tags
+		return next, nil
+	})
+	if err == nil && missing {
+		return t.s.missing(ctx, r)
+	}
+	return err
+}
+
+// instanceTagger keeps container instance tags inside the instance record.
+// A tag change is not a state change: no new version, no event.
+type instanceTagger struct{ s *Service }
+
+func (t instanceTagger) listTags(ctx context.Context, r events.ECSResource) ([]ecsapi.Tag, error) {
+	if !validID(r.ID) {
+		return nil, t.s.missing(ctx, r)
+	}
+	rec, _, err := t.s.state.getInstance(ctx, r.Cluster, r.ID)
+	if err != nil {
+		return nil, err
+	}
+	if rec == nil {
+		return nil, t.s.missing(ctx, r)
+	}
+	return nonNilTags(rec.Tags), nil
+}
+
+func (t instanceTagger) tag(ctx context.Context, r events.ECSResource, tags []ecsapi.Tag) error {
+	return t.modify(ctx, r, func(cur []ecsapi.Tag) ([]ecsapi.Tag, error) {
+		merged := mergeTags(cur, tags)
+		if len(merged) > maxTags {
+			return nil, invalid(msgTooManyTags)
+		}
+		return merged, nil
+	})
+}
+
+func (t instanceTagger) untag(ctx context.Context, r events.ECSResource, keys []string) error {
+	return t.modify(ctx, r, func(cur []ecsapi.Tag) ([]ecsapi.Tag, error) { return removeTags(cur, keys), nil })
+}
+
+func (t instanceTagger) modify(ctx context.Context, r events.ECSResource, fn func([]ecsapi.Tag) ([]ecsapi.Tag, error)) error {
+	if !validID(r.ID) {
+		return t.s.missing(ctx, r)
+	}
+	for range maxAttempts {
+		cur, rev, err := t.s.state.getInstance(ctx, r.Cluster, r.ID)
+		if err != nil {
+			return err
+		}
+		if cur == nil {
+			return t.s.missing(ctx, r)
+		}
+		tags, err := fn(cur.Tags)
+		if err != nil {
+			return err
+		}
+		next := cloneInstance(cur)
+		next.Tags = tags
+		b := t.s.state.newBatch()
+		b.put(events.InstanceKey(r.Cluster, r.ID), next, rev)
+		revs, err := t.s.state.commit(ctx, b)
+		if natsutil.IsConflict(err) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		t.s.cache.putInstance(next, revs[0])
+		return nil
+	}
+	return errTooMuchContention
+}
+
+var (
+	_ tagger = taskTagger{}
+	_ tagger = instanceTagger{}
+)

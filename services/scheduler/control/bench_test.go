@@ -1,0 +1,257 @@
+package control_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/berth-project/berth/events"
+	"github.com/berth-project/berth/events/awsjson"
+	"github.com/berth-project/berth/events/ecsapi"
+	"github.com/berth-project/berth/internal/natstest"
+	"github.com/berth-project/berth/internal/natsutil"
+	"github.com/berth-project/berth/internal/simagent"
+	"github.com/berth-project/berth/internal/testenv"
+	"github.com/berth-project/berth/services/scheduler/control"
+)
+
+// benchClients is the number of concurrent RunTask callers.
+const benchClients = 64
+
+// BenchmarkPlacement measures tasks placed per second on 1,000 simulated
+// instances: concurrent clients call RunTask (count 10, random placement)
+// straight over NATS and through the gateway (SigV4, HTTP), with one and
+// with three scheduler replicas. The agents take their assignments and
+// report nothing, so the number is placement alone; the instances are
+// large enough never to fill up.
+//
+//	go test -run '^$' -bench Placement -benchtime 2000x ./services/scheduler/control/
+func BenchmarkPlacement(b *testing.B) {
+	for _, replicas := range []int{1, 3} {
+		b.Run(fmt.Sprintf("replicas=%d", replicas), func(b *testing.B) {
+			e := startSchedOn(b, benchEnv(b), replicas, control.Config{Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))})
+			e.cluster(b, "bench")
+			e.fleet(b, simagent.FleetConfig{Count: 1000, Parallel: 32, Template: simagent.Config{
+				Cluster: "bench", CPU: 1 << 30, Memory: 1 << 30, Hold: true, HeartbeatInterval: events.HeartbeatInterval,
+			}})
+			td := e.taskDef(b, "bench", 1, 1)
+			b.Run("nats", func(b *testing.B) {
+				nc := natstest.Connect(b, e.Server)
+				runBench(b, func(ctx context.Context) (int, error) {
+					var out ecsapi.RunTaskResponse
+					err := natsutil.Call(ctx, nc, events.SubjAPI(events.APIECS, "RunTask"),
+						ecsapi.RunTaskRequest{Cluster: "bench", TaskDefinition: td, Count: awsjson.Int32(10)}, &out)
+					return len(out.Tasks), err
+				})
+			})
+			b.Run("gateway", func(b *testing.B) {
+				c := e.ECS()
+				runBench(b, func(ctx context.Context) (int, error) {
+					out, err := c.RunTask(ctx, &ecs.RunTaskInput{Cluster: aws.String("bench"), TaskDefinition: aws.String(td), Count: aws.Int32(10)})
+					if err != nil {
+						return 0, err
+					}
+					return len(out.Tasks), nil
+				})
+			})
+		})
+	}
+}
+
+// benchEnv starts the NATS server the benchmarks use: file storage in a
+// temporary directory, or on tmpfs (/dev/shm) with BERTH_BENCH_SHM=1, to
+// tell the scheduler's own cost from the disk's (an atomic batch on a
+// one-replica file stream is synced to disk at commit).
+func benchEnv(b *testing.B) *testenv.Env {
+	opts := natstest.Options(b)
+	if os.Getenv("BERTH_BENCH_SHM") == "1" {
+		dir, err := os.MkdirTemp("/dev/shm", "berth-bench-")
+		must(b, err)
+		b.Cleanup(func() { _ = os.RemoveAll(dir) })
+		opts.StoreDir = dir
+	}
+	return testenv.NewOn(b, natstest.StartWith(b, opts))
+}
+
+// runBench makes b.N calls from benchClients goroutines and reports tasks
+// placed per second and the calls' latency.
+func runBench(b *testing.B, call func(ctx context.Context) (int, error)) {
+	var next, placed atomic.Int64
+	var mu sync.Mutex
+	var lat []time.Duration
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range benchClients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var mine []time.Duration
+			for next.Add(1) <= int64(b.N) {
+				t0 := time.Now()
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				n, err := call(ctx)
+				cancel()
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				mine = append(mine, time.Since(t0))
+				placed.Add(int64(n))
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	if placed.Load() != 10*int64(b.N) {
+		b.Fatalf("placed %d tasks of %d", placed.Load(), 10*b.N)
+	}
+	b.ReportMetric(float64(placed.Load())/elapsed.Seconds(), "tasks/s")
+	b.ReportMetric(float64(percentile(lat, 50).Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(percentile(lat, 99).Microseconds())/1000, "p99-ms")
+}
+
+func percentile(d []time.Duration, p int) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[min(len(s)-1, len(s)*p/100)]
+}
+
+// The latency benchmark's load: a few callers pausing between calls, so
+// the system is busy (about 100 tasks/s, 4 events each) but not saturated.
+const (
+	latencyCallers = 2
+	latencyPause   = 10 * time.Millisecond
+)
+
+// BenchmarkEventLatency measures how long a committed task change takes
+// to reach a subscriber of the EVENTS stream: the time the subscriber
+// (a JetStream ordered consumer) receives the "ECS Task State Change" of a
+// version, minus the server's storage timestamp of that version of the
+// task record (read from a KV watch). Tasks run through their whole life
+// on simulated agents, so the changes are placements (atomic batches),
+// agent reports (single writes) and stops (batches).
+//
+//	go test -run '^$' -bench EventLatency -benchtime 500x ./services/scheduler/control/
+func BenchmarkEventLatency(b *testing.B) {
+	for _, replicas := range []int{1, 3} {
+		b.Run(fmt.Sprintf("replicas=%d", replicas), func(b *testing.B) {
+			e := startSchedOn(b, benchEnv(b), replicas, control.Config{})
+			e.cluster(b, "lat")
+			e.fleet(b, simagent.FleetConfig{Count: 20, Template: simagent.Config{
+				Cluster: "lat", CPU: 1 << 20, Memory: 1 << 20, PullTime: time.Millisecond, RunTime: 5 * time.Millisecond,
+			}})
+			td := e.taskDef(b, "lat", 1, 1)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+
+			var mu sync.Mutex
+			committed := map[string]time.Time{} // arn#version -> stored at
+			received := map[string]time.Time{}
+			status := map[string]string{}
+			_, js := natstest.JetStream(b, e.Server)
+			kv, err := js.KeyValue(ctx, events.BucketECSState.Name)
+			must(b, err)
+			w, err := kv.Watch(ctx, events.TaskFilter("lat"), jetstream.UpdatesOnly())
+			must(b, err)
+			defer func() { _ = w.Stop() }()
+			go func() {
+				for en := range w.Updates() {
+					if en == nil || en.Operation() != jetstream.KeyValuePut {
+						continue
+					}
+					var t struct {
+						ARN     string `json:"arn"`
+						Version int64  `json:"version"`
+					}
+					if json.Unmarshal(en.Value(), &t) == nil {
+						mu.Lock()
+						committed[events.ECSEventMsgID(t.ARN, t.Version)] = en.Created()
+						mu.Unlock()
+					}
+				}
+			}()
+			cons, err := js.OrderedConsumer(ctx, events.StreamEvents.Name, jetstream.OrderedConsumerConfig{
+				FilterSubjects: []string{events.SubjECSEventFilter("lat", events.KindTask)}, DeliverPolicy: jetstream.DeliverNewPolicy,
+			})
+			must(b, err)
+			cc, err := cons.Consume(func(m jetstream.Msg) {
+				at := time.Now()
+				var ev struct {
+					Detail events.TaskDetail `json:"detail"`
+				}
+				if json.Unmarshal(m.Data(), &ev) == nil {
+					mu.Lock()
+					received[events.ECSEventMsgID(ev.Detail.TaskArn, ev.Detail.Version)] = at
+					status[events.ECSEventMsgID(ev.Detail.TaskArn, ev.Detail.Version)] = ev.Detail.LastStatus
+					mu.Unlock()
+				}
+			})
+			must(b, err)
+			defer cc.Stop()
+
+			nc := natstest.Connect(b, e.Server)
+			b.ResetTimer()
+			var wg sync.WaitGroup
+			var next atomic.Int64
+			for range latencyCallers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for next.Add(1) <= int64(b.N) {
+						var out ecsapi.RunTaskResponse
+						if err := natsutil.Call(ctx, nc, events.SubjAPI(events.APIECS, "RunTask"),
+							ecsapi.RunTaskRequest{Cluster: "lat", TaskDefinition: td}, &out); err != nil {
+							b.Error(err)
+							return
+						}
+						time.Sleep(latencyPause)
+					}
+				}()
+			}
+			wg.Wait()
+			b.StopTimer()
+			// Let the tasks finish and the events arrive.
+			time.Sleep(2 * time.Second)
+			mu.Lock()
+			var lat []time.Duration
+			byStatus := map[string][]time.Duration{}
+			for id, at := range received {
+				if c, ok := committed[id]; ok {
+					lat = append(lat, at.Sub(c))
+					byStatus[status[id]] = append(byStatus[status[id]], at.Sub(c))
+				}
+			}
+			for _, st := range []string{events.TaskProvisioning, events.TaskPending, events.TaskRunning, events.TaskStopped} {
+				if l := byStatus[st]; len(l) > 0 {
+					b.Logf("%-12s %4d events  p50 %v  p99 %v", st, len(l), percentile(l, 50), percentile(l, 99))
+				}
+			}
+			mu.Unlock()
+			if len(lat) == 0 {
+				b.Fatal("no event matched a commit")
+			}
+			b.ReportMetric(float64(len(lat)), "events")
+			b.ReportMetric(float64(percentile(lat, 50).Microseconds())/1000, "p50-ms")
+			b.ReportMetric(float64(percentile(lat, 99).Microseconds())/1000, "p99-ms")
+		})
+	}
+}

@@ -1,0 +1,453 @@
+package control
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/berth-project/berth/events"
+	"github.com/berth-project/berth/scheduler"
+)
+
+// cache is one replica's in-memory copy of the instance and task records of
+// events.BucketECSState, fed by one KV watch, so placement on a thousand
+// instances reads memory instead of a thousand keys. It may lag the bucket:
+// every commit carries the revisions it was computed from, so a stale entry
+// costs a conflict and a refresh, never a wrong write. Writes this replica
+// commits are applied at once (read-your-writes); the watch later delivers
+// the same revision, which is ignored, since an entry never moves back to
+// an older revision.
+//
+// Lock order: cache.mu, then background.mu (when a committer starts).
+type cache struct {
+	mu       sync.RWMutex
+	clusters map[string]*clusterCache
+}
+
+// clusterCache is the cached state of one cluster.
+type clusterCache struct {
+	instances map[string]*instEntry
+	tasks     map[string]*taskEntry
+	// counts are the running and pending tasks per instance id, derived
+	// from the task records.
+	counts map[string]*instCounts
+	// snap is the placement snapshot, rebuilt when an instance or a count
+	// changed.
+	snap *snapshot
+	// committer coalesces this replica's instance-changing commits in the
+	// cluster; started on first use.
+	committer *committer
+}
+
+// instCounts are an instance's tasks by phase: pending (PROVISIONING,
+// PENDING, ACTIVATING) and running (RUNNING); later states count as neither.
+type instCounts struct{ pending, running int }
+
+func (n *instCounts) add(t *taskSummary, d int) {
+	switch r := events.TaskStatusRank(t.LastStatus); {
+	case r == 0:
+	case r < events.TaskStatusRank(events.TaskRunning):
+		n.pending += d
+	case r == events.TaskStatusRank(events.TaskRunning):
+		n.running += d
+	}
+}
+
+// instEntry is one cached instance record with its KV revision.
+type instEntry struct {
+	rec *events.InstanceRecord
+	rev uint64
+}
+
+// taskEntry is the part of a task record that listing, counting and the
+// janitor need, with its KV revision.
+type taskEntry struct {
+	rev uint64
+	taskSummary
+}
+
+// taskSummary decodes only the fields of an events.TaskRecord the cache
+// keeps.
+type taskSummary struct {
+	ID                  string     `json:"id"`
+	Family              string     `json:"family"`
+	StartedBy           string     `json:"startedBy"`
+	Group               string     `json:"group"`
+	ContainerInstanceID string     `json:"containerInstanceId"`
+	LaunchType          string     `json:"launchType"`
+	LastStatus          string     `json:"lastStatus"`
+	DesiredStatus       string     `json:"desiredStatus"`
+	Holding             bool       `json:"holding"`
+	Held                heldSum    `json:"held"`
+	ClientToken         string     `json:"clientToken"`
+	StoppingAt          *time.Time `json:"stoppingAt"`
+	StoppedAt           *time.Time `json:"stoppedAt"`
+}
+
+type heldSum struct {
+	CPU      int64 `json:"cpu"`
+	Memory   int64 `json:"memory"`
+	TCPPorts []int `json:"tcpPorts"`
+	UDPPorts []int `json:"udpPorts"`
+}
+
+func summarize(t *events.TaskRecord) taskSummary {
+	return taskSummary{
+		ID: t.ID, Family: t.Family, StartedBy: t.StartedBy, Group: t.Group,
+		ContainerInstanceID: t.ContainerInstanceID, LaunchType: t.LaunchType,
+		LastStatus: t.LastStatus, DesiredStatus: t.DesiredStatus, Holding: t.Holding,
+		Held:        heldSum{CPU: t.Held.CPU, Memory: t.Held.Memory, TCPPorts: t.Held.TCPPorts, UDPPorts: t.Held.UDPPorts},
+		ClientToken: t.ClientToken, StoppingAt: t.StoppingAt, StoppedAt: t.StoppedAt,
+	}
+}
+
+// snapshot is an immutable placement view of a cluster's instances, sorted
+// by id; the scheduler package never modifies its input, so concurrent
+// calls share it.
+type snapshot struct {
+	insts []scheduler.Instance
+	recs  []*events.InstanceRecord
+	revs  []uint64
+}
+
+func newCache() *cache { return &cache{clusters: map[string]*clusterCache{}} }
+
+// cluster returns the cached state of cluster name, creating it.
+func (c *cache) cluster(name string) *clusterCache {
+	c.mu.RLock()
+	cc := c.clusters[name]
+	c.mu.RUnlock()
+	if cc != nil {
+		return cc
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cc = c.clusters[name]; cc == nil {
+		cc = &clusterCache{instances: map[string]*instEntry{}, tasks: map[string]*taskEntry{}, counts: map[string]*instCounts{}}
+		c.clusters[name] = cc
+	}
+	return cc
+}
+
+// run follows the bucket until ctx ends, re-watching after a failure from
+// the last revision seen. The first load's outcome goes to synced.
+func (c *cache) run(ctx context.Context, kv jetstream.KeyValue, log *slog.Logger, synced chan<- error) {
+	var last uint64
+	first := true
+	for ctx.Err() == nil {
+		opts := []jetstream.WatchOpt{}
+		if last > 0 {
+			opts = append(opts, jetstream.ResumeFromRevision(last+1))
+		}
+		w, err := kv.WatchFiltered(ctx, []string{events.InstanceFilterAll, events.TaskFilterAll}, opts...)
+		if err != nil {
+			if first {
+				synced <- err
+				return
+			}
+			log.Warn("state watch failed; retrying", "err", err)
+			sleepCtx(ctx, time.Second)
+			continue
+		}
+		if last > 0 {
+			// A resumed watch has no initial values to wait for.
+			first = false
+		}
+		func() {
+			defer func() { _ = w.Stop() }()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case e, ok := <-w.Updates():
+					if !ok {
+						return
+					}
+					if e == nil {
+						if first {
+							first = false
+							synced <- nil
+						}
+						continue
+					}
+					last = max(last, e.Revision())
+					c.apply(e, log)
+				}
+			}
+		}()
+		if ctx.Err() == nil {
+			log.Warn("state watch closed; resuming", "revision", last)
+			sleepCtx(ctx, 100*time.Millisecond)
+		}
+	}
+}
+
+// apply folds one watched entry into the cache.
+func (c *cache) apply(e jetstream.KeyValueEntry, log *slog.Logger) {
+	kind, cluster, id, ok := splitStateKey(e.Key())
+	if !ok {
+		return
+	}
+	deleted := e.Operation() != jetstream.KeyValuePut
+	switch kind {
+	case "inst":
+		if deleted {
+			c.removeInstance(cluster, id, e.Revision())
+			return
+		}
+		var rec events.InstanceRecord
+		if err := json.Unmarshal(e.Value(), &rec); err != nil {
+			log.Error("bad instance record", "key", e.Key(), "err", err)
+			return
+		}
+		c.putInstance(&rec, e.Revision())
+	case "task":
+		if deleted {
+			c.removeTask(cluster, id, e.Revision())
+			return
+		}
+		var sum taskSummary
+		if err := json.Unmarshal(e.Value(), &sum); err != nil {
+			log.Error("bad task record", "key", e.Key(), "err", err)
+			return
+		}
+		c.putTaskSummary(cluster, sum, e.Revision())
+	}
+}
+
+// splitStateKey parses inst.<cluster>.<id> and task.<cluster>.<id>.
+func splitStateKey(key string) (kind, cluster, id string, ok bool) {
+	parts := strings.Split(key, ".")
+	if len(parts) != 3 {
+		return "", "", "", false
+	}
+	name, err := events.ParseToken(parts[1])
+	if err != nil {
+		return "", "", "", false
+	}
+	return parts[0], name, parts[2], true
+}
+
+// putInstance stores rec at rev unless the cache already has a newer one.
+func (c *cache) putInstance(rec *events.InstanceRecord, rev uint64) {
+	cc := c.cluster(rec.Cluster)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cur := cc.instances[rec.ID]; cur != nil && cur.rev >= rev {
+		return
+	}
+	cc.instances[rec.ID] = &instEntry{rec: rec, rev: rev}
+	cc.snap = nil
+}
+
+func (c *cache) removeInstance(cluster, id string, rev uint64) {
+	cc := c.cluster(cluster)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cur := cc.instances[id]; cur != nil && cur.rev < rev {
+		delete(cc.instances, id)
+		cc.snap = nil
+	}
+}
+
+// putTask stores a task record this replica wrote at rev.
+func (c *cache) putTask(t *events.TaskRecord, rev uint64) {
+	c.putTaskSummary(t.Cluster, summarize(t), rev)
+}
+
+func (c *cache) putTaskSummary(cluster string, sum taskSummary, rev uint64) {
+	cc := c.cluster(cluster)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cur := cc.tasks[sum.ID]
+	if cur != nil && cur.rev >= rev {
+		return
+	}
+	if cur != nil {
+		cc.count(&cur.taskSummary, -1)
+	}
+	cc.tasks[sum.ID] = &taskEntry{rev: rev, taskSummary: sum}
+	cc.count(&sum, 1)
+}
+
+// count adds d times t's contribution to its instance's counts.
+func (cc *clusterCache) count(t *taskSummary, d int) {
+	n := cc.counts[t.ContainerInstanceID]
+	if n == nil {
+		n = &instCounts{}
+		cc.counts[t.ContainerInstanceID] = n
+	}
+	before := *n
+	n.add(t, d)
+	if *n != before {
+		cc.snap = nil
+	}
+}
+
+func (c *cache) removeTask(cluster, id string, rev uint64) {
+	cc := c.cluster(cluster)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cur := cc.tasks[id]; cur != nil && cur.rev < rev {
+		cc.count(&cur.taskSummary, -1)
+		delete(cc.tasks, id)
+	}
+}
+
+// taskCounts returns an instance's pending and running task counts.
+func (c *cache) taskCounts(cluster, id string) (pending, running int) {
+	cc := c.cluster(cluster)
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if n := cc.counts[id]; n != nil {
+		return n.pending, n.running
+	}
+	return 0, 0
+}
+
+// instance returns a cached instance record and its revision.
+func (c *cache) instance(cluster, id string) (*events.InstanceRecord, uint64, bool) {
+	cc := c.cluster(cluster)
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	e := cc.instances[id]
+	if e == nil {
+		return nil, 0, false
+	}
+	return e.rec, e.rev, true
+}
+
+// instances returns the cluster's cached instance records sorted by id.
+func (c *cache) instances(cluster string) []*events.InstanceRecord {
+	return c.snapshot(cluster).recs
+}
+
+// snapshot returns the cluster's placement view, rebuilding it when an
+// instance changed since the last call.
+func (c *cache) snapshot(cluster string) *snapshot {
+	cc := c.cluster(cluster)
+	c.mu.RLock()
+	snap := cc.snap
+	c.mu.RUnlock()
+	if snap != nil {
+		return snap
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cc.snap != nil {
+		return cc.snap
+	}
+	ids := make([]string, 0, len(cc.instances))
+	for id := range cc.instances {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	snap = &snapshot{
+		insts: make([]scheduler.Instance, len(ids)),
+		recs:  make([]*events.InstanceRecord, len(ids)),
+		revs:  make([]uint64, len(ids)),
+	}
+	for i, id := range ids {
+		e := cc.instances[id]
+		running := 0
+		if n := cc.counts[id]; n != nil {
+			running = n.running
+		}
+		snap.insts[i], snap.recs[i], snap.revs[i] = schedInstance(e.rec, running), e.rec, e.rev
+	}
+	cc.snap = snap
+	return snap
+}
+
+// tasks returns copies of the cluster's cached task summaries that keep
+// returns true for, sorted by id.
+func (c *cache) tasks(cluster string, keep func(*taskEntry) bool) []taskEntry {
+	cc := c.cluster(cluster)
+	c.mu.RLock()
+	out := make([]taskEntry, 0, len(cc.tasks))
+	for _, t := range cc.tasks {
+		if keep == nil || keep(t) {
+			out = append(out, *t)
+		}
+	}
+	c.mu.RUnlock()
+	slices.SortFunc(out, func(a, b taskEntry) int { return strings.Compare(a.ID, b.ID) })
+	return out
+}
+
+// clusterNames returns the names of every cluster the cache knows.
+func (c *cache) clusterNames() []string {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	out := make([]string, 0, len(c.clusters))
+	for n := range c.clusters {
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// schedInstance is the placement view of an instance record. PendingTasks
+// carries every task holding resources (what scheduler.Apply and Release
+// count), RunningTasks the running ones (for the runningTasksCount query
+// subject).
+func schedInstance(r *events.InstanceRecord, running int) scheduler.Instance {
+	attrs := make(map[string]string, len(r.Attributes))
+	for _, a := range r.Attributes {
+		attrs[a.Name] = a.Value
+	}
+	return scheduler.Instance{
+		ID:               r.ID,
+		ARN:              r.ARN,
+		Status:           scheduler.InstanceStatus(r.Status),
+		AgentConnected:   r.AgentConnected,
+		Attributes:       attrs,
+		RegisteredAt:     r.RegisteredAt,
+		EC2InstanceID:    r.EC2InstanceID,
+		AgentVersion:     agentVersion(r),
+		RegisteredCPU:    r.RegisteredCPU,
+		RegisteredMemory: r.RegisteredMemory,
+		RemainingCPU:     r.RemainingCPU,
+		RemainingMemory:  r.RemainingMemory,
+		ReservedTCP:      scheduler.NewPortSet(r.ReservedTCP...),
+		ReservedUDP:      scheduler.NewPortSet(r.ReservedUDP...),
+		RunningTasks:     running,
+		PendingTasks:     r.Tasks,
+		Groups:           r.Groups,
+	}
+}
+
+func agentVersion(r *events.InstanceRecord) string {
+	if r.VersionInfo == nil {
+		return ""
+	}
+	return r.VersionInfo.AgentVersion
+}
+
+// withSched copies the placement fields of in (after scheduler.Apply or
+// Release) back into a copy of rec.
+func withSched(rec *events.InstanceRecord, in scheduler.Instance) *events.InstanceRecord {
+	next := *rec
+	next.RemainingCPU = in.RemainingCPU
+	next.RemainingMemory = in.RemainingMemory
+	next.ReservedTCP = in.ReservedTCP.Sorted()
+	next.ReservedUDP = in.ReservedUDP.Sorted()
+	next.Tasks = in.PendingTasks
+	next.Groups = in.Groups
+	return &next
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}

@@ -1,0 +1,210 @@
+package control
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/berth-project/berth/events"
+	"github.com/berth-project/berth/internal/natsutil"
+)
+
+// stateStore reads and writes events.BucketECSState: container instances,
+// tasks, the agents' assignments and this service's index keys. Writes that
+// belong together go out in one atomic batch with the revisions read.
+type stateStore struct {
+	nc     *nats.Conn
+	kv     jetstream.KeyValue
+	stream jetstream.Stream // KV_<bucket>, for reading delete markers
+	bucket string
+}
+
+// getInstance reads an instance record (nil, 0 when absent).
+func (s *stateStore) getInstance(ctx context.Context, cluster, id string) (*events.InstanceRecord, uint64, error) {
+	return getJSON[events.InstanceRecord](ctx, s.kv, events.InstanceKey(cluster, id))
+}
+
+// getTask reads a task record (nil, 0 when absent).
+func (s *stateStore) getTask(ctx context.Context, cluster, id string) (*events.TaskRecord, uint64, error) {
+	return getJSON[events.TaskRecord](ctx, s.kv, events.TaskKey(cluster, id))
+}
+
+// last returns the latest message stored for key, delete markers included:
+// its value (nil for a marker), its revision (0 when the key was never
+// written or its history is gone) and whether it is a marker. A Create of a
+// key that was deleted must expect the marker's revision.
+func (s *stateStore) last(ctx context.Context, key string) ([]byte, uint64, bool, error) {
+	m, err := s.stream.GetLastMsgForSubject(ctx, natsutil.KVSubject(s.bucket, key))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil, 0, false, nil
+	}
+	if err != nil {
+		return nil, 0, false, fmt.Errorf("get %s: %w", key, err)
+	}
+	switch m.Header.Get("KV-Operation") {
+	case "DEL", "PURGE":
+		return nil, m.Sequence, true, nil
+	}
+	return m.Data, m.Sequence, false, nil
+}
+
+// batch collects the writes of one atomic commit.
+type batch struct {
+	bucket string
+	writes []natsutil.KVWrite
+}
+
+func (s *stateStore) newBatch() *batch { return &batch{bucket: s.bucket} }
+
+// put adds a write of v at key, which must have revision rev (0: the key
+// must not exist). It returns the write's index.
+func (b *batch) put(key string, v any, rev uint64) int {
+	return b.add(natsutil.KVWrite{Bucket: b.bucket, Key: key, Value: mustJSON(v), Revision: rev})
+}
+
+// putAny adds a write of v at key whatever its revision. Only for keys that
+// are always written together with a key checked in the same batch.
+func (b *batch) putAny(key string, v any) int {
+	return b.add(natsutil.KVWrite{Bucket: b.bucket, Key: key, Value: mustJSON(v), AnyRevision: true})
+}
+
+// del adds a delete of key; with rev 0 its revision is not checked.
+func (b *batch) del(key string, rev uint64) int {
+	return b.add(natsutil.KVWrite{Bucket: b.bucket, Key: key, Delete: true, Revision: rev, AnyRevision: rev == 0})
+}
+
+func (b *batch) add(w natsutil.KVWrite) int {
+	b.writes = append(b.writes, w)
+	return len(b.writes) - 1
+}
+
+// commit writes the batch atomically and returns each write's new revision
+// (an atomic batch is stored as consecutive stream sequences). A stale
+// revision anywhere returns an error matching natsutil.ErrConflict and
+// changes nothing.
+func (s *stateStore) commit(ctx context.Context, b *batch) ([]uint64, error) {
+	if len(b.writes) == 0 {
+		return nil, nil
+	}
+	last, err := natsutil.CommitKV(ctx, s.nc, b.writes)
+	if err != nil {
+		return nil, err
+	}
+	revs := make([]uint64, len(b.writes))
+	for i := range revs {
+		revs[i] = last - uint64(len(revs)-1-i)
+	}
+	return revs, nil
+}
+
+func mustJSON(v any) []byte {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("control: marshal %T: %v", v, err))
+	}
+	return raw
+}
+
+// background runs the service's long-lived loops: the state watch, the
+// heartbeat tracker, the connectivity detector, the report consumer and the
+// janitor.
+type background struct {
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	once   sync.Once
+	stops  []func()
+
+	mu      sync.Mutex
+	stopped bool
+}
+
+// goRun runs fn until the background stops; it reports false (and runs
+// nothing) once stopping has begun.
+func (b *background) goRun(fn func()) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.stopped {
+		return false
+	}
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		fn()
+	}()
+	return true
+}
+
+// stop ends every loop and waits for them; it may be called more than once.
+func (b *background) stop() {
+	b.once.Do(func() {
+		for _, f := range b.stops {
+			f()
+		}
+		b.mu.Lock()
+		b.stopped = true
+		b.mu.Unlock()
+		b.cancel()
+		b.wg.Wait()
+	})
+}
+
+// startState ensures the bucket and streams of the scheduler's state,
+// loads the caches and starts the background loops.
+func (s *Service) startState(ctx context.Context) (*background, error) {
+	kv, err := natsutil.EnsureKV(ctx, s.js, events.BucketECSState, s.cfg.Replicas)
+	if err != nil {
+		return nil, err
+	}
+	st, err := s.js.Stream(ctx, "KV_"+events.BucketECSState.Name)
+	if err != nil {
+		return nil, fmt.Errorf("control: state stream: %w", err)
+	}
+	s.state = &stateStore{nc: s.nc, kv: kv, stream: st, bucket: events.BucketECSState.Name}
+	for _, def := range []events.StreamDef{events.StreamEvents, events.StreamHeartbeats, events.StreamAgentReports} {
+		if _, err := natsutil.EnsureStream(ctx, s.js, def, s.cfg.Replicas); err != nil {
+			return nil, err
+		}
+	}
+	s.pub = &publisher{js: s.js, region: s.cfg.Region, account: s.cfg.Account, log: s.log, counts: s.cache.taskCounts}
+	s.taskdefs = &taskDefs{js: s.js}
+
+	bctx, cancel := context.WithCancel(context.Background())
+	bg := &background{cancel: cancel}
+	s.bg, s.bgCtx = bg, bctx
+	fail := func(err error) (*background, error) {
+		bg.stop()
+		return nil, err
+	}
+	synced := make(chan error, 1)
+	bg.goRun(func() { s.cache.run(bctx, kv, s.log, synced) })
+	if err := waitSynced(ctx, synced); err != nil {
+		return fail(fmt.Errorf("control: load state: %w", err))
+	}
+	hbSynced := make(chan error, 1)
+	bg.goRun(func() { s.hb.run(bctx, s.js, s.log, hbSynced) })
+	if err := waitSynced(ctx, hbSynced); err != nil {
+		return fail(fmt.Errorf("control: load heartbeats: %w", err))
+	}
+	reports, err := s.startReports(bctx)
+	if err != nil {
+		return fail(err)
+	}
+	bg.stops = append(bg.stops, reports.stop)
+	bg.goRun(func() { s.runDetector(bctx) })
+	bg.goRun(func() { s.runJanitor(bctx) })
+	return bg, nil
+}
+
+func waitSynced(ctx context.Context, synced <-chan error) error {
+	select {
+	case err := <-synced:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
