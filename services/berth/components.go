@@ -107,6 +107,8 @@ func (n *node) localAgent(ctx context.Context, accessKeyID string) (*agent.Agent
 		AccessKeyID:       accessKeyID,
 		IntrospectionAddr: c.AgentIntrospectionAddr,
 		MetadataAddr:      c.AgentMetadataAddr,
+		CleanupDelay:      c.AgentTaskCleanupWait,
+		Owner:             c.AgentOwner,
 		Logger:            n.log,
 	}, agNC)
 	if err != nil {

@@ -7,8 +7,10 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/berth-project/berth/internal/svc"
+	"github.com/berth-project/berth/services/agent/docker"
 )
 
 // config is the all-in-one's configuration.
@@ -28,6 +30,12 @@ type config struct {
 	// endpoints ("off" disables one).
 	AgentIntrospectionAddr string
 	AgentMetadataAddr      string
+	// AgentTaskCleanupWait is how long the local agent keeps a stopped
+	// task's containers (ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION).
+	AgentTaskCleanupWait time.Duration
+	// AgentOwner is the io.berth.managed label of the local agent's
+	// containers: distinct per Berth sharing one Docker daemon.
+	AgentOwner string
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -48,6 +56,12 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	svc.Bool(fs, getenv, &c.NoAgent, "no-agent", "BERTH_NO_AGENT", false, "do not start the local agent")
 	svc.String(fs, getenv, &c.AgentIntrospectionAddr, "agent-introspection-addr", "BERTH_AGENT_INTROSPECTION_ADDR", "127.0.0.1:51678", "local agent's introspection endpoint (off disables)")
 	svc.String(fs, getenv, &c.AgentMetadataAddr, "agent-metadata-addr", "BERTH_AGENT_METADATA_ADDR", "127.0.0.1:51679", "local agent's task metadata endpoint (off disables)")
+	cleanup := 3 * time.Hour
+	if v, err := time.ParseDuration(getenv("ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION")); err == nil {
+		cleanup = v
+	}
+	fs.DurationVar(&c.AgentTaskCleanupWait, "agent-task-cleanup-wait", cleanup, "how long the local agent keeps stopped tasks' containers (env ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION)")
+	svc.String(fs, getenv, &c.AgentOwner, "agent-owner", "BERTH_AGENT_OWNER", docker.DefaultOwner, "io.berth.managed label of the local agent's containers (distinct per Berth sharing a Docker daemon)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}

@@ -19,14 +19,17 @@ import (
 
 // berthProc is a running berth binary.
 type berthProc struct {
-	cmd  *exec.Cmd
-	logs *testenv.SafeBuffer
-	api  string
-	cli  testenv.CLI
+	cmd      *exec.Cmd
+	logs     *testenv.SafeBuffer
+	api      string
+	nats     string // --nats-addr
+	registry string // --registry-addr
+	data     string
+	cli      testenv.CLI
 }
 
 // buildBerth builds the all-in-one binary once per test.
-func buildBerth(t *testing.T) string {
+func buildBerth(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "berth")
 	cmd := exec.Command("go", "build", "-o", bin, ".")
@@ -36,11 +39,20 @@ func buildBerth(t *testing.T) string {
 	return bin
 }
 
-func startBerth(t *testing.T, bin, data string, extra ...string) *berthProc {
+// startBerth starts bin without the local agent (--no-agent);
+// startBerthWithAgent (e2e_helpers_test.go) starts it with one.
+func startBerth(t testing.TB, bin, data string, extra ...string) *berthProc {
 	t.Helper()
-	api := testenv.FreeAddr(t)
-	args := append([]string{"--data", data, "--api-addr", api, "--nats-addr", testenv.FreeAddr(t), "--registry-addr", testenv.FreeAddr(t),
-		"--account", testenv.Account, "--region", testenv.Region, "--no-agent"}, extra...)
+	return startBerthArgs(t, bin, data, append([]string{"--no-agent"}, extra...)...)
+}
+
+// startBerthArgs starts bin on free loopback ports with extra flags and
+// waits for /healthz.
+func startBerthArgs(t testing.TB, bin, data string, extra ...string) *berthProc {
+	t.Helper()
+	api, natsAddr, registryAddr := testenv.FreeAddr(t), testenv.FreeAddr(t), testenv.FreeAddr(t)
+	args := append([]string{"--data", data, "--api-addr", api, "--nats-addr", natsAddr, "--registry-addr", registryAddr,
+		"--account", testenv.Account, "--region", testenv.Region}, extra...)
 	cmd := exec.Command(bin, args...)
 	logs := &testenv.SafeBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
@@ -48,7 +60,7 @@ func startBerth(t *testing.T, bin, data string, extra ...string) *berthProc {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &berthProc{cmd: cmd, logs: logs, api: api, cli: testenv.CLI{Endpoint: "http://" + api, AWSDir: filepath.Join(data, "aws")}}
+	p := &berthProc{cmd: cmd, logs: logs, api: api, nats: natsAddr, registry: registryAddr, data: data, cli: testenv.CLI{Endpoint: "http://" + api, AWSDir: filepath.Join(data, "aws")}}
 	t.Cleanup(func() {
 		if cmd.ProcessState == nil {
 			_ = cmd.Process.Kill()
@@ -74,7 +86,7 @@ func startBerth(t *testing.T, bin, data string, extra ...string) *berthProc {
 }
 
 // stop sends sig and expects a clean exit.
-func (p *berthProc) stop(t *testing.T, sig syscall.Signal) {
+func (p *berthProc) stop(t testing.TB, sig syscall.Signal) {
 	t.Helper()
 	if err := p.cmd.Process.Signal(sig); err != nil {
 		t.Fatal(err)
@@ -94,7 +106,7 @@ func (p *berthProc) stop(t *testing.T, sig syscall.Signal) {
 	}
 }
 
-func (p *berthProc) aws(t *testing.T, args ...string) map[string]any {
+func (p *berthProc) aws(t testing.TB, args ...string) map[string]any {
 	t.Helper()
 	res := p.cli.Run(t, "../..", args...)
 	if res.Exit != 0 {

@@ -199,6 +199,29 @@ func RepoDigestFor(ref string, repoDigests []string) string {
 	return ""
 }
 
+// HasRepoDigest reports whether repoDigests ("repo@sha256:…", from an image
+// inspect) record digest for ref's repository: the local image is what a
+// pull of ref would fetch when the registry resolves ref to digest.
+func HasRepoDigest(ref string, repoDigests []string, digest string) bool {
+	if digest == "" {
+		return false
+	}
+	name := ref
+	if n, err := reference.ParseNormalizedNamed(ref); err == nil {
+		name = n.Name()
+	}
+	for _, rd := range repoDigests {
+		repo, dgst, ok := strings.Cut(rd, "@")
+		if !ok || dgst != digest {
+			continue
+		}
+		if n, err := reference.ParseNormalizedNamed(repo); err == nil && n.Name() == name {
+			return true
+		}
+	}
+	return false
+}
+
 // RemoveImage implements Runtime.
 func (c *Client) RemoveImage(ctx context.Context, ref string) error {
 	_, err := c.api.ImageRemove(ctx, ref, client.ImageRemoveOptions{PruneChildren: true})

@@ -455,6 +455,27 @@ func TestRepoDigest(t *testing.T) {
 	}
 }
 
+func TestHasRepoDigest(t *testing.T) {
+	d1, d2 := "sha256:"+strings.Repeat("1", 64), "sha256:"+strings.Repeat("2", 64)
+	local := []string{"127.0.0.1:5000/app@" + d2, "127.0.0.1:5000/app@" + d1, "nginx@" + d2}
+	for _, tc := range []struct {
+		ref, digest string
+		want        bool
+	}{
+		{"127.0.0.1:5000/app:v1", d1, true},
+		{"127.0.0.1:5000/app", d2, true},       // any of the repository's digests
+		{"127.0.0.1:5000/other:v1", d1, false}, // another repository
+		{"localhost:5000/app:v1", d1, false},   // another registry host
+		{"nginx:1.27", d2, true},               // normalised docker.io/library/nginx
+		{"nginx:1.27", d1, false},
+		{"127.0.0.1:5000/app:v1", "", false},
+	} {
+		if got := HasRepoDigest(tc.ref, local, tc.digest); got != tc.want {
+			t.Errorf("HasRepoDigest(%s, %s) = %v, want %v", tc.ref, tc.digest, got, tc.want)
+		}
+	}
+}
+
 func TestParsePullBehavior(t *testing.T) {
 	for in, want := range map[string]PullBehavior{"": PullDefault, "ALWAYS": PullAlways, "once": PullOnce, "prefer-cached": PullPreferCached} {
 		if got, err := ParsePullBehavior(in); err != nil || got != want {

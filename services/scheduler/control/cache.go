@@ -195,6 +195,11 @@ func (c *cache) apply(e jetstream.KeyValueEntry, log *slog.Logger) {
 		return
 	}
 	deleted := e.Operation() != jetstream.KeyValuePut
+	if !deleted && c.has(kind, cluster, id, e.Revision()) {
+		// This replica's own commit, already cached when it landed: no
+		// need to decode it again.
+		return
+	}
 	switch kind {
 	case "inst":
 		if deleted {
@@ -219,6 +224,26 @@ func (c *cache) apply(e jetstream.KeyValueEntry, log *slog.Logger) {
 		}
 		c.putTaskSummary(cluster, sum, e.Revision())
 	}
+}
+
+// has reports whether the cache already holds the record of kind at rev
+// or newer.
+func (c *cache) has(kind, cluster, id string, rev uint64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cc := c.clusters[cluster]
+	if cc == nil {
+		return false
+	}
+	switch kind {
+	case "inst":
+		cur := cc.instances[id]
+		return cur != nil && cur.rev >= rev
+	case "task":
+		cur := cc.tasks[id]
+		return cur != nil && cur.rev >= rev
+	}
+	return false
 }
 
 // splitStateKey parses inst.<cluster>.<id> and task.<cluster>.<id>.
