@@ -127,6 +127,7 @@ func (p *berthProc) aws(t testing.TB, args ...string) map[string]any {
 // SIGINT.
 func TestBerth_QuickstartAndRestart(t *testing.T) {
 	testenv.RequireTool(t, "aws")
+	t.Parallel()
 	bin := buildBerth(t)
 	data := t.TempDir()
 

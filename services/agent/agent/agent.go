@@ -271,6 +271,7 @@ func (a *Agent) prepare(ctx context.Context) error {
 		Owner:          a.cfg.Owner,
 		PullBehavior:   a.cfg.PullBehavior,
 		RegistryAuth:   a.auth.Auth,
+		ResolveDigest:  a.auth.Digest,
 		StopTimeout:    a.cfg.StopTimeout,
 		CleanupDelay:   a.cfg.CleanupDelay,
 		ResyncInterval: a.cfg.EngineResyncInterval,

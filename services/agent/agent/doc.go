@@ -48,6 +48,11 @@
 // or ECR-style alias of it on the same port, or a configured extra host.
 // Other images are pulled anonymously.
 //
+// With the default pull behavior (pull every time) the agent also resolves
+// tags of images in Berth's registry to their manifest digest (ECR
+// BatchGetImage over NATS); the engine skips the Docker pull when the local
+// image already has that digest. Images of other registries are pulled.
+//
 // # HTTP endpoints
 //
 // Introspection (default 127.0.0.1:51678): GET /v1/metadata and

@@ -90,6 +90,43 @@ func (r *registryAuth) Auth(ctx context.Context, image string) (*docker.Registry
 	return &auth, nil
 }
 
+// Digest implements engine.Config.ResolveDigest: the manifest digest an
+// image reference stands for. A digest reference is its own answer; a tag
+// in Berth's registry is resolved with ECR BatchGetImage over NATS. Other
+// images, and tags the registry does not know, get "": the engine pulls
+// them (and the pull reports what is wrong).
+func (r *registryAuth) Digest(ctx context.Context, image string) (string, error) {
+	named, err := reference.ParseNormalizedNamed(image)
+	if err != nil {
+		return "", nil
+	}
+	if d, ok := named.(reference.Digested); ok {
+		return d.Digest().String(), nil
+	}
+	r.mu.Lock()
+	ours := r.matchesLocked(reference.Domain(named))
+	r.mu.Unlock()
+	if !ours {
+		return "", nil
+	}
+	tag := "latest"
+	if t, ok := named.(reference.Tagged); ok {
+		tag = t.Tag()
+	}
+	req := ecrapi.BatchGetImageRequest{
+		RepositoryName: reference.Path(named),
+		ImageIds:       []ecrapi.ImageIdentifier{{ImageTag: tag}},
+	}
+	var resp ecrapi.BatchGetImageResponse
+	if err := natsutil.Call(ctx, r.nc, events.SubjAPI(events.APIECR, "BatchGetImage"), req, &resp); err != nil {
+		return "", fmt.Errorf("BatchGetImage %s: %w", image, err)
+	}
+	if len(resp.Images) != 1 || resp.Images[0].ImageId == nil {
+		return "", nil
+	}
+	return resp.Images[0].ImageId.ImageDigest, nil
+}
+
 // refreshLocked fetches a token unless the cached one is still fresh or a
 // recent fetch failed (then it returns nil and keeps what it has). It
 // returns the error of a fetch it attempted.

@@ -38,9 +38,12 @@
 //	     or the task stopped before the container ran
 //
 // All images are pulled up front (one pull per image is shared between
-// tasks). create waits until links and volumesFrom targets exist; start
-// waits for dependsOn (START, COMPLETE, SUCCESS, HEALTHY) and for linked
-// containers to run. Public lastStatus: NONE, PULLED and CREATED are
+// tasks). With the default pull behavior the engine first asks
+// Config.ResolveDigest which manifest the registry serves for the image:
+// when the local image already has that digest the pull is skipped (it
+// would fetch nothing). create waits until links and volumesFrom targets
+// exist; start waits for dependsOn (START, COMPLETE, SUCCESS, HEALTHY) and
+// for linked containers to run. Public lastStatus: NONE, PULLED and CREATED are
 // PENDING; then RUNNING; then STOPPED.
 //
 // # Task states
@@ -68,6 +71,13 @@
 // "CannotCreateContainerError: …", "CannotStartContainerError: …",
 // "DependencyError: …", "TaskValidationError: …"), or whatever the control
 // plane put on the Task when it asked for STOPPED.
+//
+// A container killed for memory gets the reason "OutOfMemoryError: …" from
+// State.OOMKilled or Docker's "oom" event. Docker 20.10 may handle the exit
+// first (exit 137, OOMKilled false) and send "oom" after "die"; since the
+// control plane merges nothing into a STOPPED task, a task whose container
+// was SIGKILLed under a memory limit, not by the engine, stays STOPPING for
+// up to 2 s waiting for that event.
 //
 // # Injected environment
 //

@@ -23,6 +23,9 @@ const (
 	DefaultResyncInterval = time.Minute
 	DefaultNamePrefix     = "berth-"
 	tombstoneTTL          = 24 * time.Hour
+	// digestCheckTimeout bounds ResolveDigest and the image inspect that
+	// may spare a pull; past it the engine pulls.
+	digestCheckTimeout = 2 * time.Second
 )
 
 // ErrNotRunning is returned by calls made before Run is ready or after it returned.
@@ -49,6 +52,13 @@ type Config struct {
 	// RegistryAuth supplies pull credentials when the task has none for the
 	// image's registry. Optional.
 	RegistryAuth func(ctx context.Context, image string) (*docker.RegistryAuth, error)
+	// ResolveDigest returns the manifest digest an image reference points
+	// to in its registry now, or "" when it cannot tell cheaply (another
+	// registry, an error). With pull behavior default, an image whose local
+	// copy already carries that digest is not pulled again: the pull would
+	// fetch nothing, and costs a round trip through the Docker daemon and
+	// the registry on every task start. Optional.
+	ResolveDigest func(ctx context.Context, image string) (string, error)
 	// StopTimeout is the grace period between SIGTERM and SIGKILL for
 	// containers without stopTimeout. Default 30 s.
 	StopTimeout time.Duration
@@ -472,7 +482,7 @@ func (e *Engine) pull(ctx context.Context, ref string, auth *docker.RegistryAuth
 		e.wg.Add(1) // called from an operation goroutine, itself in wg
 		go func() {
 			defer e.wg.Done()
-			call.img, call.err = e.rt.EnsureImage(rctx, ref, auth, e.cfg.PullBehavior)
+			call.img, call.err = e.ensureImage(rctx, ref, auth)
 			if call.err == nil && call.img.Pulled && e.cfg.PullBehavior != docker.PullPreferCached {
 				e.images.pulled(ref, call.img.ID)
 			}
@@ -489,6 +499,40 @@ func (e *Engine) pull(ctx context.Context, ref string, auth *docker.RegistryAuth
 	case <-ctx.Done():
 		return docker.Image{}, ctx.Err()
 	}
+}
+
+// ensureImage makes ref available following the pull behavior. With the
+// default behavior (pull every time) it first asks ResolveDigest: when the
+// local image already has the digest the registry serves for ref, pulling
+// is a no-op and is skipped.
+func (e *Engine) ensureImage(ctx context.Context, ref string, auth *docker.RegistryAuth) (docker.Image, error) {
+	if e.cfg.PullBehavior == docker.PullDefault && e.cfg.ResolveDigest != nil {
+		if img, ok := e.upToDate(ctx, ref); ok {
+			return img, nil
+		}
+	}
+	return e.rt.EnsureImage(ctx, ref, auth, e.cfg.PullBehavior)
+}
+
+// upToDate returns the local image of ref when it is what the registry
+// serves for ref.
+func (e *Engine) upToDate(ctx context.Context, ref string) (docker.Image, bool) {
+	dctx, cancel := context.WithTimeout(ctx, digestCheckTimeout)
+	defer cancel()
+	want, err := e.cfg.ResolveDigest(dctx, ref)
+	if err != nil || want == "" {
+		if err != nil {
+			e.log.Debug("cannot resolve the image digest; pulling", "image", ref, "err", err)
+		}
+		return docker.Image{}, false
+	}
+	img, err := e.rt.InspectImage(dctx, ref)
+	if err != nil || !docker.HasRepoDigest(ref, img.RepoDigests, want) {
+		return docker.Image{}, false
+	}
+	img.Digest = want
+	e.log.Debug("image up to date; not pulling", "image", ref, "digest", want)
+	return img, true
 }
 
 // reportQueue is an unbounded FIFO drained by one goroutine, so runners

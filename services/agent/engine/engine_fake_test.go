@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/berth-project/berth/events/ecsapi"
 	"github.com/berth-project/berth/services/agent/docker"
+	"github.com/berth-project/berth/services/agent/docker/dockertest"
 )
 
 func TestEngineFake_EssentialStartFailure(t *testing.T) {
@@ -236,13 +238,26 @@ func TestEngineFake_ImageCleanup(t *testing.T) {
 			}
 			f.exit("app", 0)
 			h.waitStatus(task.ARN, 5*time.Second, TaskStopped)
-			time.Sleep(300 * time.Millisecond) // container cleanup, then image cleanup
-			got := f.removedImages()
-			if b == docker.PullPreferCached && len(got) != 0 {
-				t.Fatalf("prefer-cached image removed: %v", got)
+			if b == docker.PullDefault {
+				dockertest.Eventually(t, 10*time.Second, 20*time.Millisecond, func() error {
+					if got := f.removedImages(); !slices.Equal(got, []string{"img"}) {
+						return fmt.Errorf("removed %v, want [img]", got)
+					}
+					return nil
+				})
+				return
 			}
-			if b == docker.PullDefault && !slices.Equal(got, []string{"img"}) {
-				t.Fatalf("removed %v, want [img]", got)
+			// prefer-cached: once the container is gone, cycles go by and
+			// the image stays.
+			dockertest.Eventually(t, 10*time.Second, 20*time.Millisecond, func() error {
+				if s := f.status("app"); s != "absent" {
+					return fmt.Errorf("container %s", s)
+				}
+				return nil
+			})
+			time.Sleep(100 * time.Millisecond) // several cleanup cycles
+			if got := f.removedImages(); len(got) != 0 {
+				t.Fatalf("prefer-cached image removed: %v", got)
 			}
 		})
 	}

@@ -22,17 +22,19 @@ type fakeRuntime struct {
 	ctrs       map[string]*fakeCtr // by ID
 	next       int
 	events     chan docker.Event
-	quiet      bool              // drop events (simulates a broken stream)
-	startErr   map[string]error  // by ECS container name
-	createErr  map[string]error  // by ECS container name
-	stopErrs   int               // fail this many StopContainer calls
-	stopExit   int               // exit code when stopped
-	creates    int               // CreateContainer calls that succeeded
-	stopCalls  []string          // ECS container names, in stop order
-	volumesRmd map[string]bool   // task ARNs whose volumes were removed
-	extra      map[string]string // labels added to every container (tests)
-	pullFresh  bool              // EnsureImage reports a real pull
-	rmImages   []string          // RemoveImage calls that succeeded
+	quiet      bool                // drop events (simulates a broken stream)
+	startErr   map[string]error    // by ECS container name
+	createErr  map[string]error    // by ECS container name
+	stopErrs   int                 // fail this many StopContainer calls
+	stopExit   int                 // exit code when stopped
+	creates    int                 // CreateContainer calls that succeeded
+	stopCalls  []string            // ECS container names, in stop order
+	volumesRmd map[string]bool     // task ARNs whose volumes were removed
+	extra      map[string]string   // labels added to every container (tests)
+	pullFresh  bool                // EnsureImage reports a real pull
+	rmImages   []string            // RemoveImage calls that succeeded
+	ensures    int                 // EnsureImage and PullImage calls
+	digests    map[string][]string // RepoDigests of local images, by reference
 }
 
 type fakeCtr struct {
@@ -58,21 +60,34 @@ func (f *fakeRuntime) emit(c *fakeCtr, action string, exit *int) {
 
 func (f *fakeRuntime) Ping(context.Context) error { return nil }
 
-func (f *fakeRuntime) EnsureImage(ctx context.Context, ref string, _ *docker.RegistryAuth, _ docker.PullBehavior) (docker.Image, error) {
+func (f *fakeRuntime) EnsureImage(_ context.Context, ref string, _ *docker.RegistryAuth, _ docker.PullBehavior) (docker.Image, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.ensures++
+	return f.imageLocked(ref, f.pullFresh)
+}
+
+func (f *fakeRuntime) imageLocked(ref string, pulled bool) (docker.Image, error) {
 	if !f.images[ref] {
 		return docker.Image{}, &docker.Error{Op: "pull " + ref, Class: docker.ErrNotFound, Err: errors.New("manifest unknown")}
 	}
-	return docker.Image{Ref: ref, ID: "sha256:" + ref, Pulled: f.pullFresh}, nil
+	return docker.Image{Ref: ref, ID: "sha256:" + ref, Pulled: pulled, RepoDigests: f.digests[ref]}, nil
 }
 
 func (f *fakeRuntime) PullImage(ctx context.Context, ref string, a *docker.RegistryAuth) (docker.Image, error) {
 	return f.EnsureImage(ctx, ref, a, docker.PullAlways)
 }
 
-func (f *fakeRuntime) InspectImage(ctx context.Context, ref string) (docker.Image, error) {
-	return f.EnsureImage(ctx, ref, nil, docker.PullPreferCached)
+func (f *fakeRuntime) InspectImage(_ context.Context, ref string) (docker.Image, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.imageLocked(ref, false)
+}
+
+func (f *fakeRuntime) ensureCalls() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.ensures
 }
 
 func (f *fakeRuntime) RemoveImage(_ context.Context, ref string) error {
@@ -114,7 +129,7 @@ func (f *fakeRuntime) CreateContainer(_ context.Context, spec docker.ContainerSp
 	labels := maps.Clone(cc.Config.Labels)
 	maps.Copy(labels, f.extra)
 	f.ctrs[id] = &fakeCtr{docker.Container{ID: id, Name: cc.Name, Image: cc.Config.Image, Labels: labels, Status: "created", StopTimeout: cc.Config.StopTimeout,
-		Env: cc.Config.Env}}
+		Env: cc.Config.Env, Memory: cc.HostConfig.Memory}}
 	return id, nil
 }
 

@@ -35,6 +35,9 @@ type ctr struct {
 	finishedAt  time.Time
 	stopRetryAt time.Time
 	oomKilled   bool // Docker sent an "oom" event for the container
+	memLimited  bool // Docker enforces a memory limit on the container
+	stopSent    bool // the engine asked Docker to stop the container
+	oomWaitEnd  time.Time
 }
 
 type dep struct {
@@ -255,6 +258,29 @@ func computeStatus(ctrs []*ctr, stopping bool, inflight int) TaskStatus {
 	}
 }
 
+// oomGrace is how long a container that was SIGKILLed (exit 137) under a
+// memory limit, without an OOM seen yet, keeps its task from reporting
+// STOPPED: Docker 20.10 may handle the exit before the OOM notification
+// (State.OOMKilled false, "oom" after "die"), and the final report must
+// carry the OOM reason since nothing is merged into a STOPPED task.
+const oomGrace = 2 * time.Second
+
+// awaitingOOM reports until when the task's STOPPED report waits for a
+// late "oom" event of c (zero: it does not).
+func awaitingOOM(c *ctr, now time.Time) time.Time {
+	if c.status != ContainerStopped || c.reason != "" || c.oomKilled || c.stopSent || !c.memLimited ||
+		c.exitCode == nil || *c.exitCode != 137 {
+		return time.Time{}
+	}
+	if c.oomWaitEnd.IsZero() {
+		c.oomWaitEnd = now.Add(oomGrace)
+	}
+	if now.Before(c.oomWaitEnd) {
+		return c.oomWaitEnd
+	}
+	return time.Time{}
+}
+
 // taskHealth: HEALTHY when every essential container with a health check is
 // healthy, UNHEALTHY when one of them is unhealthy, UNKNOWN otherwise.
 func taskHealth(ctrs []*ctr) HealthStatus {
@@ -316,6 +342,9 @@ func applyInspect(c *ctr, in docker.Container) {
 			code := in.ExitCode
 			c.exitCode = &code
 		}
+	}
+	if in.Memory > 0 {
+		c.memLimited = true
 	}
 	if c.reason == "" && (in.OOMKilled || (c.oomKilled && c.status == ContainerStopped)) {
 		c.reason = ReasonOutOfMemory

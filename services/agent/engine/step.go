@@ -61,7 +61,16 @@ func (r *runner) step(ctx context.Context) {
 			r.execStoppedAt = now
 		}
 	}
-	if next := computeStatus(r.ctrs, r.stopping, r.inflight); next > r.status {
+	next := computeStatus(r.ctrs, r.stopping, r.inflight)
+	if next == TaskStopped {
+		for _, c := range r.ctrs {
+			if until := awaitingOOM(c, now); !until.IsZero() {
+				next = TaskStopping
+				r.wakeAt = earliest(r.wakeAt, until)
+			}
+		}
+	}
+	if next > r.status {
 		r.status = next
 		switch next {
 		case TaskRunning:
@@ -230,6 +239,7 @@ func (r *runner) launchStart(ctx context.Context, c *ctr) {
 
 func (r *runner) launchStop(ctx context.Context, c *ctr) {
 	rt, id, timeout := r.e.rt, c.id, c.stopTimeout
+	c.stopSent = true
 	r.log.Debug("stopping container", "container", c.name, "timeout", timeout)
 	r.launch(c, opStop, func() opResult {
 		err := rt.StopContainer(ctx, id, timeout)
