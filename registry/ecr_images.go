@@ -52,28 +52,49 @@ func (s *Service) repoImages(ctx context.Context, repo string) ([]*manifestRecor
 	return mans, byDigest, nil
 }
 
+// imageQuery is what ListImages and DescribeImages read first: the page
+// size, the tagStatus filter (ANY when none), and the repository's images
+// with their tags by digest.
+type imageQuery struct {
+	n      int
+	status string
+	mans   []*manifestRecord
+	tags   map[string][]string
+}
+
+func (s *Service) imageQuery(ctx context.Context, repo string, max *int32, filterStatus string) (imageQuery, error) {
+	var q imageQuery
+	if err := checkRepoName(repo); err != nil {
+		return q, err
+	}
+	n, err := maxResults(max, 100)
+	if err != nil {
+		return q, err
+	}
+	q.n = n
+	if q.status, err = tagStatus(filterStatus); err != nil {
+		return q, err
+	}
+	if q.mans, q.tags, err = s.repoImages(ctx, repo); err != nil {
+		return q, s.ecrError(err, repo)
+	}
+	return q, nil
+}
+
 func (s *Service) listImages(ctx context.Context, req *natsutil.Request) (any, error) {
 	var in ecrapi.ListImagesRequest
 	if err := req.Decode(&in); err != nil {
 		return nil, err
 	}
-	if err := checkRepoName(in.RepositoryName); err != nil {
-		return nil, err
-	}
-	n, err := maxResults(in.MaxResults, 100)
-	if err != nil {
-		return nil, err
-	}
-	status := "ANY"
+	filter := ""
 	if in.Filter != nil {
-		if status, err = tagStatus(in.Filter.TagStatus); err != nil {
-			return nil, err
-		}
+		filter = in.Filter.TagStatus
 	}
-	mans, tags, err := s.repoImages(ctx, in.RepositoryName)
+	q, err := s.imageQuery(ctx, in.RepositoryName, in.MaxResults, filter)
 	if err != nil {
-		return nil, s.ecrError(err, in.RepositoryName)
+		return nil, err
 	}
+	n, status, mans, tags := q.n, q.status, q.mans, q.tags
 	var ids []ecrapi.ImageIdentifier
 	for _, m := range mans {
 		ts := tags[m.Digest]
@@ -133,23 +154,15 @@ func (s *Service) describeImages(ctx context.Context, req *natsutil.Request) (an
 	if err := req.Decode(&in); err != nil {
 		return nil, err
 	}
-	if err := checkRepoName(in.RepositoryName); err != nil {
-		return nil, err
-	}
-	n, err := maxResults(in.MaxResults, 100)
-	if err != nil {
-		return nil, err
-	}
-	status := "ANY"
+	filter := ""
 	if in.Filter != nil {
-		if status, err = tagStatus(in.Filter.TagStatus); err != nil {
-			return nil, err
-		}
+		filter = in.Filter.TagStatus
 	}
-	mans, tags, err := s.repoImages(ctx, in.RepositoryName)
+	q, err := s.imageQuery(ctx, in.RepositoryName, in.MaxResults, filter)
 	if err != nil {
-		return nil, s.ecrError(err, in.RepositoryName)
+		return nil, err
 	}
+	n, status, mans, tags := q.n, q.status, q.mans, q.tags
 	out := ecrapi.DescribeImagesResponse{ImageDetails: []ecrapi.ImageDetail{}}
 	if len(in.ImageIds) > 0 {
 		seen := map[string]bool{}

@@ -85,33 +85,17 @@ func (s *Service) describeContainerInstances(ctx context.Context, in *ecsapi.Des
 			return nil, invalid(msgInstanceInclude)
 		}
 	}
-	out := &ecsapi.DescribeContainerInstancesResponse{ContainerInstances: []ecsapi.ContainerInstance{}, Failures: []ecsapi.Failure{}}
-	seen := map[string]bool{}
-	for _, ref := range in.ContainerInstances {
-		id, ok := s.instanceRef(c.Name, ref)
-		missing := ecsapi.Failure{Arn: ref, Reason: "MISSING"}
-		if !events.IsARN(ref) {
-			missing.Arn = s.instanceARN(c.Name, ref)
-		}
-		if !ok {
-			out.Failures = append(out.Failures, missing)
-			continue
-		}
-		if seen[id] {
-			continue
-		}
-		seen[id] = true
-		rec, _, err := s.state.getInstance(ctx, c.Name, id)
-		if err != nil {
-			return nil, err
-		}
-		if rec == nil {
-			out.Failures = append(out.Failures, missing)
-			continue
-		}
-		out.ContainerInstances = append(out.ContainerInstances, s.renderInstance(rec, withTags))
+	insts, failures, err := describeRefs(ctx, in.ContainerInstances,
+		func(ref string) (string, bool) { return s.instanceRef(c.Name, ref) },
+		func(ref string) string { return s.instanceARN(c.Name, ref) },
+		func(ctx context.Context, id string) (*events.InstanceRecord, uint64, error) {
+			return s.state.getInstance(ctx, c.Name, id)
+		},
+		func(rec *events.InstanceRecord) ecsapi.ContainerInstance { return s.renderInstance(rec, withTags) })
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	return &ecsapi.DescribeContainerInstancesResponse{ContainerInstances: insts, Failures: failures}, nil
 }
 
 // instanceStatuses are the statuses ListContainerInstances filters by.

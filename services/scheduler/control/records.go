@@ -209,3 +209,38 @@ func sortAttributes(attrs []ecsapi.Attribute) {
 		return 0
 	})
 }
+
+// describeRefs looks up each of refs (ids or ARNs) once, in order, with
+// get: what exists is rendered, what does not (or is no ref of this
+// cluster) is a MISSING failure named by its ARN, as DescribeTasks and
+// DescribeContainerInstances answer.
+func describeRefs[R, T any](ctx context.Context, refs []string, id func(string) (string, bool), arn func(string) string,
+	get func(ctx context.Context, id string) (*R, uint64, error), render func(*R) T) ([]T, []ecsapi.Failure, error) {
+	found, failures := []T{}, []ecsapi.Failure{}
+	seen := map[string]bool{}
+	for _, ref := range refs {
+		missing := ecsapi.Failure{Arn: ref, Reason: "MISSING"}
+		if !events.IsARN(ref) {
+			missing.Arn = arn(ref)
+		}
+		key, ok := id(ref)
+		if !ok {
+			failures = append(failures, missing)
+			continue
+		}
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		rec, _, err := get(ctx, key)
+		if err != nil {
+			return nil, nil, err
+		}
+		if rec == nil {
+			failures = append(failures, missing)
+			continue
+		}
+		found = append(found, render(rec))
+	}
+	return found, failures, nil
+}

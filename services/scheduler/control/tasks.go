@@ -141,33 +141,17 @@ func (s *Service) describeTasks(ctx context.Context, in *ecsapi.DescribeTasksReq
 		}
 		withTags = true
 	}
-	out := &ecsapi.DescribeTasksResponse{Tasks: []ecsapi.Task{}, Failures: []ecsapi.Failure{}}
-	seen := map[string]bool{}
-	for _, ref := range in.Tasks {
-		missing := ecsapi.Failure{Arn: ref, Reason: "MISSING"}
-		if !events.IsARN(ref) {
-			missing.Arn = s.taskARN(c.Name, ref)
-		}
-		id, ok := s.taskRef(c.Name, ref)
-		if !ok {
-			out.Failures = append(out.Failures, missing)
-			continue
-		}
-		if seen[id] {
-			continue
-		}
-		seen[id] = true
-		t, _, err := s.state.getTask(ctx, c.Name, id)
-		if err != nil {
-			return nil, err
-		}
-		if t == nil {
-			out.Failures = append(out.Failures, missing)
-			continue
-		}
-		out.Tasks = append(out.Tasks, renderTask(t, withTags))
+	tasks, failures, err := describeRefs(ctx, in.Tasks,
+		func(ref string) (string, bool) { return s.taskRef(c.Name, ref) },
+		func(ref string) string { return s.taskARN(c.Name, ref) },
+		func(ctx context.Context, id string) (*events.TaskRecord, uint64, error) {
+			return s.state.getTask(ctx, c.Name, id)
+		},
+		func(t *events.TaskRecord) ecsapi.Task { return renderTask(t, withTags) })
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	return &ecsapi.DescribeTasksResponse{Tasks: tasks, Failures: failures}, nil
 }
 
 var launchTypes = map[string]bool{"EC2": true, "FARGATE": true, "EXTERNAL": true, "MANAGED_INSTANCES": true}

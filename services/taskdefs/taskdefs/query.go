@@ -143,6 +143,20 @@ func pageSize(p *int32) (int, error) {
 	return int(*p), nil
 }
 
+// pageArgs checks a list call's maxResults and nextToken: the page size,
+// and the position to continue after (nil for the first page).
+func pageArgs(maxResults *int32, nextToken string) (int, *pageToken, error) {
+	limit, err := pageSize(maxResults)
+	if err != nil || nextToken == "" {
+		return limit, nil, err
+	}
+	t, err := decodeToken(nextToken)
+	if err != nil {
+		return 0, nil, err
+	}
+	return limit, &t, nil
+}
+
 // list answers ListTaskDefinitions: revisions in one status (default
 // ACTIVE), ordered by family then revision (DESC reverses both).
 // familyPrefix is, as in AWS, the full family name.
@@ -159,17 +173,9 @@ func (s *Service) list(ctx context.Context, r *natsutil.Request) (any, error) {
 	if err := checkEnum("sort", order, "SortOrder"); err != nil {
 		return nil, err
 	}
-	limit, err := pageSize(req.MaxResults)
+	limit, after, err := pageArgs(req.MaxResults, req.NextToken)
 	if err != nil {
 		return nil, err
-	}
-	var after *pageToken
-	if req.NextToken != "" {
-		t, err := decodeToken(req.NextToken)
-		if err != nil {
-			return nil, err
-		}
-		after = &t
 	}
 	var fams []events.FamilyRecord
 	if req.FamilyPrefix != "" {
@@ -222,17 +228,9 @@ func (s *Service) listFamilies(ctx context.Context, r *natsutil.Request) (any, e
 	if err := checkEnum("status", status, "TaskDefinitionFamilyStatus"); err != nil {
 		return nil, err
 	}
-	limit, err := pageSize(req.MaxResults)
+	limit, after, err := pageArgs(req.MaxResults, req.NextToken)
 	if err != nil {
 		return nil, err
-	}
-	var after *pageToken
-	if req.NextToken != "" {
-		t, err := decodeToken(req.NextToken)
-		if err != nil {
-			return nil, err
-		}
-		after = &t
 	}
 	fams, err := s.st.families(ctx)
 	if err != nil {
