@@ -32,8 +32,9 @@ type Client struct {
 
 // Register registers the host (RegisterContainerInstance over NATS) and
 // returns a client bound to the container instance. req.Cluster defaults to
-// "default". The streams and the state bucket are ensured, so an agent may
-// start before the scheduler.
+// "default". The scheduler owns the agent streams and the state bucket: the
+// agent only opens them, and waits (logging it) until the scheduler has
+// created them and answers, so an agent may start before the scheduler.
 func Register(ctx context.Context, nc *nats.Conn, req ecsapi.RegisterContainerInstanceRequest, log *slog.Logger) (*Client, *ecsapi.ContainerInstance, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -43,13 +44,17 @@ func Register(ctx context.Context, nc *nats.Conn, req ecsapi.RegisterContainerIn
 		return nil, nil, err
 	}
 	for _, def := range []events.StreamDef{events.StreamHeartbeats, events.StreamAgentReports} {
-		if _, err := natsutil.EnsureStream(ctx, js, def, 1); err != nil {
+		if _, err := OpenStream(ctx, js, def.Name, log); err != nil {
 			return nil, nil, err
 		}
 	}
+	kv, err := OpenKV(ctx, js, events.BucketECSState.Name, log)
+	if err != nil {
+		return nil, nil, err
+	}
 	var resp ecsapi.RegisterContainerInstanceResponse
 	subj := events.SubjAPI(events.APIECS, "RegisterContainerInstance")
-	if err := callRetry(ctx, nc, subj, req, &resp); err != nil {
+	if err := callRetry(ctx, nc, subj, req, &resp, log); err != nil {
 		return nil, nil, fmt.Errorf("register container instance: %w", err)
 	}
 	ci := resp.ContainerInstance
@@ -60,22 +65,24 @@ func Register(ctx context.Context, nc *nats.Conn, req ecsapi.RegisterContainerIn
 	if err != nil || arn.Type != events.ResourceContainerInstance || arn.Cluster == "" {
 		return nil, nil, fmt.Errorf("register container instance: unexpected ARN %q: %v", ci.ContainerInstanceArn, err)
 	}
-	kv, err := natsutil.EnsureKV(ctx, js, events.BucketECSState, 1)
-	if err != nil {
-		return nil, nil, err
-	}
 	c := &Client{nc: nc, js: js, kv: kv, log: log, cluster: arn.Cluster, instanceID: arn.ID, arn: ci.ContainerInstanceArn}
 	c.seq.Store(uint64(time.Now().UnixNano()))
 	return c, ci, nil
 }
 
-// callRetry retries while the scheduler is not up yet.
-func callRetry(ctx context.Context, nc *nats.Conn, subj string, in, out any) error {
+// callRetry retries while the scheduler is not up yet, logging the wait
+// once.
+func callRetry(ctx context.Context, nc *nats.Conn, subj string, in, out any, log *slog.Logger) error {
 	wait := 100 * time.Millisecond
+	logged := false
 	for {
 		err := natsutil.Call(ctx, nc, subj, in, out)
 		if err == nil || !errors.Is(err, natsutil.ErrUnavailable) {
 			return err
+		}
+		if !logged {
+			logged = true
+			log.Info("waiting for the scheduler to answer", "subject", subj, "err", err.Error())
 		}
 		select {
 		case <-ctx.Done():

@@ -39,11 +39,17 @@ func TestClient_Protocol(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
 
-	// Register retries until the scheduler answers.
-	go func() {
-		time.Sleep(300 * time.Millisecond)
-		fakeRegistrar(t, natstest.Connect(t, s))
-	}()
+	// The test plays the scheduler, which owns the streams and the bucket.
+	kv, err := natsutil.EnsureKV(ctx, js, events.BucketECSState, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, def := range []events.StreamDef{events.StreamHeartbeats, events.StreamAgentReports} {
+		if _, err := natsutil.EnsureStream(ctx, js, def, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fakeRegistrar(t, natstest.Connect(t, s))
 	c, ci, err := agentproto.Register(ctx, nc, ecsapi.RegisterContainerInstanceRequest{Cluster: "prod"}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -84,10 +90,6 @@ func TestClient_Protocol(t *testing.T) {
 	}
 
 	// Assignments: initial values, the sync marker, then changes and deletes.
-	kv, err := natsutil.EnsureKV(ctx, js, events.BucketECSState, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
 	put := func(task, desired string) {
 		raw, _ := json.Marshal(events.TaskAssignment{TaskArn: "arn:task/" + task, DesiredStatus: desired})
 		if _, err := kv.Put(ctx, events.AssignmentKey("prod", c.InstanceID(), task), raw); err != nil {

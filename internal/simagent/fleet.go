@@ -13,7 +13,6 @@ import (
 
 	"github.com/berth-project/berth/events"
 	"github.com/berth-project/berth/internal/agentproto"
-	"github.com/berth-project/berth/internal/natsutil"
 )
 
 // FleetConfig describes many simulated instances of one cluster.
@@ -83,7 +82,7 @@ func StartFleet(ctx context.Context, nc *nats.Conn, fc FleetConfig) (*Fleet, err
 	if err != nil {
 		return nil, err
 	}
-	kv, err := natsutil.EnsureKV(ctx, js, events.BucketECSState, 1)
+	kv, err := agentproto.OpenKV(ctx, js, events.BucketECSState.Name, fc.Template.withDefaults().Log)
 	if err != nil {
 		return nil, err
 	}
