@@ -128,12 +128,18 @@ func TestAgent_MetadataEndpoint(t *testing.T) {
 		}(),
 	}})
 	asg.Group = "service:web"
+	// RunTask overrides are the limits the endpoint shows and Docker applies.
+	asg.Overrides = &ecsapi.TaskOverride{Cpu: "1024", Memory: "512",
+		ContainerOverrides: []ecsapi.ContainerOverride{{Name: "app", Cpu: ptr[int32](200), Memory: ptr[int32](100)}}}
 	e.put(asg)
 	rep := e.waitStatus(asg.TaskArn, 30*time.Second, "RUNNING")
 	appID := container(rep, "app").RuntimeID
 	in, err := e.dc.InspectContainer(t.Context(), appID)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if in.CPUShares != 200 || in.Memory != 100<<20 {
+		t.Errorf("docker: CpuShares %d, Memory %d; want the override's 200 and 100 MiB", in.CPUShares, in.Memory)
 	}
 	uri := envValue(in.Env, EnvMetadataURIV4)
 	if !strings.HasPrefix(uri, a.bridgeBase+"/v4/") || envValue(in.Env, EnvMetadataURIV3) == "" {
@@ -145,7 +151,7 @@ func TestAgent_MetadataEndpoint(t *testing.T) {
 
 	var mc metaContainer
 	if code := getJSON(t, local, &mc); code != 200 || mc.DockerID != appID || mc.Name != "app" || mc.KnownStatus != "RUNNING" ||
-		mc.Type != "NORMAL" || mc.Limits.CPU == nil || *mc.Limits.CPU != 128 || mc.Limits.Memory == nil || *mc.Limits.Memory != 64 ||
+		mc.Type != "NORMAL" || mc.Limits.CPU == nil || *mc.Limits.CPU != 200 || mc.Limits.Memory == nil || *mc.Limits.Memory != 100 ||
 		mc.Labels["com.amazonaws.ecs.task-arn"] != asg.TaskArn || len(mc.Networks) != 1 || mc.CreatedAt == nil || mc.LogDriver == "" {
 		t.Errorf("container %d %+v", code, mc)
 	}
@@ -153,7 +159,7 @@ func TestAgent_MetadataEndpoint(t *testing.T) {
 	if code := getJSON(t, local+"/task", &mt); code != 200 || mt.TaskARN != asg.TaskArn || mt.Family != "fam" || mt.Revision != "1" ||
 		mt.KnownStatus != "RUNNING" || mt.DesiredStatus != "RUNNING" || len(mt.Containers) != 1 || mt.LaunchType != "EC2" ||
 		mt.Cluster != asg.ClusterArn || mt.ServiceName != "web" || mt.AvailabilityZone != "us-east-1a" ||
-		mt.Limits == nil || *mt.Limits.CPU != 0.5 || *mt.Limits.Memory != 256 || mt.PullStartedAt == nil {
+		mt.Limits == nil || *mt.Limits.CPU != 1 || *mt.Limits.Memory != 512 || mt.PullStartedAt == nil {
 		t.Errorf("task %d %+v", code, mt)
 	}
 	var v3 metaTask

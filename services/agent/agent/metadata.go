@@ -148,7 +148,8 @@ func (a *Agent) serveTask(w http.ResponseWriter, r *http.Request, t metaTarget) 
 			out.Cluster = events.ClusterARN(a.cfg.Region, a.accountOf(), a.proto.Cluster())
 		}
 	}
-	if def := t.assignment.TaskDefinition; def != nil {
+	if t.assignment.TaskDefinition != nil {
+		def := docker.ApplyTaskOverride(*t.assignment.TaskDefinition, t.assignment.Overrides)
 		var l metaLimits
 		if units, ok := docker.TaskCPUUnits(def.Cpu); ok {
 			v := float64(units) / 1024
@@ -224,14 +225,24 @@ func (a *Agent) serveTaskStats(w http.ResponseWriter, r *http.Request, t metaTar
 	writeJSON(w, http.StatusOK, out)
 }
 
+// containerDef is the definition of container name, with its RunTask
+// override applied.
 func containerDef(asg events.TaskAssignment, name string) *ecsapi.ContainerDefinition {
 	if asg.TaskDefinition == nil {
 		return nil
 	}
-	for i := range asg.TaskDefinition.ContainerDefinitions {
-		if d := &asg.TaskDefinition.ContainerDefinitions[i]; d.Name == name {
-			return d
+	for _, d := range asg.TaskDefinition.ContainerDefinitions {
+		if d.Name != name {
+			continue
 		}
+		if asg.Overrides != nil {
+			for i := range asg.Overrides.ContainerOverrides {
+				if o := &asg.Overrides.ContainerOverrides[i]; o.Name == name {
+					d = docker.ApplyOverride(d, o)
+				}
+			}
+		}
+		return &d
 	}
 	return nil
 }

@@ -17,8 +17,15 @@
 //     host ports, health checks with the AWS defaults, volumes, links,
 //     linuxParameters, logConfiguration…), plus the task-level cpu and
 //     memory as per-container ceilings (NanoCpus; a hard memory limit for
-//     containers without their own) and environment the agent injects
-//     (ContainerSpec.Env, e.g. ECS_CONTAINER_METADATA_URI_V4). awsvpc,
+//     containers without their own; ApplyTaskOverride puts a RunTask
+//     overrides.cpu / overrides.memory in their place, ApplyOverride a
+//     container override's cpu, memory and memoryReservation). A container
+//     with no memory at either level gets no memory limit (Docker Memory 0).
+//     AWS makes the task-level memory one hard limit for the whole task (a
+//     task cgroup); Berth applies it to each container, so no container
+//     exceeds it though together they may. The environment the agent
+//     injects (ContainerSpec.Env, e.g. ECS_CONTAINER_METADATA_URI_V4) is
+//     added. awsvpc,
 //     FARGATE-only definitions, secrets and other features that need AWS
 //     services are refused with ErrUnsupported.
 //   - Host: Info (engine ID, versions, CPUs, memory), BridgeGateway (the

@@ -149,6 +149,22 @@ func ApplyOverride(def ecsapi.ContainerDefinition, o *ecsapi.ContainerOverride) 
 	return def
 }
 
+// ApplyTaskOverride returns def with a RunTask override's task-level cpu
+// and memory applied (overrides.cpu, overrides.memory). Container
+// overrides are applied per container by ApplyOverride.
+func ApplyTaskOverride(def ecsapi.TaskDefinition, o *ecsapi.TaskOverride) ecsapi.TaskDefinition {
+	if o == nil {
+		return def
+	}
+	if o.Cpu != "" {
+		def.Cpu = o.Cpu
+	}
+	if o.Memory != "" {
+		def.Memory = o.Memory
+	}
+	return def
+}
+
 // CPUShares is the Docker CpuShares for an ECS cpu value: ECS maps 0 (and
 // an absent value) and 1 to Linux's minimum of 2, since Docker would turn 0
 // into 1024.

@@ -501,3 +501,43 @@ func TestTaskLimitParsing(t *testing.T) {
 		}
 	}
 }
+
+func TestApplyTaskOverride(t *testing.T) {
+	def := ecsapi.TaskDefinition{Family: "web", Cpu: "512", Memory: "1GB"}
+	if got := ApplyTaskOverride(def, nil); !reflect.DeepEqual(got, def) {
+		t.Errorf("nil override changed %+v", got)
+	}
+	if got := ApplyTaskOverride(def, &ecsapi.TaskOverride{TaskRoleArn: "x"}); got.Cpu != "512" || got.Memory != "1GB" {
+		t.Errorf("empty cpu/memory override: %+v", got)
+	}
+	got := ApplyTaskOverride(def, &ecsapi.TaskOverride{Cpu: "1 vCPU", Memory: "256"})
+	if got.Cpu != "1 vCPU" || got.Memory != "256" || def.Cpu != "512" {
+		t.Errorf("override: %+v (input now %+v)", got, def)
+	}
+	// The task's memory becomes the hard limit of a container without one;
+	// its cpu a NanoCpus ceiling.
+	spec := fixture()
+	spec.HostCPUs = 4
+	spec.Task.Definition = &got
+	cc, err := Translate(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hc := cc.HostConfig; hc.Memory != 256*mib || hc.NanoCPUs != 1e9 {
+		t.Errorf("Memory %d NanoCpus %d", hc.Memory, hc.NanoCPUs)
+	}
+}
+
+// The ECS tutorial's sleep360 (no cpu or memory at either level) runs with
+// no memory limit and no CPU ceiling.
+func TestTranslate_NoMemoryAnywhere(t *testing.T) {
+	spec := fixture()
+	spec.Definition = ecsapi.ContainerDefinition{Name: "sleep", Image: "busybox", Command: []string{"sleep", "360"}, Essential: ptr(true)}
+	cc, err := Translate(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := cc.HostConfig.Resources; r.Memory != 0 || r.MemoryReservation != 0 || r.NanoCPUs != 0 || r.CPUShares != 2 {
+		t.Errorf("resources %+v", r)
+	}
+}

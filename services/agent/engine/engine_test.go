@@ -12,6 +12,7 @@ import (
 	"github.com/berth-project/berth/events/ecsapi"
 	"github.com/berth-project/berth/services/agent/docker"
 	"github.com/berth-project/berth/services/agent/docker/dockertest"
+	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 )
 
@@ -161,6 +162,50 @@ func TestEngine_PortBindingsAndResources(t *testing.T) {
 	}
 	if hc := raw.Container.HostConfig; hc.Memory != 64*1024*1024 || hc.CPUShares != 256 {
 		t.Errorf("Memory = %d, CpuShares = %d; want 64 MiB, 256", hc.Memory, hc.CPUShares)
+	}
+}
+
+// RunTask overrides reach Docker, not only the scheduler's reservation:
+// a container override's cpu, memory and memoryReservation, and the task
+// override's cpu (a NanoCpus ceiling on every container) and memory (the
+// hard limit of a container without its own). A container with no memory
+// at either level runs without a limit.
+func TestEngine_OverridesReachDocker(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	e, _ := h.start(h.config())
+
+	sized := sleeper("sized", 0)
+	sized.Cpu, sized.Memory = ptr[int32](128), ptr[int32](96)
+	task := h.task("overrides", sized, sleeper("plain", 0))
+	task.Definition.Cpu, task.Definition.Memory = "512", "256"
+	task.Overrides = ecsapi.TaskOverride{
+		Cpu: "256", Memory: "160",
+		ContainerOverrides: []ecsapi.ContainerOverride{{Name: "sized", Cpu: ptr[int32](300), Memory: ptr[int32](80), MemoryReservation: ptr[int32](40)}},
+	}
+	bare := h.task("no-memory", sleeper("bare", 0))
+	if err := e.Sync(t.Context(), []Task{task, bare}); err != nil {
+		t.Fatal(err)
+	}
+	hostConfig := func(arn, name string) container.HostConfig {
+		t.Helper()
+		r := h.waitStatus(arn, 30*time.Second, TaskRunning)
+		c, _ := r.Container(name)
+		raw, err := h.c.API().ContainerInspect(t.Context(), c.RuntimeID, client.ContainerInspectOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return *raw.Container.HostConfig
+	}
+	if hc := hostConfig(task.ARN, "sized"); hc.CPUShares != 300 || hc.Memory != 80<<20 || hc.MemoryReservation != 40<<20 || hc.NanoCPUs != 250_000_000 {
+		t.Errorf("sized: CpuShares %d Memory %d MemoryReservation %d NanoCpus %d; want 300, 80 MiB, 40 MiB, 0.25 CPU",
+			hc.CPUShares, hc.Memory, hc.MemoryReservation, hc.NanoCPUs)
+	}
+	if hc := hostConfig(task.ARN, "plain"); hc.Memory != 160<<20 || hc.NanoCPUs != 250_000_000 || hc.CPUShares != 2 {
+		t.Errorf("plain: Memory %d NanoCpus %d CpuShares %d; want the task override's 160 MiB and 0.25 CPU, 2 shares", hc.Memory, hc.NanoCPUs, hc.CPUShares)
+	}
+	if hc := hostConfig(bare.ARN, "bare"); hc.Memory != 0 || hc.MemoryReservation != 0 || hc.NanoCPUs != 0 {
+		t.Errorf("no memory anywhere: Memory %d MemoryReservation %d NanoCpus %d; want no limits", hc.Memory, hc.MemoryReservation, hc.NanoCPUs)
 	}
 }
 

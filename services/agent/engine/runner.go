@@ -68,7 +68,7 @@ func newRunner(e *Engine, t Task) *runner {
 		e:       e,
 		arn:     t.ARN,
 		task:    t,
-		def:     t.Definition,
+		def:     docker.ApplyTaskOverride(t.Definition, &t.Overrides), // overrides.cpu and .memory
 		log:     e.log.With("task_arn", t.ARN),
 		results: make(chan opResult, 16),
 		wake:    make(chan struct{}, 1),
