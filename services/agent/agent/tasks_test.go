@@ -19,6 +19,7 @@ import (
 	"github.com/berth-project/berth/events/awsjson"
 	"github.com/berth-project/berth/events/ecrapi"
 	"github.com/berth-project/berth/events/ecsapi"
+	"github.com/berth-project/berth/internal/natstest"
 	"github.com/berth-project/berth/internal/natsutil"
 	"github.com/berth-project/berth/services/agent/docker"
 	"github.com/berth-project/berth/services/agent/engine"
@@ -278,17 +279,20 @@ func portOf(addr string) string {
 
 func waitFor(t *testing.T, timeout time.Duration, fn func() error) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := fn()
-		if err == nil {
-			return
+	natstest.Eventually(t, timeout, 50*time.Millisecond, fn)
+}
+
+// pending reports whether the outbox holds an unacknowledged report of
+// task arn in status.
+func (o *outbox) pending(arn, status string) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, it := range o.items {
+		if it.r.TaskArn == arn && it.r.LastStatus == status {
+			return true
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not true after %s: %v", timeout, err)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
+	return false
 }
 
 // getJSON fetches url and decodes it into v; it returns the status code.
@@ -330,7 +334,13 @@ func TestAgent_SurvivesNATSRestart(t *testing.T) {
 	if err := e.dc.StopContainer(t.Context(), container(r, "app").RuntimeID, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(time.Second) // the STOPPED report fails to publish meanwhile
+	// The STOPPED report is made while NATS is down: it waits in the outbox.
+	waitFor(t, 30*time.Second, func() error {
+		if !a.outbox.pending(first.TaskArn, "STOPPED") {
+			return fmt.Errorf("no STOPPED report waiting in the outbox")
+		}
+		return nil
+	})
 	e.startNATS()
 
 	r = e.waitStatus(first.TaskArn, 60*time.Second, "STOPPED")

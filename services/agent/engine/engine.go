@@ -91,9 +91,10 @@ type Engine struct {
 	pulls   pullGroup
 	wg      sync.WaitGroup // runners and their operations
 
-	started   atomic.Bool
-	gcRunning atomic.Bool
-	ready     chan struct{} // closed once Run has listed existing containers
+	started     atomic.Bool
+	gcRunning   atomic.Bool
+	imageCycles atomic.Int64  // image cleanup cycles run (tests wait on it)
+	ready       chan struct{} // closed once Run has listed existing containers
 
 	mu      sync.Mutex
 	ctx     context.Context // Run's; nil before

@@ -86,15 +86,22 @@ func TestEngineFake_ResyncAfterLostEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.waitStatus(task.ARN, 5*time.Second, TaskRunning)
+	// The engine has inspected the container after starting it and after
+	// the start event: nothing more makes it look before the next event.
+	dockertest.Eventually(t, 5*time.Second, 5*time.Millisecond, func() error {
+		if n := f.inspected("app"); n < 2 {
+			return fmt.Errorf("%d inspections of app", n)
+		}
+		return nil
+	})
 
 	f.mu.Lock()
 	f.quiet = true
 	f.mu.Unlock()
 	f.exit("app", 7)
-	time.Sleep(100 * time.Millisecond)
-	if r, _ := h.last(task.ARN); r.LastStatus != TaskRunning {
-		t.Fatalf("noticed without events? %s", summary(r))
-	}
+	// A negative check: nothing tells the engine, so for a while it must
+	// not notice (observed, not slept through).
+	h.never(task.ARN, 100*time.Millisecond, "noticed the exit without events", func(r Report) bool { return r.LastStatus != TaskRunning })
 	f.events <- docker.Event{Action: docker.ActionReconnected}
 	r := h.waitStatus(task.ARN, 5*time.Second, TaskStopped)
 	if app, _ := r.Container("app"); app.ExitCode == nil || *app.ExitCode != 7 {
@@ -142,13 +149,14 @@ func TestEngineFake_DependsOnHealthy(t *testing.T) {
 		db, _ := r.Container("db")
 		return db.LastStatus == ContainerRunning
 	})
-	time.Sleep(200 * time.Millisecond)
-	if r, _ := h.last(ok.ARN); r.LastStatus != TaskPending {
-		t.Fatalf("app started before db was healthy: %s", summary(r))
-	}
+	// late gives up after its 1 s startTimeout; ok's app must still be
+	// held then, its db being no healthier.
 	r := h.waitStatus(late.ARN, 5*time.Second, TaskStopped)
 	if r.StopCode != StopCodeTaskFailedToStart || !strings.Contains(r.StoppedReason, "startTimeout") {
 		t.Fatalf("late: %s", summary(r))
+	}
+	if r, _ := h.last(ok.ARN); r.LastStatus != TaskPending {
+		t.Fatalf("app started before db was healthy: %s", summary(r))
 	}
 	f.setHealth("db", "healthy") // both tasks' db; only ok still runs
 	r = h.waitStatus(ok.ARN, 5*time.Second, TaskRunning)
@@ -198,13 +206,12 @@ func TestEngineFake_Cleanup(t *testing.T) {
 	h.waitStatus(task.ARN, 5*time.Second, TaskRunning)
 	f.exit("app", 0)
 	h.waitStatus(task.ARN, 5*time.Second, TaskStopped)
-	deadline := time.Now().Add(5 * time.Second)
-	for f.status("app") != "absent" || !f.removedVolumes(task.ARN) {
-		if time.Now().After(deadline) {
-			t.Fatalf("not cleaned up: %s", f.status("app"))
+	dockertest.Eventually(t, 5*time.Second, 20*time.Millisecond, func() error {
+		if s := f.status("app"); s != "absent" || !f.removedVolumes(task.ARN) {
+			return fmt.Errorf("not cleaned up: container %s, volumes removed %v", s, f.removedVolumes(task.ARN))
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 func (f *fakeRuntime) removedVolumes(arn string) bool {
@@ -232,7 +239,7 @@ func TestEngineFake_ImageCleanup(t *testing.T) {
 				t.Fatal(err)
 			}
 			h.waitStatus(task.ARN, 5*time.Second, TaskRunning)
-			time.Sleep(60 * time.Millisecond) // several cycles while the container exists
+			waitImageCycles(t, e, 3) // while the container exists
 			if got := f.removedImages(); len(got) != 0 {
 				t.Fatalf("image removed while in use: %v", got)
 			}
@@ -255,7 +262,7 @@ func TestEngineFake_ImageCleanup(t *testing.T) {
 				}
 				return nil
 			})
-			time.Sleep(100 * time.Millisecond) // several cleanup cycles
+			waitImageCycles(t, e, 3)
 			if got := f.removedImages(); len(got) != 0 {
 				t.Fatalf("prefer-cached image removed: %v", got)
 			}
@@ -341,7 +348,8 @@ func TestEngineFake_OOMEventWithoutOOMKilled(t *testing.T) {
 		f.emit(c, docker.ActionOOM, nil)
 	}
 	f.mu.Unlock()
-	time.Sleep(200 * time.Millisecond) // Docker handles the OOM before the exit
+	// The oom event comes before the die event on the one event stream, as
+	// Docker sends them; the engine takes them in that order.
 	f.exit("hog", 137)
 	r := h.waitStatus(task.ARN, 5*time.Second, TaskStopped)
 	if hog, _ := r.Container("hog"); hog.Reason != ReasonOutOfMemory || hog.ExitCode == nil || *hog.ExitCode != 137 {

@@ -65,11 +65,17 @@ func TestEngine_SleepTaskRunsStopsAndIsCleanedUp(t *testing.T) {
 		}
 		return nil
 	})
-	// A stopped task never comes back, even if asked again.
+	// A stopped task never comes back, even if asked again: Upsert decides
+	// at once, and without a runner nothing creates its containers.
 	if err := e.Upsert(ctx, task); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond)
+	e.mu.Lock()
+	_, again := e.runners[task.ARN]
+	e.mu.Unlock()
+	if again {
+		t.Fatal("stopped task started again")
+	}
 	if n := len(h.containersOf(task.ARN)); n != 0 {
 		t.Fatalf("stopped task restarted: %d containers", n)
 	}

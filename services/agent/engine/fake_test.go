@@ -8,9 +8,11 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/berth-project/berth/services/agent/docker"
+	"github.com/berth-project/berth/services/agent/docker/dockertest"
 )
 
 // fakeRuntime is an in-memory docker.Runtime. Containers run until the test
@@ -35,6 +37,7 @@ type fakeRuntime struct {
 	rmImages   []string            // RemoveImage calls that succeeded
 	ensures    int                 // EnsureImage and PullImage calls
 	digests    map[string][]string // RepoDigests of local images, by reference
+	inspects   map[string]int      // InspectContainer calls, by ECS container name
 }
 
 type fakeCtr struct {
@@ -45,7 +48,7 @@ func newFake() *fakeRuntime {
 	return &fakeRuntime{
 		images: map[string]bool{"img": true}, ctrs: map[string]*fakeCtr{},
 		events: make(chan docker.Event, 256), startErr: map[string]error{}, createErr: map[string]error{},
-		stopExit: 143, volumesRmd: map[string]bool{},
+		stopExit: 143, volumesRmd: map[string]bool{}, inspects: map[string]int{},
 	}
 }
 
@@ -226,6 +229,7 @@ func (f *fakeRuntime) InspectContainer(_ context.Context, id string) (docker.Con
 	if c == nil {
 		return docker.Container{}, notFound(id)
 	}
+	f.inspects[c.Labels[docker.LabelContainerName]]++
 	out := c.Container
 	out.Labels = maps.Clone(c.Labels)
 	return out, nil
@@ -289,4 +293,23 @@ func (f *fakeRuntime) status(name string) string {
 		}
 	}
 	return "absent"
+}
+
+// waitImageCycles waits until e has run n more image cleanup cycles.
+func waitImageCycles(t *testing.T, e *Engine, n int) {
+	t.Helper()
+	want := e.imageCycles.Load() + int64(n)
+	dockertest.Eventually(t, 10*time.Second, 5*time.Millisecond, func() error {
+		if got := e.imageCycles.Load(); got < want {
+			return fmt.Errorf("%d image cleanup cycles, want %d", got, want)
+		}
+		return nil
+	})
+}
+
+// inspected is how many times the engine inspected the named containers.
+func (f *fakeRuntime) inspected(name string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.inspects[name]
 }

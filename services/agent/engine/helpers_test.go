@@ -158,6 +158,21 @@ func (h *harness) waitFor(arn string, timeout time.Duration, what string, pred f
 	return got
 }
 
+// never watches the latest report of a task for window and fails as soon
+// as bad accepts it: a negative check, observed rather than slept through.
+func (h *harness) never(arn string, window time.Duration, what string, bad func(Report) bool) {
+	h.t.Helper()
+	deadline := time.Now().Add(window)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for time.Now().Before(deadline) {
+		if r, ok := h.last(arn); ok && bad(r) {
+			h.t.Fatalf("%s: %s: %s", arn, what, summary(r))
+		}
+		<-tick.C
+	}
+}
+
 func (h *harness) waitStatus(arn string, timeout time.Duration, s TaskStatus) Report {
 	h.t.Helper()
 	return h.waitFor(arn, timeout, s.String(), func(r Report) bool { return r.LastStatus >= s })

@@ -100,6 +100,7 @@ func (t *imageTracker) id(ref string) string {
 
 // cleanImages runs one image cleanup cycle.
 func (e *Engine) cleanImages(ctx context.Context) {
+	defer e.imageCycles.Add(1)
 	cands := e.images.candidates(e.cfg.ImageCleanup.MinAge)
 	if len(cands) == 0 {
 		return
