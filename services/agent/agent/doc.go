@@ -17,7 +17,10 @@
 // (MiB less ECS_RESERVED_MEMORY), reserved ports, attributes and
 // capabilities, and a stable instanceId kept in the data folder (derived
 // the first time from /etc/machine-id, Docker's engine ID and the owner
-// label), so a restarted agent gets its container instance back.
+// label), so a restarted agent gets its container instance back. The
+// streams and the bucket above belong to the scheduler: the agent only
+// opens them, waiting (and saying so in its log) until the scheduler has
+// created them; it never creates or reconfigures them.
 //
 // # Desired state
 //
