@@ -362,7 +362,10 @@ func fromInspect(in container.InspectResponse) Container {
 			if ep == nil {
 				continue
 			}
-			n := ContainerNetwork{Name: name}
+			n := ContainerNetwork{Name: name, MacAddress: ep.MacAddress.String(), PrefixLen: ep.IPPrefixLen}
+			if ep.Gateway.IsValid() {
+				n.Gateway = ep.Gateway.String()
+			}
 			if ep.IPAddress.IsValid() {
 				n.IPv4Addresses = []string{ep.IPAddress.String()}
 			}

@@ -170,6 +170,9 @@ type ContainerNetwork struct {
 	Name          string // "bridge", a user-defined network
 	IPv4Addresses []string
 	IPv6Addresses []string
+	MacAddress    string // "02:42:ac:11:00:02"
+	Gateway       string // IPv4 gateway
+	PrefixLen     int    // IPv4 prefix length
 }
 
 // Mount is a volume or bind mount of a container.

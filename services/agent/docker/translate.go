@@ -21,6 +21,9 @@ type TaskInfo struct {
 	Family     string
 	Revision   int32
 	Definition *ecsapi.TaskDefinition // network mode, volumes, pid and ipc modes
+	// AWSVPCNetwork is the Docker network of awsvpc tasks' pause containers;
+	// empty when the agent does not offer awsvpc.
+	AWSVPCNetwork string
 }
 
 // ContainerSpec is one container of a task, as ECS describes it.
@@ -65,17 +68,18 @@ type VolumeSpec struct {
 }
 
 // ValidateTaskDefinition refuses what the agent cannot run: awsvpc network
-// mode, FARGATE-only definitions, pidMode/ipcMode "task", unknown network
-// modes and non-Docker volume types.
-func ValidateTaskDefinition(def *ecsapi.TaskDefinition) error {
+// mode and FARGATE-only definitions unless awsvpc is on (the agent has an
+// awsvpc network), pidMode/ipcMode "task", unknown network modes and
+// non-Docker volume types.
+func ValidateTaskDefinition(def *ecsapi.TaskDefinition, awsvpc bool) error {
 	if def == nil {
 		return fmt.Errorf("task definition is missing: %w", ErrInvalid)
 	}
-	if _, err := networkMode(def); err != nil {
+	if _, err := networkMode(def, awsvpc); err != nil {
 		return err
 	}
-	if fargateOnly(def.RequiresCompatibilities) {
-		return fmt.Errorf("FARGATE-only task definition: %w (add EC2 or EXTERNAL to requiresCompatibilities)", ErrUnsupported)
+	if fargateOnly(def.RequiresCompatibilities) && !awsvpc {
+		return fmt.Errorf("FARGATE-only task definition: %w (add EC2 or EXTERNAL to requiresCompatibilities, or start the agent with an awsvpc subnet)", ErrUnsupported)
 	}
 	if def.PidMode == namespaceModeTask || def.IpcMode == namespaceModeTask {
 		return fmt.Errorf("pidMode/ipcMode %q: %w (use host, or leave it unset)", namespaceModeTask, ErrUnsupported)
@@ -103,14 +107,22 @@ func fargateOnly(compat []string) bool {
 	return true
 }
 
-func networkMode(def *ecsapi.TaskDefinition) (string, error) {
+// IsAWSVPC reports whether the task definition asks for awsvpc networking.
+func IsAWSVPC(def *ecsapi.TaskDefinition) bool {
+	return def != nil && strings.EqualFold(def.NetworkMode, networkModeAWSVPC)
+}
+
+func networkMode(def *ecsapi.TaskDefinition, awsvpc bool) (string, error) {
 	switch m := strings.ToLower(def.NetworkMode); m {
 	case "", networkModeBridge:
 		return networkModeBridge, nil
 	case networkModeHost, networkModeNone:
 		return m, nil
 	case networkModeAWSVPC:
-		return "", fmt.Errorf("network mode awsvpc: %w (use bridge, host or none)", ErrUnsupported)
+		if awsvpc {
+			return m, nil
+		}
+		return "", fmt.Errorf("network mode awsvpc: %w on this agent (start it with an awsvpc subnet, or use bridge, host or none)", ErrUnsupported)
 	default:
 		return "", fmt.Errorf("network mode %q: %w", def.NetworkMode, ErrInvalid)
 	}
@@ -199,10 +211,11 @@ func Translate(spec ContainerSpec) (*CreateConfig, error) {
 	if td == nil {
 		td = &ecsapi.TaskDefinition{}
 	}
-	if err := ValidateTaskDefinition(td); err != nil {
+	awsvpc := spec.Task.AWSVPCNetwork != ""
+	if err := ValidateTaskDefinition(td, awsvpc); err != nil {
 		return nil, err
 	}
-	mode, _ := networkMode(td)
+	mode, _ := networkMode(td, awsvpc)
 	def := ApplyOverride(spec.Definition, spec.Override)
 	if def.Name == "" {
 		return nil, fmt.Errorf("container without a name: %w", ErrInvalid)
@@ -289,11 +302,21 @@ func Translate(spec ContainerSpec) (*CreateConfig, error) {
 			hc.Sysctls[sc.Namespace] = sc.Value
 		}
 	}
+	if mode == networkModeAWSVPC {
+		if err := awsvpcNetwork(spec, def, hc); err != nil {
+			return nil, fmt.Errorf("container %q: %w", def.Name, err)
+		}
+	}
 	if err := linuxParameters(def, hc); err != nil {
 		return nil, fmt.Errorf("container %q: %w", def.Name, err)
 	}
 	if err := ports(def, mode, cfg, hc); err != nil {
 		return nil, fmt.Errorf("container %q: %w", def.Name, err)
+	}
+	if mode == networkModeAWSVPC {
+		// Docker refuses exposed ports in a shared namespace; the task's
+		// address is reached directly, on the container ports.
+		cfg.ExposedPorts = nil
 	}
 	if err := links(def, mode, spec.DockerNames, hc); err != nil {
 		return nil, fmt.Errorf("container %q: %w", def.Name, err)
@@ -366,6 +389,37 @@ func TaskMemoryMiB(s string) (int64, bool) {
 		return 0, false
 	}
 	return n, true
+}
+
+// awsvpcNetwork puts the pause container on the agent's awsvpc network and
+// every other container of the task in the pause container's network
+// namespace. What ECS refuses in awsvpc mode (and Docker refuses in a
+// shared namespace) is refused: hostname, DNS settings, extra hosts, a
+// hostPort other than the containerPort.
+func awsvpcNetwork(spec ContainerSpec, def ecsapi.ContainerDefinition, hc *container.HostConfig) error {
+	if def.Name == PauseContainerName {
+		hc.NetworkMode = container.NetworkMode(spec.Task.AWSVPCNetwork)
+		return nil
+	}
+	switch {
+	case def.Hostname != "":
+		return fmt.Errorf("hostname is not supported in network mode awsvpc: %w", ErrInvalid)
+	case len(def.DnsServers) > 0, len(def.DnsSearchDomains) > 0:
+		return fmt.Errorf("dnsServers and dnsSearchDomains are not supported in network mode awsvpc: %w", ErrInvalid)
+	case len(def.ExtraHosts) > 0:
+		return fmt.Errorf("extraHosts is not supported in network mode awsvpc: %w", ErrInvalid)
+	}
+	for _, pm := range def.PortMappings {
+		if pm.HostPort != nil && *pm.HostPort != 0 && (pm.ContainerPort == nil || *pm.HostPort != *pm.ContainerPort) {
+			return fmt.Errorf("in network mode awsvpc a hostPort must equal its containerPort: %w", ErrInvalid)
+		}
+	}
+	pause := spec.DockerNames[PauseContainerName]
+	if pause == "" {
+		return fmt.Errorf("awsvpc task without its pause container: %w", ErrInvalid)
+	}
+	hc.NetworkMode = container.NetworkMode("container:" + pause)
+	return nil
 }
 
 func refuseUnsupported(def ecsapi.ContainerDefinition) error {

@@ -77,6 +77,17 @@ type Config struct {
 	// HostCPUs caps task-level CPU ceilings (see docker.ContainerSpec.HostCPUs).
 	// 0: no cap.
 	HostCPUs int
+	// AWSVPC turns on awsvpc network mode; nil refuses awsvpc tasks.
+	AWSVPC *AWSVPC
+}
+
+// AWSVPC is where awsvpc tasks get their network namespaces: a pause
+// container per task, from PauseImage (which must exist locally: see
+// docker.Client.EnsurePauseImage), on the Docker network Network (see
+// docker.Client.EnsureAWSVPCNetwork).
+type AWSVPC struct {
+	Network    string
+	PauseImage string
 }
 
 // Engine runs the tasks the control plane wants on this host as Docker
@@ -442,8 +453,11 @@ func newOrphanRunner(e *Engine, arn string, pool []docker.ContainerSummary) *run
 	}
 	r := newRunner(e, t)
 	r.orphan = true
-	r.ctrs = buildContainers(&r.task, e.cfg.NamePrefix, e.cfg.StopTimeout)
+	r.ctrs = buildContainers(&r.task, e.cfg.NamePrefix, e.cfg.StopTimeout, "")
 	for _, c := range r.ctrs {
+		if c.name == docker.PauseContainerName {
+			c.pause, c.stopTimeout = true, 0 // it ignores SIGTERM
+		}
 		r.byName[c.name] = c
 	}
 	return r

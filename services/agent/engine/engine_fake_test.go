@@ -61,7 +61,7 @@ func TestEngineFake_CreateConflictAdopts(t *testing.T) {
 
 	// Pretend a previous agent created (not started) the container after Run listed.
 	r0 := newRunner(e, task)
-	c0 := buildContainers(&r0.task, e.cfg.NamePrefix, time.Second)[0]
+	c0 := buildContainers(&r0.task, e.cfg.NamePrefix, time.Second, "")[0]
 	if _, err := f.CreateContainer(t.Context(), docker.ContainerSpec{Name: c0.dockerName, Owner: e.cfg.Owner,
 		Task: r0.info, Definition: c0.def}); err != nil {
 		t.Fatal(err)

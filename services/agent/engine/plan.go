@@ -38,6 +38,10 @@ type ctr struct {
 	memLimited  bool // Docker enforces a memory limit on the container
 	stopSent    bool // the engine asked Docker to stop the container
 	oomWaitEnd  time.Time
+	// pause marks an awsvpc task's network-namespace holder: not reported
+	// as a container; its address is the task's.
+	pause   bool
+	network *docker.ContainerNetwork // the pause container's, once running
 }
 
 type dep struct {
@@ -55,11 +59,27 @@ func (c *ctr) advance(to ContainerStatus) bool {
 }
 
 // buildContainers makes the runner's containers from the task definition,
-// with overrides applied and the dependency graph wired both ways.
-func buildContainers(t *Task, namePrefix string, defaultStop time.Duration) []*ctr {
+// with overrides applied and the dependency graph wired both ways. With a
+// pause image (an awsvpc task), a pause container comes first: every other
+// container is created after it and started once it runs, and it is
+// stopped last.
+func buildContainers(t *Task, namePrefix string, defaultStop time.Duration, pauseImage string) []*ctr {
 	defs := t.Definition.ContainerDefinitions
-	ctrs := make([]*ctr, 0, len(defs))
+	ctrs := make([]*ctr, 0, len(defs)+1)
 	byName := map[string]*ctr{}
+	var pause *ctr
+	if pauseImage != "" {
+		pause = &ctr{
+			def:        ecsapi.ContainerDefinition{Name: docker.PauseContainerName, Image: pauseImage},
+			name:       docker.PauseContainerName,
+			dockerName: containerName(namePrefix, t, "internalecspause"),
+			essential:  true,
+			health:     HealthUnknown,
+			pause:      true,
+		}
+		ctrs = append(ctrs, pause)
+		byName[pause.name] = pause
+	}
 	for _, d := range defs {
 		var ov *ecsapi.ContainerOverride
 		for i := range t.Overrides.ContainerOverrides {
@@ -78,6 +98,11 @@ func buildContainers(t *Task, namePrefix string, defaultStop time.Duration) []*c
 		}
 		if d.StopTimeout != nil && *d.StopTimeout >= 0 {
 			c.stopTimeout = time.Duration(*d.StopTimeout) * time.Second
+		}
+		if pause != nil {
+			c.createDeps = append(c.createDeps, dep{pause, condCreate})
+			c.deps = append(c.deps, dep{pause, condStart})
+			pause.dependents = append(pause.dependents, c)
 		}
 		ctrs = append(ctrs, c)
 		byName[d.Name] = c
@@ -360,6 +385,26 @@ func applyInspect(c *ctr, in docker.Container) {
 	}
 	if in.Running {
 		c.bindings = toBindings(in.Ports)
+		if c.pause {
+			for i := range in.Networks {
+				if len(in.Networks[i].IPv4Addresses) > 0 {
+					n := in.Networks[i]
+					c.network = &n
+				}
+			}
+		}
+	}
+}
+
+// taskNetwork is the task's network as its pause container holds it.
+func taskNetwork(pause *ctr) *TaskNetwork {
+	n := pause.network
+	if n == nil {
+		return nil
+	}
+	return &TaskNetwork{
+		DockerNetwork: n.Name, IPv4Address: n.IPv4Addresses[0], PrefixLen: n.PrefixLen,
+		Gateway: n.Gateway, MacAddress: n.MacAddress, Attached: pause.status == ContainerRunning,
 	}
 }
 

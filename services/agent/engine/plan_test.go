@@ -136,7 +136,7 @@ func TestValidateTask(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			task := validTask()
 			tc.mutate(&task)
-			err := validateTask(&task)
+			err := validateTask(&task, false)
 			if tc.wantErr == nil {
 				if err != nil {
 					t.Fatal(err)
@@ -155,7 +155,7 @@ func TestBuildContainers(t *testing.T) {
 	task.Definition.ContainerDefinitions[1].DependsOn = []ecsapi.ContainerDependency{{ContainerName: "web", Condition: "START"}}
 	task.Definition.ContainerDefinitions[1].StopTimeout = ptr[int32](5)
 	task.Overrides.ContainerOverrides = []ecsapi.ContainerOverride{{Name: "app", Command: []string{"run"}}}
-	ctrs := buildContainers(&task, "p-", 30*time.Second)
+	ctrs := buildContainers(&task, "p-", 30*time.Second, "")
 	web, app := ctrs[0], ctrs[1]
 	if web.dockerName != "p-f-0-web-abc" || !web.essential || app.essential {
 		t.Errorf("web = %+v", web)

@@ -75,6 +75,9 @@ func newRunner(e *Engine, t Task) *runner {
 		byName:  map[string]*ctr{},
 	}
 	r.info = docker.TaskInfo{ARN: t.ARN, Cluster: t.Cluster, Family: t.family(), Revision: t.revision(), Definition: &r.def}
+	if e.cfg.AWSVPC != nil {
+		r.info.AWSVPCNetwork = e.cfg.AWSVPC.Network
+	}
 	r.snapshot = Report{TaskARN: t.ARN, Cluster: t.Cluster, Family: t.family(), Revision: t.revision(), DesiredStatus: t.DesiredStatus}
 	return r
 }
@@ -195,13 +198,17 @@ func (r *runner) init() error {
 	if r.orphan {
 		return nil
 	}
-	r.ctrs = buildContainers(&r.task, r.e.cfg.NamePrefix, r.e.cfg.StopTimeout)
+	pause := ""
+	if v := r.e.cfg.AWSVPC; v != nil && docker.IsAWSVPC(&r.task.Definition) {
+		pause = v.PauseImage
+	}
+	r.ctrs = buildContainers(&r.task, r.e.cfg.NamePrefix, r.e.cfg.StopTimeout, pause)
 	r.dockerNames = map[string]string{}
 	for _, c := range r.ctrs {
 		r.byName[c.name] = c
 		r.dockerNames[c.name] = c.dockerName
 	}
-	if err := validateTask(&r.task); err != nil {
+	if err := validateTask(&r.task, r.e.cfg.AWSVPC != nil); err != nil {
 		return err
 	}
 	for _, c := range r.ctrs {

@@ -187,6 +187,14 @@ func (r *runner) launchPull(c *ctr) {
 	if r.pullStartedAt.IsZero() {
 		r.pullStartedAt = time.Now()
 	}
+	if c.pause { // made by the agent, never pulled
+		rt, ref, opCtx := r.e.rt, c.def.Image, r.opCtx
+		r.launch(c, opPull, func() opResult {
+			img, err := rt.InspectImage(opCtx, ref)
+			return opResult{image: img, err: err}
+		})
+		return
+	}
 	ref := c.def.Image
 	var auth *docker.RegistryAuth
 	if a, ok := r.task.RegistryAuth[registryHost(ref)]; ok {
@@ -340,6 +348,10 @@ func (r *runner) publish() {
 		rep.StopCode, rep.StoppedReason = r.stopCode, r.stoppedReason
 	}
 	for _, c := range r.ctrs {
+		if c.pause {
+			rep.Network = taskNetwork(c)
+			continue
+		}
 		rep.Containers = append(rep.Containers, containerReport(c))
 	}
 	if r.last != nil && sameReport(*r.last, rep) {

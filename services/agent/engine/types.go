@@ -197,6 +197,22 @@ type Report struct {
 	StoppedAt          time.Time
 
 	Containers []ContainerReport
+	// Network is an awsvpc task's own network: its address on the agent's
+	// awsvpc network, known once the task's pause container has run
+	// (kept after it stopped). Nil for other network modes.
+	Network *TaskNetwork
+}
+
+// TaskNetwork is the network namespace of an awsvpc task, the equivalent of
+// its elastic network interface.
+type TaskNetwork struct {
+	DockerNetwork string // the Docker network
+	IPv4Address   string
+	PrefixLen     int
+	Gateway       string
+	MacAddress    string
+	// Attached is false once the task's namespace is gone (pause stopped).
+	Attached bool
 }
 
 // Container returns the named container's report.

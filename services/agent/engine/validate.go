@@ -24,7 +24,7 @@ var errInvalidTask = errors.New("invalid task")
 
 // validateTask checks what can be checked without Docker. The returned
 // error's text becomes the task's stoppedReason.
-func validateTask(t *Task) error {
+func validateTask(t *Task, awsvpc bool) error {
 	if t.ARN == "" {
 		return fmt.Errorf("%w: task ARN is empty", errInvalidTask)
 	}
@@ -32,7 +32,7 @@ func validateTask(t *Task) error {
 		return fmt.Errorf("%w: desired status %q (want RUNNING or STOPPED)", errInvalidTask, t.DesiredStatus)
 	}
 	def := &t.Definition
-	if err := docker.ValidateTaskDefinition(def); err != nil {
+	if err := docker.ValidateTaskDefinition(def, awsvpc); err != nil {
 		return err
 	}
 	if len(def.ContainerDefinitions) == 0 {

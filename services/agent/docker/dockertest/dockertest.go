@@ -8,6 +8,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
+	"net/netip"
 	"os"
 	"os/exec"
 	"sync"
@@ -224,4 +226,37 @@ func Eventually(t testing.TB, timeout, tick time.Duration, fn func() error) {
 		}
 		time.Sleep(tick)
 	}
+}
+
+// AWSVPCNetwork makes the pause image and a Docker network for owner's
+// awsvpc tasks on a random /24 of 10.200.0.0/13 that no other network
+// uses. At cleanup, owner's containers and then the network are removed.
+func AWSVPCNetwork(t testing.TB, c *docker.Client, owner string) docker.NetworkInfo {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := c.EnsurePauseImage(ctx, docker.DefaultPauseImage); err != nil {
+		t.Fatal(err)
+	}
+	name := docker.AWSVPCNetworkName(owner)
+	var info docker.NetworkInfo
+	var err error
+	for range 10 {
+		subnet := netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(200 + mrand.IntN(8)), byte(mrand.IntN(256)), 0}), 24)
+		if info, err = c.EnsureAWSVPCNetwork(ctx, name, subnet, owner); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("awsvpc network: %v", err)
+	}
+	t.Cleanup(func() {
+		RemoveOwned(t, c, owner)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := c.RemoveNetwork(ctx, name); err != nil {
+			t.Logf("cleanup: network %s: %v", name, err)
+		}
+	})
+	return info
 }
