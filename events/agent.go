@@ -159,6 +159,8 @@ type TaskStateReport struct {
 	ReportedAt         time.Time  `json:"reportedAt"`
 	// Seq increases with every report the agent makes about this task.
 	Seq uint64 `json:"seq"`
+	// Network is an awsvpc task's own network (see TaskNetworkReport).
+	Network *TaskNetworkReport `json:"network,omitempty"`
 }
 
 // ContainerStateReport is the state of one container of a task.

@@ -84,6 +84,7 @@ func registerFlags(fs *flag.FlagSet, getenv func(string) string) (*agent.Config,
 	str(&cfg.MetadataAddr, "metadata-addr", "BERTH_AGENT_METADATA_ADDR", agent.DefaultMetadataAddr, `task metadata endpoint address ("off" disables)`)
 	var bridge bool
 	svc.Bool(fs, getenv, &bridge, "metadata-bridge", "BERTH_AGENT_METADATA_BRIDGE", true, "also serve task metadata on the Docker bridge gateway, for bridge-mode containers")
+	str(&cfg.AWSVPCSubnet, "awsvpc-subnet", "BERTH_AGENT_AWSVPC_SUBNET", "", "IPv4 CIDR awsvpc tasks get their addresses from, on a Docker network the agent creates (empty: awsvpc refused)")
 	str(&cfg.AccessKeyID, "access-key-id", "BERTH_AGENT_ACCESS_KEY_ID", "", "access key id the registry issues pull tokens for")
 	str(&hosts, "registry-hosts", "BERTH_AGENT_REGISTRY_HOSTS", "", "extra registry hosts (comma list) that get the registry token")
 	dur(&cfg.HeartbeatInterval, "heartbeat-interval", "BERTH_AGENT_HEARTBEAT_INTERVAL", events.HeartbeatInterval, "time between heartbeats")

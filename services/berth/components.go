@@ -109,6 +109,7 @@ func (n *node) localAgent(ctx context.Context, accessKeyID string) (*agent.Agent
 		MetadataAddr:      c.AgentMetadataAddr,
 		CleanupDelay:      c.AgentTaskCleanupWait,
 		Owner:             c.AgentOwner,
+		AWSVPCSubnet:      c.AgentAWSVPCSubnet,
 		Logger:            n.log,
 	}, agNC)
 	if err != nil {

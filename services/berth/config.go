@@ -36,6 +36,9 @@ type config struct {
 	// AgentOwner is the io.berth.managed label of the local agent's
 	// containers: distinct per Berth sharing one Docker daemon.
 	AgentOwner string
+	// AgentAWSVPCSubnet turns on awsvpc tasks on the local agent: the IPv4
+	// CIDR their addresses come from ("" leaves awsvpc off).
+	AgentAWSVPCSubnet string
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -62,6 +65,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 	fs.DurationVar(&c.AgentTaskCleanupWait, "agent-task-cleanup-wait", cleanup, "how long the local agent keeps stopped tasks' containers (env ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION)")
 	svc.String(fs, getenv, &c.AgentOwner, "agent-owner", "BERTH_AGENT_OWNER", docker.DefaultOwner, "io.berth.managed label of the local agent's containers (distinct per Berth sharing a Docker daemon)")
+	svc.String(fs, getenv, &c.AgentAWSVPCSubnet, "agent-awsvpc-subnet", "BERTH_AGENT_AWSVPC_SUBNET", "", "IPv4 CIDR the local agent's awsvpc tasks get addresses from (empty: awsvpc off)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -59,6 +60,7 @@ type Agent struct {
 	hostBase     string // metadata base URL for host-mode containers
 	bridgeBase   string // ... for bridge-mode containers ("" when not served)
 	registeredAt time.Time
+	awsvpcSubnet netip.Prefix // the awsvpc network's subnet, when on
 
 	srvMu   sync.Mutex
 	servers []*http.Server
@@ -264,10 +266,14 @@ func (a *Agent) prepare(ctx context.Context) error {
 	if err := a.listen(ctx); err != nil {
 		return fmt.Errorf("agent: %w", err)
 	}
+	awsvpc, err := a.prepareAWSVPC(ctx)
+	if err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
 	a.eng, err = engine.New(engine.Config{
 		Runtime:        a.dc,
 		Logger:         a.cfg.Logger.With("cluster", a.cfg.Cluster),
-		Reporter:       func(r engine.Report) { a.outbox.push(toStateReport(r)) },
+		Reporter:       func(r engine.Report) { a.outbox.push(a.toStateReport(r)) },
 		Owner:          a.cfg.Owner,
 		PullBehavior:   a.cfg.PullBehavior,
 		RegistryAuth:   a.auth.Auth,
@@ -278,11 +284,35 @@ func (a *Agent) prepare(ctx context.Context) error {
 		ImageCleanup:   a.cfg.ImageCleanup,
 		ContainerEnv:   a.containerEnv,
 		HostCPUs:       a.host.CPUs,
+		AWSVPC:         awsvpc,
 	})
 	if err != nil {
 		return fmt.Errorf("agent: %w", err)
 	}
 	return nil
+}
+
+// prepareAWSVPC makes the pause image and the awsvpc network when an awsvpc
+// subnet is configured (nil, nil otherwise).
+func (a *Agent) prepareAWSVPC(ctx context.Context) (*engine.AWSVPC, error) {
+	if a.cfg.AWSVPCSubnet == "" {
+		return nil, nil
+	}
+	subnet, err := ParseAWSVPCSubnet(a.cfg.AWSVPCSubnet)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.dc.EnsurePauseImage(ctx, docker.DefaultPauseImage); err != nil {
+		return nil, fmt.Errorf("awsvpc pause image: %w", err)
+	}
+	name := docker.AWSVPCNetworkName(a.cfg.Owner)
+	info, err := a.dc.EnsureAWSVPCNetwork(ctx, name, subnet, a.cfg.Owner)
+	if err != nil {
+		return nil, fmt.Errorf("awsvpc network for --awsvpc-subnet %s: %w", subnet, err)
+	}
+	a.awsvpcSubnet = info.Subnet
+	a.log.Info("awsvpc network ready", "network", name, "subnet", info.Subnet, "gateway", info.Gateway)
+	return &engine.AWSVPC{Network: name, PauseImage: docker.DefaultPauseImage}, nil
 }
 
 // join creates the cluster (idempotent, as the ECS agent does for its

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -99,6 +100,13 @@ type Config struct {
 	// ECS_CONTAINER_METADATA_URI_V4.
 	DisableMetadataBridge bool
 
+	// AWSVPCSubnet turns on awsvpc network mode (BERTH_AGENT_AWSVPC_SUBNET,
+	// --awsvpc-subnet): an IPv4 CIDR, /29 or larger, from which each awsvpc
+	// task gets its own address, on a Docker bridge network the agent
+	// creates (docker.AWSVPCNetworkName(Owner)). Empty: awsvpc tasks are
+	// refused.
+	AWSVPCSubnet string
+
 	// AccessKeyID is sent with ECR GetAuthorizationToken (the registry issues
 	// tokens per access key). Empty: the call is made anonymously, which a
 	// registry that checks keys refuses; pulls from it are then anonymous.
@@ -180,7 +188,22 @@ func (c Config) validate() error {
 	if n := len(c.ReservedPorts); n > 100 {
 		return fmt.Errorf("%d reserved ports: ECS allows at most 100", n)
 	}
+	if c.AWSVPCSubnet != "" {
+		if _, err := ParseAWSVPCSubnet(c.AWSVPCSubnet); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// ParseAWSVPCSubnet reads the awsvpc subnet: an IPv4 CIDR of /29 or larger
+// ("10.200.0.0/16").
+func ParseAWSVPCSubnet(s string) (netip.Prefix, error) {
+	p, err := netip.ParsePrefix(strings.TrimSpace(s))
+	if err != nil || !p.Addr().Is4() || p.Bits() > 29 {
+		return netip.Prefix{}, fmt.Errorf("awsvpc subnet %q: want an IPv4 CIDR of /29 or larger, such as 10.200.0.0/16", s)
+	}
+	return p.Masked(), nil
 }
 
 // ParsePorts reads a port list as ECS_RESERVED_PORTS spells it (a JSON

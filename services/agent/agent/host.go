@@ -217,6 +217,7 @@ const (
 	capHealthCheck    = "ecs.capability.container-health-check"
 	capOrdering       = "ecs.capability.container-ordering"
 	capTaskCPUMem     = "ecs.capability.task-cpu-mem-limit"
+	capTaskENI        = "ecs.capability.task-eni" // awsvpc network mode
 	attrOSType        = "ecs.os-type"
 	attrOSFamily      = "ecs.os-family"
 	attrArch          = "ecs.cpu-architecture"
@@ -250,6 +251,9 @@ func attributes(cfg Config, h hostFacts) []ecsapi.Attribute {
 	add(capHealthCheck, "")
 	add(capOrdering, "")
 	add(capTaskCPUMem, "")
+	if cfg.AWSVPCSubnet != "" {
+		add(capTaskENI, "")
+	}
 	for _, k := range slices.Sorted(maps.Keys(cfg.Attributes)) {
 		i := slices.IndexFunc(out, func(a ecsapi.Attribute) bool { return a.Name == k })
 		if i >= 0 {

@@ -19,6 +19,25 @@ const (
 	reportPublishLimit = 5 * time.Second
 )
 
+// toStateReport is the protocol's report of r, with an awsvpc task's
+// network.
+func (a *Agent) toStateReport(r engine.Report) events.TaskStateReport {
+	out := toStateReport(r)
+	if n := r.Network; n != nil {
+		out.Network = &events.TaskNetworkReport{
+			NetworkInterfaceID: events.ENIID(r.TaskARN),
+			PrivateIPv4Address: n.IPv4Address,
+			GatewayIPv4Address: n.Gateway,
+			MacAddress:         n.MacAddress,
+			Attached:           n.Attached,
+		}
+		if a.awsvpcSubnet.IsValid() {
+			out.Network.SubnetIPv4CidrBlock = a.awsvpcSubnet.String()
+		}
+	}
+	return out
+}
+
 // toStateReport maps an engine report onto the protocol's TaskStateReport.
 // The engine's Seq (clock-based, growing across restarts) is kept, so a
 // report and its retries share one Nats-Msg-Id.

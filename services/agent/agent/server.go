@@ -123,7 +123,7 @@ func (a *Agent) containerEnv(arn string, def *ecsapi.TaskDefinition, container s
 	switch strings.ToLower(def.NetworkMode) {
 	case "host":
 		base = a.hostBase
-	case "", "bridge":
+	case "", "bridge", "awsvpc": // awsvpc tasks reach the bridge gateway through the host
 		base = a.bridgeBase
 	}
 	if base == "" {

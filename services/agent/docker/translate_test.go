@@ -1,6 +1,8 @@
 package docker
 
 import (
+	"bytes"
+	"debug/elf"
 	"errors"
 	"net/netip"
 	"reflect"
@@ -382,6 +384,73 @@ func TestTranslate_Cases(t *testing.T) {
 			},
 		},
 		{
+			name: "awsvpc joins the pause container's namespace",
+			mutate: func(s *ContainerSpec) {
+				awsvpc(s)
+				s.Definition.PortMappings = []ecsapi.PortMapping{{ContainerPort: ptr[int32](80), HostPort: ptr[int32](80)}}
+			},
+			check: func(t *testing.T, cc *CreateConfig) {
+				if cc.HostConfig.NetworkMode != "container:berth-web-3-pause-x" || len(cc.Config.ExposedPorts) != 0 || len(cc.HostConfig.PortBindings) != 0 {
+					t.Errorf("network mode %q, exposed %v, bindings %v", cc.HostConfig.NetworkMode, cc.Config.ExposedPorts, cc.HostConfig.PortBindings)
+				}
+			},
+		},
+		{
+			name: "awsvpc pause container on the agent's network",
+			mutate: func(s *ContainerSpec) {
+				awsvpc(s)
+				s.Definition = ecsapi.ContainerDefinition{Name: PauseContainerName, Image: DefaultPauseImage}
+			},
+			check: func(t *testing.T, cc *CreateConfig) {
+				if cc.HostConfig.NetworkMode != "berth-awsvpc-agent-1" || cc.Config.Labels[LabelContainerName] != PauseContainerName {
+					t.Errorf("network mode %q, labels %v", cc.HostConfig.NetworkMode, cc.Config.Labels)
+				}
+			},
+		},
+		{
+			name: "awsvpc FARGATE-only definition runs",
+			mutate: func(s *ContainerSpec) {
+				awsvpc(s)
+				s.Task.Definition.RequiresCompatibilities = []string{"FARGATE"}
+			},
+		},
+		{
+			name: "awsvpc hostPort differs from containerPort",
+			mutate: func(s *ContainerSpec) {
+				awsvpc(s)
+				s.Definition.PortMappings = []ecsapi.PortMapping{{ContainerPort: ptr[int32](80), HostPort: ptr[int32](8080)}}
+			},
+			wantErr: ErrInvalid,
+		},
+		{
+			name:    "awsvpc hostname",
+			mutate:  func(s *ContainerSpec) { awsvpc(s); s.Definition.Hostname = "web" },
+			wantErr: ErrInvalid,
+		},
+		{
+			name:    "awsvpc dnsServers",
+			mutate:  func(s *ContainerSpec) { awsvpc(s); s.Definition.DnsServers = []string{"10.0.0.2"} },
+			wantErr: ErrInvalid,
+		},
+		{
+			name: "awsvpc extraHosts",
+			mutate: func(s *ContainerSpec) {
+				awsvpc(s)
+				s.Definition.ExtraHosts = []ecsapi.HostEntry{{Hostname: "a", IpAddress: "10.0.0.1"}}
+			},
+			wantErr: ErrInvalid,
+		},
+		{
+			name:    "awsvpc without the pause container",
+			mutate:  func(s *ContainerSpec) { awsvpc(s); delete(s.DockerNames, PauseContainerName) },
+			wantErr: ErrInvalid,
+		},
+		{
+			name:    "FARGATE-only refused without awsvpc",
+			mutate:  func(s *ContainerSpec) { s.Task.Definition.RequiresCompatibilities = []string{"FARGATE"} },
+			wantErr: ErrUnsupported,
+		},
+		{
 			name: "maxSwap 0 disables swap",
 			mutate: func(s *ContainerSpec) {
 				s.Definition.Memory = ptr[int32](16)
@@ -539,5 +608,31 @@ func TestTranslate_NoMemoryAnywhere(t *testing.T) {
 	}
 	if r := cc.HostConfig.Resources; r.Memory != 0 || r.MemoryReservation != 0 || r.NanoCPUs != 0 || r.CPUShares != 2 {
 		t.Errorf("resources %+v", r)
+	}
+}
+
+// awsvpc makes the spec an awsvpc task's on an agent that offers it.
+func awsvpc(s *ContainerSpec) {
+	s.Task.Definition.NetworkMode = "awsvpc"
+	s.Task.AWSVPCNetwork = AWSVPCNetworkName(s.Owner)
+	s.DockerNames[PauseContainerName] = "berth-web-3-pause-x"
+}
+
+func TestPauseExecutable(t *testing.T) {
+	for _, arch := range []string{"x86_64", "aarch64"} {
+		exe, err := pauseExecutable(arch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := elf.NewFile(bytes.NewReader(exe))
+		if err != nil {
+			t.Fatalf("%s: %v", arch, err)
+		}
+		if f.Type != elf.ET_EXEC || len(f.Progs) != 1 || f.Progs[0].Type != elf.PT_LOAD || f.Entry != f.Progs[0].Vaddr+120 {
+			t.Errorf("%s: type %v progs %d entry %#x", arch, f.Type, len(f.Progs), f.Entry)
+		}
+	}
+	if _, err := pauseExecutable("mips"); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("mips: %v", err)
 	}
 }
