@@ -126,3 +126,51 @@ func TestEngine_AWSVPCOff(t *testing.T) {
 		t.Fatalf("%s", summary(r))
 	}
 }
+
+// 50 awsvpc tasks come and go (10 at a time): every one gets an address,
+// and afterwards no address, namespace or container is left.
+func TestEngine_AWSVPCNoLeaks(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	netw := dockertest.AWSVPCNetwork(t, h.c, h.owner)
+	cfg := h.config()
+	cfg.AWSVPC = &AWSVPC{Network: netw.Name, PauseImage: docker.DefaultPauseImage}
+	cfg.CleanupDelay = 10 * time.Millisecond
+	e, _ := h.start(cfg)
+
+	const runs, batch = 50, 10
+	for i := 0; i < runs; i += batch {
+		var tasks []Task
+		for j := i; j < i+batch; j++ {
+			tk := h.task(fmt.Sprintf("run%d", j), ecsapi.ContainerDefinition{Name: "app", Command: []string{"true"}})
+			tk.Definition.NetworkMode = "awsvpc"
+			tasks = append(tasks, tk)
+		}
+		for _, tk := range tasks {
+			if err := e.Upsert(t.Context(), tk); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, tk := range tasks {
+			r := h.waitStatus(tk.ARN, time.Minute, TaskStopped)
+			app, _ := r.Container("app")
+			if app.ExitCode == nil || *app.ExitCode != 0 || r.Network == nil || r.Network.Attached {
+				t.Fatalf("run: %s, network %+v", summary(r), r.Network)
+			}
+			if ip, err := netip.ParseAddr(r.Network.IPv4Address); err != nil || !netw.Subnet.Contains(ip) {
+				t.Fatalf("address %q outside %s", r.Network.IPv4Address, netw.Subnet)
+			}
+		}
+	}
+	dockertest.Eventually(t, time.Minute, 100*time.Millisecond, func() error {
+		info, err := h.c.InspectNetwork(t.Context(), netw.Name)
+		if err != nil || info.Endpoints != 0 {
+			return fmt.Errorf("network endpoints %d (%v)", info.Endpoints, err)
+		}
+		list, err := h.c.ListContainers(t.Context(), map[string]string{docker.LabelManaged: h.owner})
+		if err != nil || len(list) != 0 {
+			return fmt.Errorf("%d containers left (%v)", len(list), err)
+		}
+		return nil
+	})
+}
