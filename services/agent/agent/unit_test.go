@@ -332,7 +332,7 @@ func TestContainerEnvAndMetadataID(t *testing.T) {
 	if (&Agent{metaKey: []byte("k2")}).metadataID(arn, "app") == id {
 		t.Error("the id must depend on the key")
 	}
-	for mode, want := range map[string]string{"host": a.hostBase, "": a.bridgeBase, "bridge": a.bridgeBase, "none": "", "awsvpc": ""} {
+	for mode, want := range map[string]string{"host": a.hostBase, "": a.bridgeBase, "bridge": a.bridgeBase, "none": "", "awsvpc": a.bridgeBase} {
 		env := a.containerEnv(arn, &ecsapi.TaskDefinition{NetworkMode: mode}, "app")
 		if want == "" {
 			if env != nil {

@@ -128,9 +128,9 @@ func TestEngine_AWSVPCOff(t *testing.T) {
 }
 
 // 50 awsvpc tasks come and go (10 at a time): every one gets an address,
-// and afterwards no address, namespace or container is left.
+// and afterwards no address, namespace or container is left. Not parallel:
+// its load on the Docker daemon would slow the other tests down.
 func TestEngine_AWSVPCNoLeaks(t *testing.T) {
-	t.Parallel()
 	h := newHarness(t)
 	netw := dockertest.AWSVPCNetwork(t, h.c, h.owner)
 	cfg := h.config()
