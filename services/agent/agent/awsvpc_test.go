@@ -85,3 +85,33 @@ func TestParseAWSVPCSubnet(t *testing.T) {
 		}
 	}
 }
+
+// A restarted agent adopts an awsvpc task as it is: the same containers,
+// the same pause container, the same address.
+func TestAgent_AWSVPCAdoptedAfterRestart(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, false)
+	netw := dockertest.AWSVPCNetwork(t, e.dc, e.owner)
+	cfg := e.config()
+	cfg.AWSVPCSubnet = netw.Subnet.String()
+	a, stop := e.start(cfg)
+	asg := e.task(a.ContainerInstanceArn(), ecsapi.TaskDefinition{NetworkMode: "awsvpc", ContainerDefinitions: []ecsapi.ContainerDefinition{sleeper("app", 0)}})
+	e.put(asg)
+	r := e.waitReport(asg.TaskArn, 30*time.Second, "RUNNING with a network", func(r events.TaskStateReport) bool {
+		return r.LastStatus == "RUNNING" && r.Network != nil
+	})
+	before, id := r.Network.PrivateIPv4Address, container(r, "app").RuntimeID
+	stop()
+
+	n := len(e.reportsOf(asg.TaskArn))
+	e.start(cfg)
+	r = e.waitReport(asg.TaskArn, 30*time.Second, "a report from the new agent", func(r events.TaskStateReport) bool {
+		return len(e.reportsOf(asg.TaskArn)) > n && r.LastStatus == "RUNNING"
+	})
+	if r.Network == nil || r.Network.PrivateIPv4Address != before || !r.Network.Attached || container(r, "app").RuntimeID != id {
+		t.Fatalf("after restart: %s, network %+v (was %s on %s)", summary(r), r.Network, before, id)
+	}
+	if got := len(e.containers(asg.TaskArn)); got != 2 {
+		t.Fatalf("%d containers for the task, want app and its pause container", got)
+	}
+}
