@@ -59,6 +59,14 @@ func TestAgent_AWSVPC(t *testing.T) {
 		t.Fatalf("network %+v (subnet %s)", n, netw.Subnet)
 	}
 
+	// The metadata endpoint shows the task's network, as on Fargate.
+	var mc metaContainer
+	if code := getJSON(t, a.hostBase+"/v4/"+a.metadataID(asg.TaskArn, "app"), &mc); code != 200 || len(mc.Networks) != 1 ||
+		mc.Networks[0].NetworkMode != "awsvpc" || !slices.Equal(mc.Networks[0].IPv4Addresses, []string{n.PrivateIPv4Address}) ||
+		mc.Networks[0].MACAddress != n.MacAddress || mc.Networks[0].IPv4SubnetCIDRBlock != netw.Subnet.String() {
+		t.Errorf("metadata %d: networks %+v", code, mc.Networks)
+	}
+
 	e.stopTask(&asg)
 	r = e.waitStatus(asg.TaskArn, 30*time.Second, "STOPPED")
 	if r.Network == nil || r.Network.Attached || r.Network.PrivateIPv4Address != n.PrivateIPv4Address {

@@ -57,6 +57,11 @@ type networkResponse struct {
 	NetworkMode   string   `json:"NetworkMode"`
 	IPv4Addresses []string `json:"IPv4Addresses,omitempty"`
 	IPv6Addresses []string `json:"IPv6Addresses,omitempty"`
+	// awsvpc only, as on Fargate.
+	AttachmentIndex          *int   `json:"AttachmentIndex,omitempty"`
+	MACAddress               string `json:"MACAddress,omitempty"`
+	IPv4SubnetCIDRBlock      string `json:"IPv4SubnetCIDRBlock,omitempty"`
+	SubnetGatewayIpv4Address string `json:"SubnetGatewayIpv4Address,omitempty"`
 }
 
 type volumeResponse struct {
@@ -142,6 +147,9 @@ func (a *Agent) introTask(ctx context.Context, t engine.Report) introTask {
 		if in, ok := a.inspect(ctx, c.RuntimeID); ok {
 			ic.DockerName, ic.ImageID, ic.CreatedAt = in.Name, in.ImageID, timePtr(in.Created)
 			ic.Networks, ic.Volumes, ic.RestartCount = networks(in), volumes(in), in.RestartCount
+			if n := a.awsvpcNetworks(t.Network); n != nil {
+				ic.Networks = n
+			}
 		}
 		out.Containers = append(out.Containers, ic)
 	}
@@ -177,6 +185,22 @@ func networks(in docker.Container) []networkResponse {
 		out = append(out, networkResponse{NetworkMode: mode, IPv4Addresses: n.IPv4Addresses, IPv6Addresses: n.IPv6Addresses})
 	}
 	return out
+}
+
+// awsvpcNetworks is the one network of every container of an awsvpc task:
+// the task's own (nil for other tasks).
+func (a *Agent) awsvpcNetworks(n *engine.TaskNetwork) []networkResponse {
+	if n == nil {
+		return nil
+	}
+	idx := 0
+	out := networkResponse{NetworkMode: "awsvpc", IPv4Addresses: []string{n.IPv4Address}, AttachmentIndex: &idx,
+		MACAddress: n.MacAddress, SubnetGatewayIpv4Address: n.Gateway}
+	if a.awsvpcSubnet.IsValid() {
+		out.IPv4SubnetCIDRBlock = a.awsvpcSubnet.String()
+		out.SubnetGatewayIpv4Address += "/" + strconv.Itoa(a.awsvpcSubnet.Bits())
+	}
+	return []networkResponse{out}
 }
 
 func volumes(in docker.Container) []volumeResponse {

@@ -198,6 +198,9 @@ func (a *Agent) metaContainer(ctx context.Context, t metaTarget, c engine.Contai
 		out.DockerName, out.ImageID, out.CreatedAt = in.Name, in.ImageID, timePtr(in.Created)
 		out.Labels = maps.Clone(in.Labels)
 		out.Networks, out.Volumes, out.RestartCount = networks(in), volumes(in), in.RestartCount
+		if n := a.awsvpcNetworks(t.task.Network); n != nil {
+			out.Networks = n
+		}
 		out.LogDriver, out.LogOptions = in.LogDriver, in.LogOptions
 		if out.Limits.CPU == nil && in.CPUShares > 0 {
 			v := float64(in.CPUShares)
