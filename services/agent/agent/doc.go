@@ -22,6 +22,18 @@
 // opens them, waiting (and saying so in its log) until the scheduler has
 // created them; it never creates or reconfigures them.
 //
+// # awsvpc
+//
+// With Config.AWSVPCSubnet (--awsvpc-subnet, BERTH_AGENT_AWSVPC_SUBNET)
+// the agent makes its pause image and a Docker bridge network on that
+// subnet (docker.AWSVPCNetworkName(owner); an existing one must have the
+// same subnet), registers with ecs.capability.task-eni, and runs awsvpc
+// tasks each in its own namespace and address (see the engine). Reports
+// carry the task's network (events.TaskNetworkReport: networkInterfaceId
+// events.ENIID(taskArn), private address, subnet CIDR, gateway, MAC); the
+// task metadata endpoint and introspection show it as the containers'
+// network. Containers reach the metadata endpoint on the bridge gateway.
+//
 // # Desired state
 //
 // The assignment watch delivers the current assignments, then a Synced

@@ -25,9 +25,19 @@
 //     task cgroup); Berth applies it to each container, so no container
 //     exceeds it though together they may. The environment the agent
 //     injects (ContainerSpec.Env, e.g. ECS_CONTAINER_METADATA_URI_V4) is
-//     added. awsvpc,
-//     FARGATE-only definitions, secrets and other features that need AWS
-//     services are refused with ErrUnsupported.
+//     added. Secrets and other features that need AWS services are refused
+//     with ErrUnsupported, and so are awsvpc and FARGATE-only definitions
+//     unless the agent offers awsvpc (TaskInfo.AWSVPCNetwork).
+//   - awsvpc (awsvpc.go): EnsureAWSVPCNetwork makes the Docker bridge
+//     network awsvpc tasks get their addresses on (the agent's
+//     --awsvpc-subnet); EnsurePauseImage makes the pause image (one tiny
+//     static executable written here, no registry). Each awsvpc task has a
+//     pause container (PauseContainerName) on that network holding the
+//     task's network namespace; its other containers join it
+//     (NetworkMode container:<pause>), so they share the address and
+//     localhost, publish no host ports, and ECS's awsvpc restrictions
+//     apply (no hostname, DNS settings or extra hosts; hostPort equal to
+//     containerPort).
 //   - Host: Info (engine ID, versions, CPUs, memory), BridgeGateway (the
 //     host's address on the default bridge, for the task metadata endpoint)
 //     and Stats (one Docker stats document) on Client, outside Runtime.

@@ -63,8 +63,8 @@
 //	                                                 volumes removed
 //
 // ACTIVATING, DEACTIVATING and DEPROVISIONING exist in TaskStatus for the
-// public lifecycle but are not used: bridge, host and none tasks have no ENI
-// or load balancer to set up.
+// public lifecycle but are not used: an awsvpc task's namespace is set up
+// as its pause container starts (PENDING), and no task has a load balancer.
 //
 // Stop codes: EssentialContainerExited ("Essential container in task
 // exited"), TaskFailedToStart ("CannotPullContainerError: …",
@@ -78,6 +78,17 @@
 // control plane merges nothing into a STOPPED task, a task whose container
 // was SIGKILLed under a memory limit, not by the engine, stays STOPPING for
 // up to 2 s waiting for that event.
+//
+// # awsvpc
+//
+// With Config.AWSVPC set, an awsvpc task gets a pause container first (from
+// the local pause image, never pulled) on the agent's awsvpc network: its
+// other containers are created after it, join its network namespace, start
+// once it runs, and it is stopped last (SIGKILL at once), which frees the
+// task's address. The pause container is essential but never reported;
+// Report.Network carries the task's address, MAC and gateway instead
+// (Attached false once the pause container stopped). Without Config.AWSVPC,
+// awsvpc tasks stop with TaskFailedToStart.
 //
 // # Injected environment
 //
