@@ -19,7 +19,7 @@ func ptr[T any](v T) *T { return &v }
 // harness runs engines against the real Docker daemon, with an owner label
 // unique to the test, and records every report.
 type harness struct {
-	t     *testing.T
+	t     testing.TB
 	rt    docker.Runtime
 	c     *docker.Client // nil with a fake runtime
 	img   string
@@ -29,7 +29,7 @@ type harness struct {
 	reports map[string][]Report
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t testing.TB) *harness {
 	t.Helper()
 	c := dockertest.Client(t)
 	h := &harness{
