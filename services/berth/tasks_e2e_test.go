@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
+	"net/netip"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -483,4 +485,76 @@ func (e *imageEvents) barrier(t *testing.T, ref string, i int) {
 		return nil
 	})
 	dockerCmd(t, "image", "rm", marker)
+}
+
+// TestE2E_AWSVPCTask: Berth started with --agent-awsvpc-subnet runs an
+// awsvpc task through run-task (with the networkConfiguration AWS asks
+// for): the task gets its own address in that subnet, shown by the
+// agent's introspection API, and the host reaches its httpd there. The
+// control plane's side (DescribeTasks attachments, Fargate) is not checked
+// here.
+func TestE2E_AWSVPCTask(t *testing.T) {
+	requireDocker(t)
+	t.Parallel()
+	bin := buildBerth(t)
+	owner := e2eOwner(t)
+	t.Cleanup(func() { // after Berth stopped: its containers, then its network
+		removeContainers(t, "label="+docker.LabelManaged+"="+owner)
+		_ = exec.Command("docker", "network", "rm", docker.AWSVPCNetworkName(owner)).Run()
+	})
+	subnet := netip.MustParsePrefix(fmt.Sprintf("10.%d.%d.0/24", 208+rand.IntN(8), rand.IntN(256)))
+	intro := testenv.FreeAddr(t)
+	p := startBerthWithAgent(t, bin, t.TempDir(), owner, "--agent-awsvpc-subnet", subnet.String(), "--agent-introspection-addr", intro)
+	c := p.ecs(t)
+	image := p.pushBusybox(t, "busybox", "awsvpc")
+
+	web := ctrDef("web", image, "httpd", "-f", "-p", "80", "-h", "/www")
+	web["portMappings"] = []any{map[string]any{"containerPort": 80, "protocol": "tcp"}}
+	td := taskDef("awsvpc-web", web)
+	td["networkMode"] = "awsvpc"
+	out := p.aws(t, "ecs", "run-task", "--task-definition", p.registerTaskDef(t, td),
+		"--network-configuration", "awsvpcConfiguration={subnets=[subnet-12345678],assignPublicIp=DISABLED}")
+	tasks, _ := out["tasks"].([]any)
+	if len(tasks) != 1 {
+		t.Fatalf("run-task: %v", out)
+	}
+	arn := tasks[0].(map[string]any)["taskArn"].(string)
+	waitTask(t, c, arn, time.Minute, status("RUNNING"))
+
+	var it struct {
+		Containers []struct {
+			Networks []struct {
+				NetworkMode   string
+				IPv4Addresses []string
+			}
+		}
+	}
+	resp, err := http.Get("http://" + intro + "/v1/tasks?taskarn=" + arn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = json.NewDecoder(resp.Body).Decode(&it)
+	resp.Body.Close()
+	if err != nil || len(it.Containers) != 1 || len(it.Containers[0].Networks) != 1 || it.Containers[0].Networks[0].NetworkMode != "awsvpc" ||
+		len(it.Containers[0].Networks[0].IPv4Addresses) != 1 {
+		t.Fatalf("introspection: %+v (%v)", it, err)
+	}
+	ip, err := netip.ParseAddr(it.Containers[0].Networks[0].IPv4Addresses[0])
+	if err != nil || !subnet.Contains(ip) {
+		t.Fatalf("task address %v not in %s", ip, subnet)
+	}
+	natstest.Eventually(t, 20*time.Second, 100*time.Millisecond, func() error {
+		resp, err := http.Get("http://" + ip.String() + ":80/")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if string(body) != "hello from berth\n" {
+			return fmt.Errorf("GET %s: %q", ip, body)
+		}
+		return nil
+	})
+	p.aws(t, "ecs", "stop-task", "--task", arn)
+	waitTask(t, c, arn, time.Minute, status("STOPPED"))
 }
