@@ -226,7 +226,32 @@ func Translate(spec ContainerSpec) (*CreateConfig, error) {
 	if err := refuseUnsupported(def); err != nil {
 		return nil, fmt.Errorf("container %q: %w", def.Name, err)
 	}
+	cfg := containerConfig(spec, def)
+	hc, err := hostConfig(spec, td, def, mode)
+	if err != nil {
+		return nil, fmt.Errorf("container %q: %w", def.Name, err)
+	}
+	if err := ports(def, mode, cfg, hc); err != nil {
+		return nil, fmt.Errorf("container %q: %w", def.Name, err)
+	}
+	if mode == networkModeAWSVPC {
+		// Docker refuses exposed ports in a shared namespace; the task's
+		// address is reached directly, on the container ports.
+		cfg.ExposedPorts = nil
+	}
+	if err := links(def, mode, spec.DockerNames, hc); err != nil {
+		return nil, fmt.Errorf("container %q: %w", def.Name, err)
+	}
+	vols, err := mounts(spec, def, td, hc)
+	if err != nil {
+		return nil, fmt.Errorf("container %q: %w", def.Name, err)
+	}
+	return &CreateConfig{Name: spec.Name, Config: cfg, HostConfig: hc, Volumes: vols}, nil
+}
 
+// containerConfig is the Docker container configuration of def (override
+// applied): command, labels, environment, stop timeout, health check.
+func containerConfig(spec ContainerSpec, def ecsapi.ContainerDefinition) *container.Config {
 	cfg := &container.Config{
 		Image:           def.Image,
 		Cmd:             def.Command,
@@ -258,7 +283,13 @@ func Translate(spec ContainerSpec) (*CreateConfig, error) {
 	if hc := def.HealthCheck; hc != nil {
 		cfg.Healthcheck = healthConfig(hc)
 	}
+	return cfg
+}
 
+// hostConfig is the Docker host configuration of def (override applied)
+// in task definition td with network mode mode, before ports, links and
+// mounts.
+func hostConfig(spec ContainerSpec, td *ecsapi.TaskDefinition, def ecsapi.ContainerDefinition, mode string) (*container.HostConfig, error) {
 	hc := &container.HostConfig{
 		NetworkMode:    container.NetworkMode(mode),
 		Privileged:     deref(def.Privileged),
@@ -283,13 +314,13 @@ func Translate(spec ContainerSpec) (*CreateConfig, error) {
 	for _, s := range def.DnsServers {
 		a, err := netip.ParseAddr(s)
 		if err != nil {
-			return nil, fmt.Errorf("container %q: dnsServers %q: %w", def.Name, s, ErrInvalid)
+			return nil, fmt.Errorf("dnsServers %q: %w", s, ErrInvalid)
 		}
 		hc.DNS = append(hc.DNS, a)
 	}
 	for _, h := range def.ExtraHosts {
 		if h.Hostname == "" || h.IpAddress == "" {
-			return nil, fmt.Errorf("container %q: extraHosts needs hostname and ipAddress: %w", def.Name, ErrInvalid)
+			return nil, fmt.Errorf("extraHosts needs hostname and ipAddress: %w", ErrInvalid)
 		}
 		hc.ExtraHosts = append(hc.ExtraHosts, h.Hostname+":"+h.IpAddress)
 	}
@@ -304,28 +335,13 @@ func Translate(spec ContainerSpec) (*CreateConfig, error) {
 	}
 	if mode == networkModeAWSVPC {
 		if err := awsvpcNetwork(spec, def, hc); err != nil {
-			return nil, fmt.Errorf("container %q: %w", def.Name, err)
+			return nil, err
 		}
 	}
 	if err := linuxParameters(def, hc); err != nil {
-		return nil, fmt.Errorf("container %q: %w", def.Name, err)
+		return nil, err
 	}
-	if err := ports(def, mode, cfg, hc); err != nil {
-		return nil, fmt.Errorf("container %q: %w", def.Name, err)
-	}
-	if mode == networkModeAWSVPC {
-		// Docker refuses exposed ports in a shared namespace; the task's
-		// address is reached directly, on the container ports.
-		cfg.ExposedPorts = nil
-	}
-	if err := links(def, mode, spec.DockerNames, hc); err != nil {
-		return nil, fmt.Errorf("container %q: %w", def.Name, err)
-	}
-	vols, err := mounts(spec, def, td, hc)
-	if err != nil {
-		return nil, fmt.Errorf("container %q: %w", def.Name, err)
-	}
-	return &CreateConfig{Name: spec.Name, Config: cfg, HostConfig: hc, Volumes: vols}, nil
+	return hc, nil
 }
 
 // taskLimits applies the task-level cpu and memory of an EC2-style task
