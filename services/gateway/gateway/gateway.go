@@ -52,7 +52,7 @@ type Config struct {
 	// MaxConcurrent caps the calls served at once; calls beyond it get
 	// ThrottlingException (default 1024).
 	MaxConcurrent int
-	Log            *slog.Logger
+	Log           *slog.Logger
 	// Now is the clock (tests); default time.Now.
 	Now func() time.Time
 }
