@@ -40,7 +40,7 @@ func TestFuzzTargets(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			// -parallel 1: the machine's cores are shared with the rest of
 			// the test run; the run is bounded by -fuzztime.
-			cmd := exec.Command(gobin, "test", "-run", "^$", "-fuzz", "^"+tc.name+"$", "-fuzztime", fuzztime, "-parallel", "1", tc.pkg)
+			cmd := exec.Command(gobin, "test", "-timeout", "10m", "-run", "^$", "-fuzz", "^"+tc.name+"$", "-fuzztime", fuzztime, "-parallel", "1", tc.pkg)
 			cmd.Dir = root
 			var out bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &out, &out
