@@ -20,6 +20,7 @@ import (
 // error is relayed as is. (Services, owned by the supervisor, will join.)
 var tagOwners = map[string]string{
 	events.ResourceTaskDefinition: events.ServiceTaskDefs,
+	events.ResourceService:        events.ServiceSupervisor,
 }
 
 // taggable are the resource types ECS tagging accepts.
