@@ -84,6 +84,7 @@ func (d *decider) finish() {
 		}
 	}
 	steady := rec.Status == events.ServiceActive && len(rec.Deployments) == 1 && !busy &&
+		rec.Deployments[0].RolloutState != events.RolloutInProgress &&
 		running == int(rec.DesiredCount) && len(rec.Tasks) == running
 	switch {
 	case steady && !rec.Steady:
