@@ -87,7 +87,8 @@ func (d *decider) replica() {
 	blocked := false
 	for _, t := range retire {
 		h := d.healthy(t)
-		if h && rec.Status == events.ServiceActive && healthy-1 < lo {
+		serving := t.LastStatus == events.TaskRunning && t.HealthStatus != "UNHEALTHY"
+		if serving && rec.Status == events.ServiceActive && healthy-b2i(h) < lo {
 			blocked = true
 			continue
 		}
@@ -211,10 +212,12 @@ func (d *decider) daemon() {
 			if t.StopReason != "" {
 				continue
 			}
-			if d.healthy(t) {
-				if healthy-1 < lo {
-					continue
-				}
+			h := d.healthy(t)
+			serving := t.LastStatus == events.TaskRunning && t.HealthStatus != "UNHEALTHY"
+			if serving && healthy-b2i(h) < lo {
+				continue
+			}
+			if h {
 				healthy--
 			}
 			d.stop(t, d.scalingReason())
@@ -224,4 +227,11 @@ func (d *decider) daemon() {
 	if len(stopped) > 0 {
 		d.event(fmt.Sprintf("(service %s) has stopped %d running tasks: %s.", rec.Name, len(stopped), taskList(stopped)))
 	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
