@@ -105,6 +105,9 @@ type ServiceRecord struct {
 	// Deployments, PRIMARY first. ACTIVE ones leave the list once their
 	// tasks are gone.
 	Deployments []DeploymentRecord `json:"deployments"`
+	// Completed is the last deployment that completed: what a circuit
+	// breaker rolls back to (it may have left Deployments already).
+	Completed *DeploymentRecord `json:"completed,omitempty"`
 	// Launches are decided task starts not yet folded into Tasks: RunTask
 	// (or StartTask) with clientToken Token, re-sent by whoever reconciles
 	// next until its tasks are known, so a start is never made twice.

@@ -194,8 +194,11 @@ func sampleService(c *ecs.Client, name string) *svcSampler {
 				return
 			case <-time.After(100 * time.Millisecond):
 			}
+			// A task may move from desired RUNNING to STOPPED between the
+			// two lists: count each task once, at its later state.
 			running, total := 0, 0
 			ok := true
+			seen := map[string]ecstypes.Task{}
 			for _, desired := range []string{"RUNNING", "STOPPED"} {
 				ts, err := listService(c, name, desired)
 				if err != nil {
@@ -203,6 +206,11 @@ func sampleService(c *ecs.Client, name string) *svcSampler {
 					break
 				}
 				for _, tk := range ts {
+					seen[aws.ToString(tk.TaskArn)] = tk
+				}
+			}
+			if ok {
+				for _, tk := range seen {
 					switch aws.ToString(tk.LastStatus) {
 					case "STOPPED":
 					case "RUNNING":

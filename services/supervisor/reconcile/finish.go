@@ -79,6 +79,8 @@ func (d *decider) finish() {
 			p.RolloutState = events.RolloutCompleted
 			p.RolloutStateReason = "ECS deployment " + p.ID + " completed."
 			p.UpdatedAt = now
+			done := *p
+			rec.Completed = &done
 			d.event(fmt.Sprintf("(service %s) (deployment %s) deployment completed.", rec.Name, p.ID))
 			d.deploymentEvent(events.EventTypeInfo, events.DeploymentCompletedEvent, p.ID, p.RolloutStateReason)
 		}

@@ -234,15 +234,8 @@ func (d *decider) circuitBreaker() {
 	if !awsjson.Value(cb.Rollback) {
 		return
 	}
-	var target *events.DeploymentRecord
-	for i := range rec.Deployments {
-		dep := &rec.Deployments[i]
-		if dep.ID != p.ID && dep.RolloutState == events.RolloutCompleted {
-			target = dep
-			break
-		}
-	}
-	if target == nil {
+	target := rec.Completed
+	if target == nil || target.ID == p.ID {
 		return
 	}
 	d.event(fmt.Sprintf("(service %s) rolling back to deployment %s.", rec.Name, target.ID))
@@ -273,7 +266,7 @@ func (d *decider) nextDeploymentID() string {
 // DeploymentID is an id of the form ecs-svc/<19 digits>, from the time and
 // a sequence number.
 func DeploymentID(now time.Time, seq int64) string {
-	n := uint64(now.UnixNano())%1_000_000_000_000_000 + uint64(seq%10)*1_000_000_000_000_000
+	n := uint64(now.UnixMicro())%10_000_000_000_000_000*1000 + uint64(seq%1000)
 	return fmt.Sprintf("ecs-svc/%019d", n)
 }
 

@@ -157,7 +157,9 @@ func (e *svcEnv) describe(t testing.TB, cluster, name string) types.Service {
 // waitStable waits with the SDK's services-stable waiter.
 func (e *svcEnv) waitStable(t testing.TB, cluster string, names ...string) {
 	t.Helper()
-	w := ecs.NewServicesStableWaiter(e.ecs, func(o *ecs.ServicesStableWaiterOptions) { o.MinDelay, o.MaxDelay = 100*time.Millisecond, 200*time.Millisecond })
+	w := ecs.NewServicesStableWaiter(e.ecs, func(o *ecs.ServicesStableWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 100*time.Millisecond, 200*time.Millisecond
+	})
 	if err := w.Wait(context.Background(), &ecs.DescribeServicesInput{Cluster: aws.String(cluster), Services: names}, 60*time.Second); err != nil {
 		for _, n := range names {
 			s := e.describe(t, cluster, n)

@@ -97,7 +97,9 @@ func TestService_Lifecycle(t *testing.T) {
 	}
 	_, err = e.ecs.UpdateService(ctx, &ecs.UpdateServiceInput{Cluster: aws.String("c1"), Service: aws.String("web"), DesiredCount: aws.Int32(1)})
 	wantCode(t, err, events.CodeServiceNotActive, "Service was not ACTIVE.")
-	w := ecs.NewServicesInactiveWaiter(e.ecs, func(o *ecs.ServicesInactiveWaiterOptions) { o.MinDelay, o.MaxDelay = 100*time.Millisecond, 200*time.Millisecond })
+	w := ecs.NewServicesInactiveWaiter(e.ecs, func(o *ecs.ServicesInactiveWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 100*time.Millisecond, 200*time.Millisecond
+	})
 	if err := w.Wait(ctx, &ecs.DescribeServicesInput{Cluster: aws.String("c1"), Services: []string{"web"}}, 30*time.Second); err != nil {
 		t.Fatalf("services-inactive: %v", err)
 	}

@@ -47,7 +47,10 @@ func (e *svcEnv) sample(t testing.TB, cluster, name string) *sampler {
 				return
 			default:
 			}
+			// A task may move from desired RUNNING to STOPPED between the
+			// two lists: count each task once, at its later state.
 			running, total := 0, 0
+			seen := map[string]types.Task{}
 			for _, status := range []string{"RUNNING", "STOPPED"} {
 				list, err := e.ecs.ListTasks(context.Background(), &ecs.ListTasksInput{Cluster: aws.String(cluster), ServiceName: aws.String(name), DesiredStatus: types.DesiredStatus(status)})
 				if err != nil || len(list.TaskArns) == 0 {
@@ -59,15 +62,18 @@ func (e *svcEnv) sample(t testing.TB, cluster, name string) *sampler {
 						continue
 					}
 					for _, tk := range out.Tasks {
-						switch aws.ToString(tk.LastStatus) {
-						case "STOPPED":
-						case "RUNNING":
-							running++
-							total++
-						default:
-							total++
-						}
+						seen[aws.ToString(tk.TaskArn)] = tk
 					}
+				}
+			}
+			for _, tk := range seen {
+				switch aws.ToString(tk.LastStatus) {
+				case "STOPPED":
+				case "RUNNING":
+					running++
+					total++
+				default:
+					total++
 				}
 			}
 			if running < int(s.minRunning.Load()) {
@@ -165,7 +171,7 @@ func TestReplica_CircuitBreakerRollback(t *testing.T) {
 	if _, err := e.ecs.CreateService(ctx, &ecs.CreateServiceInput{
 		Cluster: aws.String("c1"), ServiceName: aws.String("web"), TaskDefinition: aws.String(good), DesiredCount: aws.Int32(3),
 		DeploymentConfiguration: &types.DeploymentConfiguration{
-			MinimumHealthyPercent:    aws.Int32(50), MaximumPercent: aws.Int32(200),
+			MinimumHealthyPercent: aws.Int32(50), MaximumPercent: aws.Int32(200),
 			DeploymentCircuitBreaker: &types.DeploymentCircuitBreaker{Enable: true, Rollback: true},
 		},
 	}); err != nil {
