@@ -222,6 +222,7 @@ func (s *Service) reconcile(ctx context.Context, key string) error {
 			return err
 		}
 		s.cache.put(key, next, n)
+		s.log.Debug("decided", "service", key, "revision", n, "launches", len(next.Launches), "stops", len(res.Stops))
 		s.publish(ctx, next.Outbox)
 		for _, st := range res.Stops {
 			if err := s.ecs.stopTask(ctx, next.Cluster, st.ARN, st.Reason); err != nil {
