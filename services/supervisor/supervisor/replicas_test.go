@@ -27,7 +27,7 @@ type supervisorProc struct {
 
 // startProcs builds the standalone supervisor and runs n replicas against
 // the test's NATS server.
-func (e *svcEnv) startProcs(t *testing.T, n int) []*supervisorProc {
+func (e *svcEnv) startProcs(t testing.TB, n int) []*supervisorProc {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "supervisor")
 	if out, err := exec.Command("go", "build", "-o", bin, "..").CombinedOutput(); err != nil {
