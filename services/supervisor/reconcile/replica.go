@@ -63,11 +63,16 @@ func (d *decider) replica() {
 	// Scale in: the newest, least healthy extras go first.
 	if kept > desired && len(keep) > 0 {
 		slices.SortStableFunc(keep, func(a, b *events.ServiceTask) int { return d.stopOrder(a, b) })
+		var stopped []string
 		for _, t := range keep[:min(kept-desired, len(keep))] {
 			if d.healthy(t) {
 				healthy--
 			}
 			d.stop(t, d.scalingReason())
+			stopped = append(stopped, t.ARN)
+		}
+		if len(stopped) > 0 {
+			d.event(fmt.Sprintf("(service %s) has stopped %d running tasks: %s.", rec.Name, len(stopped), taskList(stopped)))
 		}
 		kept = desired
 	}

@@ -208,7 +208,7 @@ func (s *Service) reconcile(ctx context.Context, key string) error {
 		}
 		next := clone(rec)
 		res := reconcile.Decide(next, in, s.params())
-		s.resendStops(ctx, rec, res)
+		s.resendStops(ctx, rec, in)
 		if !res.Changed && now.Sub(rec.ReconciledAt) < s.cfg.Resync/2 {
 			return nil
 		}
@@ -224,11 +224,7 @@ func (s *Service) reconcile(ctx context.Context, key string) error {
 		s.cache.put(key, next, n)
 		s.log.Debug("decided", "service", key, "revision", n, "launches", len(next.Launches), "stops", len(res.Stops))
 		s.publish(ctx, next.Outbox)
-		for _, st := range res.Stops {
-			if err := s.ecs.stopTask(ctx, next.Cluster, st.ARN, st.Reason); err != nil {
-				s.log.Warn("stop task", "service", key, "task", st.ARN, "err", err)
-			}
-		}
+		s.stopAll(ctx, next.Cluster, res.Stops)
 		if len(next.Launches) > 0 {
 			return s.runLaunches(ctx, key, next.Launches)
 		}
@@ -237,17 +233,35 @@ func (s *Service) reconcile(ctx context.Context, key string) error {
 	return fmt.Errorf("reconcile %s: too much contention", key)
 }
 
+// stopAll sends the StopTask calls of a decision, a few at once (each is
+// a commit in the scheduler).
+func (s *Service) stopAll(ctx context.Context, cluster string, stops []reconcile.Stop) {
+	sem := make(chan struct{}, 8)
+	var wg sync.WaitGroup
+	for _, st := range stops {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if err := s.ecs.stopTask(ctx, cluster, st.ARN, st.Reason); err != nil {
+				s.log.Warn("stop task", "cluster", cluster, "task", st.ARN, "err", err)
+			}
+		})
+	}
+	wg.Wait()
+}
+
 // resendStops re-sends the stops a previous decision made that the
 // scheduler has not applied (the decider may have died before sending).
-func (s *Service) resendStops(ctx context.Context, prev *events.ServiceRecord, res reconcile.Result) {
+func (s *Service) resendStops(ctx context.Context, prev *events.ServiceRecord, in reconcile.Input) {
+	var stops []reconcile.Stop
 	for _, t := range prev.Tasks {
-		if t.StopReason != "" && t.DesiredStatus != events.DesiredStopped {
-			if err := s.ecs.stopTask(ctx, prev.Cluster, t.ARN, t.StopReason); err != nil {
-				s.log.Warn("stop task", "task", t.ARN, "err", err)
-			}
+		o, seen := in.Tasks[t.ARN]
+		if t.StopReason == "" || (seen && (o.Missing || o.DesiredStatus == events.DesiredStopped)) {
+			continue
 		}
+		stops = append(stops, reconcile.Stop{ARN: t.ARN, Reason: t.StopReason})
 	}
-	_ = res
+	s.stopAll(ctx, prev.Cluster, stops)
 }
 
 // runLaunches sends each launch's RunTask and folds its tasks into the
