@@ -82,6 +82,28 @@ func TestDaemon_OnePerInstance(t *testing.T) {
 		}
 		return nil
 	})
+	// A new revision: every instance swaps its task, one at a time or
+	// all at once (minimumHealthyPercent 0), never two on one instance.
+	td2 := e.taskDef(t, "agent", "log:2")
+	up, err := e.ecs.UpdateService(ctx, &ecs.UpdateServiceInput{Cluster: aws.String("c1"), Service: aws.String("logs"), TaskDefinition: aws.String(td2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	newID := aws.ToString(up.Service.Deployments[0].Id)
+	natstest.Eventually(t, 20*time.Second, 50*time.Millisecond, func() error {
+		if err := onEach(5)(); err != nil {
+			return err
+		}
+		for _, tk := range e.tasks(t, "c1", "logs") {
+			if aws.ToString(tk.StartedBy) != newID {
+				return fmt.Errorf("task of %s left", aws.ToString(tk.StartedBy))
+			}
+		}
+		if d := e.describe(t, "c1", "logs"); len(d.Deployments) != 1 {
+			return fmt.Errorf("%d deployments", len(d.Deployments))
+		}
+		return nil
+	})
 	// Constraints: only instances with role == edge.
 	if _, err := e.ecs.CreateService(ctx, &ecs.CreateServiceInput{
 		Cluster: aws.String("c1"), ServiceName: aws.String("edge"), TaskDefinition: aws.String(td),
