@@ -369,7 +369,7 @@ func (d *decider) launch(p *events.DeploymentRecord, count int, inst *Instance) 
 	}
 	if inst != nil {
 		req.PlacementStrategy = nil
-		req.PlacementConstraints = append(req.PlacementConstraints, ecsapi.PlacementConstraint{Type: "memberOf", Expression: "ec2InstanceId == " + inst.EC2ID})
+		req.PlacementConstraints = append(req.PlacementConstraints, ecsapi.PlacementConstraint{Type: "memberOf", Expression: "ec2InstanceId == '" + quoteEscaper.Replace(inst.EC2ID) + "'"})
 	}
 	switch rec.PropagateTags {
 	case "SERVICE":
@@ -387,6 +387,9 @@ func (d *decider) launch(p *events.DeploymentRecord, count int, inst *Instance) 
 	}
 	rec.Launches = append(rec.Launches, l)
 }
+
+// quoteEscaper escapes a value for a single-quoted query-language literal.
+var quoteEscaper = strings.NewReplacer(`\`, `\\`, `'`, `\'`)
 
 // event records a service event (newest first, at most 100).
 func (d *decider) event(msg string) {
