@@ -84,6 +84,16 @@ func TestService_Lifecycle(t *testing.T) {
 	if d := e.describe(t, "c1", "web"); len(d.Tags) != 2 {
 		t.Fatalf("tags after TagResource: %v", d.Tags)
 	}
+	if _, err := e.ecs.UntagResource(ctx, &ecs.UntagResourceInput{ResourceArn: s.ServiceArn, TagKeys: []string{"team"}}); err != nil {
+		t.Fatal(err)
+	}
+	if d := e.describe(t, "c1", "web"); len(d.Tags) != 1 || aws.ToString(d.Tags[0].Key) != "b" {
+		t.Fatalf("tags after UntagResource: %v", d.Tags)
+	}
+	_, err = e.ecs.ListTagsForResource(ctx, &ecs.ListTagsForResourceInput{ResourceArn: aws.String(strings.Replace(aws.ToString(s.ServiceArn), "/web", "/nope", 1))})
+	wantCode(t, err, events.CodeResourceNotFound, "")
+	_, err = e.ecs.ListTagsForResource(ctx, &ecs.ListTagsForResourceInput{ResourceArn: aws.String(strings.Replace(aws.ToString(s.ServiceArn), "/c1/", "/c9/", 1))})
+	wantCode(t, err, events.CodeClusterNotFound, "")
 
 	// Delete refused while scaled above 0.
 	_, err = e.ecs.DeleteService(ctx, &ecs.DeleteServiceInput{Cluster: aws.String("c1"), Service: aws.String("web")})

@@ -32,7 +32,7 @@ func (s *Service) listTagsForResource(ctx context.Context, in *ecsapi.ListTagsFo
 		return nil, err
 	}
 	if rec == nil || rec.Status == events.ServiceInactive {
-		return nil, apierr.New(events.CodeResourceNotFound, msgResourceNotFound)
+		return nil, s.notFound(ctx, in.ResourceArn)
 	}
 	return &ecsapi.ListTagsForResourceResponse{Tags: nonNil(rec.Tags)}, nil
 }
@@ -84,7 +84,7 @@ func (s *Service) retag(ctx context.Context, arn string, fn func([]ecsapi.Tag) (
 			return err
 		}
 		if rec == nil || rec.Status == events.ServiceInactive {
-			return apierr.New(events.CodeResourceNotFound, msgResourceNotFound)
+			return s.notFound(ctx, arn)
 		}
 		tags, err := fn(slices.Clone(rec.Tags))
 		if err != nil {
@@ -104,4 +104,15 @@ func (s *Service) retag(ctx context.Context, arn string, fn func([]ecsapi.Tag) (
 		return nil
 	}
 	return errConflict
+}
+
+// notFound is the error for a service ARN that names no service: the
+// cluster's error first, then ResourceNotFoundException.
+func (s *Service) notFound(ctx context.Context, arn string) error {
+	if r, err := events.ParseECSARN(arn); err == nil && r.Cluster != "" {
+		if _, err := s.ecs.activeCluster(ctx, r.Cluster); err != nil {
+			return err
+		}
+	}
+	return apierr.New(events.CodeResourceNotFound, msgResourceNotFound)
 }
