@@ -75,6 +75,8 @@ func (s *Service) newRecord(ctx context.Context, cluster string, in *ecsapi.Crea
 		return nil, invalid(msgDaemonDesired)
 	case strategy == events.SchedulingDaemon && len(in.PlacementStrategy) > 0:
 		return nil, invalid(msgDaemonStrategy)
+	case strategy == events.SchedulingReplica && in.DesiredCount == nil:
+		return nil, invalid(msgReplicaDesired)
 	case desired < 0:
 		return nil, invalid(msgDesiredNegative)
 	}

@@ -148,6 +148,7 @@ func TestCreateService_BadInput(t *testing.T) {
 		msg  string
 	}{
 		{"missing task definition", ecs.CreateServiceInput{TaskDefinition: aws.String("nope:1"), DesiredCount: aws.Int32(1)}, events.CodeClient, "TaskDefinition not found."},
+		{"replica without desired", ecs.CreateServiceInput{TaskDefinition: aws.String(td)}, events.CodeInvalidParameter, "The desiredCount must be specified for services with the REPLICA scheduling strategy."},
 		{"negative desired", ecs.CreateServiceInput{TaskDefinition: aws.String(td), DesiredCount: aws.Int32(-1)}, events.CodeInvalidParameter, ""},
 		{"max below 100", ecs.CreateServiceInput{TaskDefinition: aws.String(td), DesiredCount: aws.Int32(1), DeploymentConfiguration: &types.DeploymentConfiguration{MaximumPercent: aws.Int32(50)}}, events.CodeInvalidParameter, ""},
 		{"min 100 max 150 accepted", ecs.CreateServiceInput{TaskDefinition: aws.String(td), DesiredCount: aws.Int32(1), DeploymentConfiguration: &types.DeploymentConfiguration{MaximumPercent: aws.Int32(150), MinimumHealthyPercent: aws.Int32(100)}}, "", ""},
