@@ -13,45 +13,7 @@ import (
 // WakeAt.
 func (d *decider) finish() {
 	rec, now := d.rec, d.in.Now
-	type counts struct{ running, pending, live, healthy int }
-	per := map[string]*counts{}
-	for i := range rec.Deployments {
-		per[rec.Deployments[i].ID] = &counts{}
-	}
-	running, pending, busy := 0, 0, false
-	for i := range rec.Tasks {
-		t := &rec.Tasks[i]
-		c := per[t.Deployment]
-		if c == nil {
-			c = &counts{}
-			per[t.Deployment] = c
-		}
-		c.live++
-		if t.StopReason != "" {
-			busy = true
-		}
-		switch {
-		case t.LastStatus == events.TaskRunning:
-			running++
-			c.running++
-			if d.healthy(t) {
-				c.healthy++
-			}
-		case events.TaskStatusRank(t.LastStatus) < events.TaskStatusRank(events.TaskRunning):
-			pending++
-			c.pending++
-			busy = true
-		}
-	}
-	for _, l := range rec.Launches {
-		if c := per[l.Deployment]; c != nil {
-			c.pending += int(l.Count)
-			c.live += int(l.Count)
-		}
-		pending += int(l.Count)
-		busy = true
-	}
-	p := d.primary()
+	per, running, pending, busy := d.count()
 	others := 0
 	kept := rec.Deployments[:0]
 	for _, dep := range rec.Deployments {
@@ -68,7 +30,7 @@ func (d *decider) finish() {
 		kept = append(kept, dep)
 	}
 	rec.Deployments = kept
-	p = d.primary()
+	p := d.primary()
 	if p != nil {
 		if rec.SchedulingStrategy != events.SchedulingDaemon {
 			p.DesiredCount = rec.DesiredCount
@@ -189,3 +151,49 @@ func outEvent(rec *events.ServiceRecord, p Params, kind, id, detailType string, 
 }
 
 func isoTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
+
+// counts are one deployment's tasks.
+type counts struct{ running, pending, live, healthy int }
+
+// count counts the tasks per deployment, and the service's RUNNING and
+// pending ones; busy reports tasks starting or stopping.
+func (d *decider) count() (per map[string]*counts, running, pending int, busy bool) {
+	rec := d.rec
+	per = map[string]*counts{}
+	for i := range rec.Deployments {
+		per[rec.Deployments[i].ID] = &counts{}
+	}
+	for i := range rec.Tasks {
+		t := &rec.Tasks[i]
+		c := per[t.Deployment]
+		if c == nil {
+			c = &counts{}
+			per[t.Deployment] = c
+		}
+		c.live++
+		if t.StopReason != "" {
+			busy = true
+		}
+		switch {
+		case t.LastStatus == events.TaskRunning:
+			running++
+			c.running++
+			if d.healthy(t) {
+				c.healthy++
+			}
+		case events.TaskStatusRank(t.LastStatus) < events.TaskStatusRank(events.TaskRunning):
+			pending++
+			c.pending++
+			busy = true
+		}
+	}
+	for _, l := range rec.Launches {
+		if c := per[l.Deployment]; c != nil {
+			c.pending += int(l.Count)
+			c.live += int(l.Count)
+		}
+		pending += int(l.Count)
+		busy = true
+	}
+	return per, running, pending, busy
+}

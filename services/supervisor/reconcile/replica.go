@@ -31,28 +31,7 @@ func (d *decider) replica() {
 	lo, hi := bounds(rec, int32(desired))
 	failed := p != nil && p.RolloutState == events.RolloutFailed
 
-	var keep, retire []*events.ServiceTask
-	live, healthy := 0, 0
-	for i := range rec.Tasks {
-		t := &rec.Tasks[i]
-		live++
-		if t.StopReason != "" {
-			continue
-		}
-		if d.healthy(t) {
-			healthy++
-		}
-		switch {
-		case rec.Status != events.ServiceActive:
-			retire = append(retire, t)
-		case d.in.Draining[t.Instance]:
-			retire = append(retire, t)
-		case p != nil && t.Deployment == p.ID, failed:
-			keep = append(keep, t)
-		default:
-			retire = append(retire, t)
-		}
-	}
+	keep, retire, live, healthy := d.classify(p, failed)
 	launching := 0
 	for _, l := range rec.Launches {
 		launching += int(l.Count)
@@ -109,6 +88,34 @@ func (d *decider) replica() {
 	if blocked && started == 0 && desired-kept > 0 && hi-total <= 0 && len(stopped) == 0 {
 		d.stuck()
 	}
+}
+
+// classify splits the tasks not being stopped into those the PRIMARY
+// deployment keeps and those to retire; live counts every task, healthy the
+// healthy ones not being stopped.
+func (d *decider) classify(p *events.DeploymentRecord, failed bool) (keep, retire []*events.ServiceTask, live, healthy int) {
+	rec := d.rec
+	for i := range rec.Tasks {
+		t := &rec.Tasks[i]
+		live++
+		if t.StopReason != "" {
+			continue
+		}
+		if d.healthy(t) {
+			healthy++
+		}
+		switch {
+		case rec.Status != events.ServiceActive:
+			retire = append(retire, t)
+		case d.in.Draining[t.Instance]:
+			retire = append(retire, t)
+		case p != nil && t.Deployment == p.ID, failed:
+			keep = append(keep, t)
+		default:
+			retire = append(retire, t)
+		}
+	}
+	return keep, retire, live, healthy
 }
 
 // stuck records, once in a row, that the deployment configuration leaves
@@ -189,45 +196,8 @@ func (d *decider) daemon() {
 	}
 	slices.Sort(arns)
 	for _, arn := range arns {
-		tasks := byInst[arn]
-		hasPrimary := launching[arn]
-		busy := launching[arn]
-		for _, t := range tasks {
-			busy = true
-			if p != nil && t.Deployment == p.ID && t.StopReason == "" {
-				if hasPrimary {
-					d.stop(t, d.scalingReason())
-					stopped = append(stopped, t.ARN)
-					continue
-				}
-				hasPrimary = true
-			}
-		}
-		if hasPrimary {
-			continue
-		}
-		if !busy {
-			if d.launchable(p) {
-				in := eligible[arn]
-				d.launch(p, 1, &in)
-			}
-			continue
-		}
-		for _, t := range tasks {
-			if t.StopReason != "" {
-				continue
-			}
-			h := d.healthy(t)
-			serving := t.LastStatus == events.TaskRunning && t.HealthStatus != "UNHEALTHY"
-			if serving && healthy-b2i(h) < lo {
-				continue
-			}
-			if h {
-				healthy--
-			}
-			d.stop(t, d.scalingReason())
-			stopped = append(stopped, t.ARN)
-		}
+		in := eligible[arn]
+		stopped = append(stopped, d.daemonOn(p, &in, byInst[arn], launching[arn], lo, &healthy)...)
 	}
 	if len(stopped) > 0 {
 		d.event(fmt.Sprintf("(service %s) has stopped %d running tasks: %s.", rec.Name, len(stopped), taskList(stopped)))
@@ -239,4 +209,48 @@ func b2i(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// daemonOn keeps one PRIMARY task on one eligible instance: extras stop;
+// an older deployment's task stops (within the minimum) before the new one
+// starts; an empty instance gets a launch. It returns the tasks stopped.
+func (d *decider) daemonOn(p *events.DeploymentRecord, in *Instance, tasks []*events.ServiceTask, launching bool, lo int, healthy *int) []string {
+	var stopped []string
+	hasPrimary, busy := launching, launching
+	for _, t := range tasks {
+		busy = true
+		if p != nil && t.Deployment == p.ID && t.StopReason == "" {
+			if hasPrimary {
+				d.stop(t, d.scalingReason())
+				stopped = append(stopped, t.ARN)
+				continue
+			}
+			hasPrimary = true
+		}
+	}
+	switch {
+	case hasPrimary:
+		return stopped
+	case !busy:
+		if d.launchable(p) {
+			d.launch(p, 1, in)
+		}
+		return stopped
+	}
+	for _, t := range tasks {
+		if t.StopReason != "" {
+			continue
+		}
+		h := d.healthy(t)
+		serving := t.LastStatus == events.TaskRunning && t.HealthStatus != "UNHEALTHY"
+		if serving && *healthy-b2i(h) < lo {
+			continue
+		}
+		if h {
+			*healthy--
+		}
+		d.stop(t, d.scalingReason())
+		stopped = append(stopped, t.ARN)
+	}
+	return stopped
 }

@@ -55,45 +55,8 @@ func (s *Service) createService(ctx context.Context, in *ecsapi.CreateServiceReq
 
 // newRecord checks a CreateService request and builds the new service.
 func (s *Service) newRecord(ctx context.Context, cluster string, in *ecsapi.CreateServiceRequest) (*events.ServiceRecord, error) {
-	strategy := in.SchedulingStrategy
-	switch {
-	case in.ServiceName == "":
-		return nil, invalid(msgServiceNameBlank)
-	case !nameRE.MatchString(in.ServiceName):
-		return nil, invalid(msgServiceName)
-	case strategy == "":
-		strategy = events.SchedulingReplica
-	case strategy != events.SchedulingReplica && strategy != events.SchedulingDaemon:
-		return nil, invalid(msgSchedulingStrategy, strategy)
-	}
-	if in.TaskDefinition == "" {
-		return nil, invalid(msgTaskDefBlank)
-	}
-	desired := awsjson.Value(in.DesiredCount)
-	switch {
-	case strategy == events.SchedulingDaemon && in.DesiredCount != nil:
-		return nil, invalid(msgDaemonDesired)
-	case strategy == events.SchedulingDaemon && len(in.PlacementStrategy) > 0:
-		return nil, invalid(msgDaemonStrategy)
-	case strategy == events.SchedulingReplica && in.DesiredCount == nil:
-		return nil, invalid(msgReplicaDesired)
-	case desired < 0:
-		return nil, invalid(msgDesiredNegative)
-	}
-	if err := checkUnsupported(in.LaunchType, in.CapacityProviderStrategy, in.LoadBalancers, in.ServiceRegistries, in.ServiceConnectConfiguration, in.DeploymentController); err != nil {
-		return nil, err
-	}
-	dc, err := checkDeploymentConfig(in.DeploymentConfiguration, strategy)
+	strategy, desired, dc, err := checkCreate(in)
 	if err != nil {
-		return nil, err
-	}
-	if err := checkPlacement(in.PlacementConstraints, in.PlacementStrategy); err != nil {
-		return nil, err
-	}
-	if err := checkTags(in.Tags); err != nil {
-		return nil, err
-	}
-	if err := checkPropagate(in.PropagateTags); err != nil {
 		return nil, err
 	}
 	clusterARN, err := s.ecs.activeCluster(ctx, cluster)
@@ -424,4 +387,53 @@ func mustJSON(v any) []byte {
 		panic(err)
 	}
 	return b
+}
+
+// checkCreate validates what a CreateService request says on its own and
+// returns its scheduling strategy, desired count and deployment
+// configuration with the defaults.
+func checkCreate(in *ecsapi.CreateServiceRequest) (string, int32, ecsapi.DeploymentConfiguration, error) {
+	var none ecsapi.DeploymentConfiguration
+	strategy := in.SchedulingStrategy
+	switch {
+	case in.ServiceName == "":
+		return "", 0, none, invalid(msgServiceNameBlank)
+	case !nameRE.MatchString(in.ServiceName):
+		return "", 0, none, invalid(msgServiceName)
+	case strategy == "":
+		strategy = events.SchedulingReplica
+	case strategy != events.SchedulingReplica && strategy != events.SchedulingDaemon:
+		return "", 0, none, invalid(msgSchedulingStrategy, strategy)
+	}
+	if in.TaskDefinition == "" {
+		return "", 0, none, invalid(msgTaskDefBlank)
+	}
+	desired := awsjson.Value(in.DesiredCount)
+	switch {
+	case strategy == events.SchedulingDaemon && in.DesiredCount != nil:
+		return "", 0, none, invalid(msgDaemonDesired)
+	case strategy == events.SchedulingDaemon && len(in.PlacementStrategy) > 0:
+		return "", 0, none, invalid(msgDaemonStrategy)
+	case strategy == events.SchedulingReplica && in.DesiredCount == nil:
+		return "", 0, none, invalid(msgReplicaDesired)
+	case desired < 0:
+		return "", 0, none, invalid(msgDesiredNegative)
+	}
+	if err := checkUnsupported(in.LaunchType, in.CapacityProviderStrategy, in.LoadBalancers, in.ServiceRegistries, in.ServiceConnectConfiguration, in.DeploymentController); err != nil {
+		return "", 0, none, err
+	}
+	dc, err := checkDeploymentConfig(in.DeploymentConfiguration, strategy)
+	if err != nil {
+		return "", 0, none, err
+	}
+	if err := checkPlacement(in.PlacementConstraints, in.PlacementStrategy); err != nil {
+		return "", 0, none, err
+	}
+	if err := checkTags(in.Tags); err != nil {
+		return "", 0, none, err
+	}
+	if err := checkPropagate(in.PropagateTags); err != nil {
+		return "", 0, none, err
+	}
+	return strategy, desired, dc, nil
 }

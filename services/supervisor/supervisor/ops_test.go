@@ -74,26 +74,7 @@ func TestService_Lifecycle(t *testing.T) {
 	if err != nil || cl.Clusters[0].ActiveServicesCount != 1 {
 		t.Fatalf("activeServicesCount: %+v %v", cl, err)
 	}
-	tags, err := e.ecs.ListTagsForResource(ctx, &ecs.ListTagsForResourceInput{ResourceArn: s.ServiceArn})
-	if err != nil || len(tags.Tags) != 1 {
-		t.Fatalf("list tags: %v %v", tags, err)
-	}
-	if _, err := e.ecs.TagResource(ctx, &ecs.TagResourceInput{ResourceArn: s.ServiceArn, Tags: []types.Tag{{Key: aws.String("b"), Value: aws.String("c")}}}); err != nil {
-		t.Fatal(err)
-	}
-	if d := e.describe(t, "c1", "web"); len(d.Tags) != 2 {
-		t.Fatalf("tags after TagResource: %v", d.Tags)
-	}
-	if _, err := e.ecs.UntagResource(ctx, &ecs.UntagResourceInput{ResourceArn: s.ServiceArn, TagKeys: []string{"team"}}); err != nil {
-		t.Fatal(err)
-	}
-	if d := e.describe(t, "c1", "web"); len(d.Tags) != 1 || aws.ToString(d.Tags[0].Key) != "b" {
-		t.Fatalf("tags after UntagResource: %v", d.Tags)
-	}
-	_, err = e.ecs.ListTagsForResource(ctx, &ecs.ListTagsForResourceInput{ResourceArn: aws.String(strings.Replace(aws.ToString(s.ServiceArn), "/web", "/nope", 1))})
-	wantCode(t, err, events.CodeResourceNotFound, "")
-	_, err = e.ecs.ListTagsForResource(ctx, &ecs.ListTagsForResourceInput{ResourceArn: aws.String(strings.Replace(aws.ToString(s.ServiceArn), "/c1/", "/c9/", 1))})
-	wantCode(t, err, events.CodeClusterNotFound, "")
+	testServiceTags(t, e, aws.ToString(s.ServiceArn))
 
 	// Delete refused while scaled above 0.
 	_, err = e.ecs.DeleteService(ctx, &ecs.DeleteServiceInput{Cluster: aws.String("c1"), Service: aws.String("web")})
@@ -197,4 +178,32 @@ func TestCreateService_BadInput(t *testing.T) {
 	if err != nil || len(miss.Failures) != 1 || aws.ToString(miss.Failures[0].Reason) != "MISSING" {
 		t.Fatalf("describe unknown: %+v %v", miss, err)
 	}
+}
+
+// testServiceTags checks TagResource, UntagResource and ListTagsForResource
+// on the service arn (created with the tag team=a) in cluster c1.
+func testServiceTags(t *testing.T, e *svcEnv, arn string) {
+	ctx := context.Background()
+	s := struct{ ServiceArn *string }{aws.String(arn)}
+	tags, err := e.ecs.ListTagsForResource(ctx, &ecs.ListTagsForResourceInput{ResourceArn: s.ServiceArn})
+	if err != nil || len(tags.Tags) != 1 {
+		t.Fatalf("list tags: %v %v", tags, err)
+	}
+	if _, err := e.ecs.TagResource(ctx, &ecs.TagResourceInput{ResourceArn: s.ServiceArn, Tags: []types.Tag{{Key: aws.String("b"), Value: aws.String("c")}}}); err != nil {
+		t.Fatal(err)
+	}
+	if d := e.describe(t, "c1", "web"); len(d.Tags) != 2 {
+		t.Fatalf("tags after TagResource: %v", d.Tags)
+	}
+	if _, err := e.ecs.UntagResource(ctx, &ecs.UntagResourceInput{ResourceArn: s.ServiceArn, TagKeys: []string{"team"}}); err != nil {
+		t.Fatal(err)
+	}
+	if d := e.describe(t, "c1", "web"); len(d.Tags) != 1 || aws.ToString(d.Tags[0].Key) != "b" {
+		t.Fatalf("tags after UntagResource: %v", d.Tags)
+	}
+	_, err = e.ecs.ListTagsForResource(ctx, &ecs.ListTagsForResourceInput{ResourceArn: aws.String(strings.Replace(aws.ToString(s.ServiceArn), "/web", "/nope", 1))})
+	wantCode(t, err, events.CodeResourceNotFound, "")
+	_, err = e.ecs.ListTagsForResource(ctx, &ecs.ListTagsForResourceInput{ResourceArn: aws.String(strings.Replace(aws.ToString(s.ServiceArn), "/c1/", "/c9/", 1))})
+	wantCode(t, err, events.CodeClusterNotFound, "")
+
 }
