@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -46,6 +47,13 @@ func TestE2E_Services(t *testing.T) {
 	tasks := serviceTasks(t, c, "web")
 	if len(tasks) != 3 {
 		t.Fatalf("%d tasks after services-stable", len(tasks))
+	}
+	// berth events --type service shows the service's public events.
+	ectx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	out2, err := exec.CommandContext(ectx, bin, "events", "--nats-url", "nats://"+p.nats, "--type", "service", "--all", "--count", "2").Output()
+	cancel()
+	if err != nil || !strings.Contains(string(out2), `"detail-type":"ECS Deployment State Change"`) || !strings.Contains(string(out2), "SERVICE_DEPLOYMENT_IN_PROGRESS") {
+		t.Fatalf("berth events --type service: %v\n%s", err, out2)
 	}
 
 	// docker kill one container: a replacement runs, and an event says so.
