@@ -68,6 +68,8 @@ var ECSRoute = APIRoute{
 		"UpdateService":    ServiceSupervisor,
 		"DeleteService":    ServiceSupervisor,
 
+		"ListServicesByNamespace": ServiceSupervisor,
+
 		// Tagging spans resources of several owners; the scheduler answers
 		// and forwards task-definition ARNs to taskdefs.
 		"TagResource":         ServiceScheduler,

@@ -42,6 +42,8 @@ const (
 	msgTooManyTags        = "Too many tags. A resource can have at most 50 tags."                                                                                // (unverified)
 	msgTagReserved        = "Tag keys beginning with 'aws:' are reserved for AWS use."                                                                           // (unverified)
 	msgTagKey             = "1 validation error detected: Value at 'tags.%d.member.key' failed to satisfy constraint: Member must have length between 1 and 128" // (unverified)
+	msgNamespaceBlank     = "namespace can not be blank."                                                                                                        // (unverified)
+	msgNamespaceNotFound  = "Namespace '%s' not found: Berth has no Service Connect namespaces."                                                                 // (Berth)
 	msgGracePeriod        = "Health check grace period is only valid for services configured to use load balancers."                                             // (AWS)
 )
 

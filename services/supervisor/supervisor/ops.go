@@ -11,6 +11,7 @@ import (
 	"github.com/berth-project/berth/events"
 	"github.com/berth-project/berth/events/awsjson"
 	"github.com/berth-project/berth/events/ecsapi"
+	"github.com/berth-project/berth/internal/apierr"
 	"github.com/berth-project/berth/services/supervisor/reconcile"
 )
 
@@ -436,4 +437,13 @@ func checkCreate(in *ecsapi.CreateServiceRequest) (string, int32, ecsapi.Deploym
 		return "", 0, none, err
 	}
 	return strategy, desired, dc, nil
+}
+
+// listServicesByNamespace: Berth has no Service Connect (or Cloud Map)
+// namespaces, so every namespace is unknown.
+func (s *Service) listServicesByNamespace(_ context.Context, in *ecsapi.ListServicesByNamespaceRequest) (any, error) {
+	if in.Namespace == "" {
+		return nil, invalid(msgNamespaceBlank)
+	}
+	return nil, apierr.New(events.CodeNamespaceNotFound, msgNamespaceNotFound, in.Namespace)
 }

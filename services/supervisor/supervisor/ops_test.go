@@ -174,6 +174,8 @@ func TestCreateService_BadInput(t *testing.T) {
 	wantCode(t, err, events.CodeServiceNotFound, "Service not found.")
 	_, err = e.ecs.DeleteService(ctx, &ecs.DeleteServiceInput{Cluster: aws.String("c1"), Service: aws.String("nope")})
 	wantCode(t, err, events.CodeServiceNotFound, "Service not found.")
+	_, err = e.ecs.ListServicesByNamespace(ctx, &ecs.ListServicesByNamespaceInput{Namespace: aws.String("ns")})
+	wantCode(t, err, events.CodeNamespaceNotFound, "")
 	miss, err := e.ecs.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: aws.String("c1"), Services: []string{"nope"}})
 	if err != nil || len(miss.Failures) != 1 || aws.ToString(miss.Failures[0].Reason) != "MISSING" {
 		t.Fatalf("describe unknown: %+v %v", miss, err)

@@ -191,6 +191,8 @@ func (s *Service) handlers() map[string]natsutil.Handler {
 		"ListServices":     decoded(s.listServices),
 		"UpdateService":    decoded(s.updateService),
 		"DeleteService":    decoded(s.deleteService),
+
+		"ListServicesByNamespace": decoded(s.listServicesByNamespace),
 	}
 }
 
