@@ -3,6 +3,8 @@
 // service) and keeps each service's tasks as configured.
 //
 //	CreateService DescribeServices ListServices UpdateService DeleteService
+//	ListServicesByNamespace (always NamespaceNotFoundException: Berth has no
+//	Service Connect namespaces)
 //
 // are micro endpoints on berth.api.ecs.<Operation> (queue group "berth");
 // berth.internal.supervisor.CountServices answers the scheduler's cluster
@@ -38,6 +40,15 @@
 // mid-deployment leaves nothing half done: the next reconcile of any
 // replica (an event, or the tick: a launch older than a few seconds, WakeAt,
 // Resync) carries on.
+//
+// # Health
+//
+// A task counts toward minimumHealthyPercent (and completes a rollout) when
+// RUNNING and, if an essential container of its task definition has a health
+// check, HEALTHY; without one, HealthyAfter (ECS: 40 s) after it reached
+// RUNNING. A RUNNING task not yet healthy is not stopped while that would
+// leave fewer RUNNING tasks than the minimum. UNHEALTHY tasks are stopped
+// ("Task failed container health checks") and replaced.
 //
 // # Events
 //
