@@ -95,7 +95,16 @@ func (s *sampler) done() (minRunning, maxTotal, samples int64) {
 }
 
 func TestReplica_RollingDeploymentBounds(t *testing.T) {
-	e := start(t, 1)
+	for _, replicas := range []int{1, 3} {
+		t.Run(fmt.Sprintf("replicas=%d", replicas), func(t *testing.T) { testRollingBounds(t, replicas) })
+	}
+}
+
+// testRollingBounds rolls 6 tasks (min 50, max 200) to a new revision with
+// supervisors replicas deciding at once, sampling the task counts, then
+// stops a task and sees it replaced.
+func testRollingBounds(t *testing.T, replicas int) {
+	e := start(t, replicas)
 	ctx := context.Background()
 	e.cluster(t, "c1")
 	e.agents(t, "c1", 4, nil)
