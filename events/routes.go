@@ -62,6 +62,14 @@ var ECSRoute = APIRoute{
 		"DescribeTasks": ServiceScheduler,
 		"ListTasks":     ServiceScheduler,
 
+		"CreateService":    ServiceSupervisor,
+		"DescribeServices": ServiceSupervisor,
+		"ListServices":     ServiceSupervisor,
+		"UpdateService":    ServiceSupervisor,
+		"DeleteService":    ServiceSupervisor,
+
+		"ListServicesByNamespace": ServiceSupervisor,
+
 		// Tagging spans resources of several owners; the scheduler answers
 		// and forwards task-definition ARNs to taskdefs.
 		"TagResource":         ServiceScheduler,

@@ -78,6 +78,9 @@ type Config struct {
 	FullLifecycle bool
 	// Hold takes assignments and never reports on them.
 	Hold bool
+	// Health, when set, is the health status a task reports with RUNNING
+	// (default UNKNOWN), for its essential containers as well.
+	Health func(a events.TaskAssignment) string
 
 	Log *slog.Logger
 }
@@ -389,7 +392,14 @@ func (a *Agent) play(t *simTask) {
 	if a.cfg.FullLifecycle {
 		a.report(ctx, events.TaskStateReport{TaskArn: asg.TaskArn, LastStatus: events.TaskActivating, PullStartedAt: &pullStarted, PullStoppedAt: &started, Containers: running})
 	}
-	a.report(ctx, events.TaskStateReport{TaskArn: asg.TaskArn, LastStatus: events.TaskRunning, PullStartedAt: &pullStarted, PullStoppedAt: &started, StartedAt: &started, HealthStatus: "UNKNOWN", Containers: running})
+	health := "UNKNOWN"
+	if a.cfg.Health != nil {
+		health = a.cfg.Health(asg)
+		for i := range running {
+			running[i].HealthStatus = health
+		}
+	}
+	a.report(ctx, events.TaskStateReport{TaskArn: asg.TaskArn, LastStatus: events.TaskRunning, PullStartedAt: &pullStarted, PullStoppedAt: &started, StartedAt: &started, HealthStatus: health, Containers: running})
 	runFor := a.cfg.RunTime
 	if runFor <= 0 {
 		runFor = 1<<63 - 1

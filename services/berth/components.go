@@ -11,6 +11,7 @@ import (
 	"github.com/berth-project/berth/services/agent/agent"
 	"github.com/berth-project/berth/services/gateway/gateway"
 	"github.com/berth-project/berth/services/scheduler/control"
+	"github.com/berth-project/berth/services/supervisor/supervisor"
 	"github.com/berth-project/berth/services/taskdefs/taskdefs"
 )
 
@@ -50,11 +51,21 @@ func (n *node) components(ctx context.Context, keyID string) ([]component, []str
 	if err != nil {
 		return nil, nil, err
 	}
-	sc, err := control.New(control.Config{Region: c.Region, Account: c.Account, Replicas: 1, Log: n.log.With("component", "scheduler")}, scNC, scJS)
+	sc, err := control.New(control.Config{Region: c.Region, Account: c.Account, Replicas: 1, Services: control.AskSupervisor(scNC), Log: n.log.With("component", "scheduler")}, scNC, scJS)
 	if err != nil {
 		return nil, nil, err
 	}
 	comps = append(comps, component{name: "scheduler", stage: 1, run: sc.Run})
+
+	svNC, svJS, err := n.connect("supervisor")
+	if err != nil {
+		return nil, nil, err
+	}
+	sv, err := supervisor.New(supervisor.Config{Region: c.Region, Account: c.Account, Replicas: 1, HealthyAfter: c.ServiceHealthyAfter, Log: n.log.With("component", "supervisor")}, svNC, svJS)
+	if err != nil {
+		return nil, nil, err
+	}
+	comps = append(comps, component{name: "supervisor", stage: 1, run: sv.Run})
 
 	rgNC, rgJS, err := n.connect("registry")
 	if err != nil {

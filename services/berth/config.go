@@ -39,6 +39,9 @@ type config struct {
 	// AgentAWSVPCSubnet turns on awsvpc tasks on the local agent: the IPv4
 	// CIDR their addresses come from ("" leaves awsvpc off).
 	AgentAWSVPCSubnet string
+	// ServiceHealthyAfter is how long a RUNNING service task without a
+	// health check waits before it counts as healthy (ECS: 40 s).
+	ServiceHealthyAfter time.Duration
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -66,6 +69,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.DurationVar(&c.AgentTaskCleanupWait, "agent-task-cleanup-wait", cleanup, "how long the local agent keeps stopped tasks' containers (env ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION)")
 	svc.String(fs, getenv, &c.AgentOwner, "agent-owner", "BERTH_AGENT_OWNER", docker.DefaultOwner, "io.berth.managed label of the local agent's containers (distinct per Berth sharing a Docker daemon)")
 	svc.String(fs, getenv, &c.AgentAWSVPCSubnet, "agent-awsvpc-subnet", "BERTH_AGENT_AWSVPC_SUBNET", "", "IPv4 CIDR the local agent's awsvpc tasks get addresses from (empty: awsvpc off)")
+	fs.DurationVar(&c.ServiceHealthyAfter, "service-healthy-after", envDuration(getenv, "BERTH_SERVICE_HEALTHY_AFTER", 40*time.Second), "how long a RUNNING service task without a health check waits before it counts as healthy (env BERTH_SERVICE_HEALTHY_AFTER)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -87,4 +91,12 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 	c.Data = abs
 	return c, nil
+}
+
+// envDuration reads a duration from the environment (def when unset or bad).
+func envDuration(getenv func(string) string, name string, def time.Duration) time.Duration {
+	if v, err := time.ParseDuration(getenv(name)); err == nil {
+		return v
+	}
+	return def
 }

@@ -89,6 +89,16 @@ func (c eventsConfig) filterSubject() string {
 	return events.SubjEventsAll
 }
 
+// filterSubjects are the EVENTS subject filters for c: --type service
+// follows a service's deployments too ("ECS Service Action" and "ECS
+// Deployment State Change" both are service events).
+func (c eventsConfig) filterSubjects() []string {
+	if c.Type == "service" && c.Source != "ecr" {
+		return []string{events.SubjECSEventFilter(c.Cluster, events.KindService), events.SubjECSEventFilter(c.Cluster, events.KindDeployment)}
+	}
+	return []string{c.filterSubject()}
+}
+
 // since parses --since into a start time.
 func (c eventsConfig) since(now time.Time) (time.Time, error) {
 	if d, err := time.ParseDuration(c.Since); err == nil {
@@ -107,7 +117,7 @@ func runEvents(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	cfg := jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{c.filterSubject()},
+		FilterSubjects: c.filterSubjects(),
 		DeliverPolicy:  jetstream.DeliverNewPolicy,
 	}
 	switch {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/nats-io/nats.go"
@@ -20,6 +21,7 @@ import (
 // error is relayed as is. (Services, owned by the supervisor, will join.)
 var tagOwners = map[string]string{
 	events.ResourceTaskDefinition: events.ServiceTaskDefs,
+	events.ResourceService:        events.ServiceSupervisor,
 }
 
 // taggable are the resource types ECS tagging accepts.
@@ -60,7 +62,7 @@ func (s *Service) tagResource(ctx context.Context, req *natsutil.Request) (any, 
 		return nil, err
 	}
 	if owner, ok := tagOwners[r.Type]; ok {
-		return s.forward(ctx, owner, req)
+		return s.forward(ctx, owner, req, r)
 	}
 	if err := checkTags(in.Tags); err != nil {
 		return nil, err
@@ -85,7 +87,7 @@ func (s *Service) untagResource(ctx context.Context, req *natsutil.Request) (any
 		return nil, err
 	}
 	if owner, ok := tagOwners[r.Type]; ok {
-		return s.forward(ctx, owner, req)
+		return s.forward(ctx, owner, req, r)
 	}
 	if err := checkTagKeys(in.TagKeys); err != nil {
 		return nil, err
@@ -110,7 +112,7 @@ func (s *Service) listTagsForResource(ctx context.Context, req *natsutil.Request
 		return nil, err
 	}
 	if owner, ok := tagOwners[r.Type]; ok {
-		return s.forward(ctx, owner, req)
+		return s.forward(ctx, owner, req, r)
 	}
 	t, err := s.taggerFor(ctx, r)
 	if err != nil {
@@ -177,9 +179,13 @@ func (s *Service) missing(ctx context.Context, r events.ECSResource) error {
 // forward relays a tagging call to the service that owns the resource and
 // returns its reply unchanged; an error reply comes back as the owner's
 // *apierr.Error and reaches the caller as is.
-func (s *Service) forward(ctx context.Context, owner string, req *natsutil.Request) (any, error) {
+func (s *Service) forward(ctx context.Context, owner string, req *natsutil.Request, r events.ECSResource) (any, error) {
 	subj := events.SubjInternal(owner, req.Operation)
 	reply, err := natsutil.RequestRaw(ctx, s.nc, subj, req.Data, nats.Header(req.Headers))
+	if errors.Is(err, natsutil.ErrUnavailable) && owner == events.ServiceSupervisor {
+		// A Berth without a supervisor has no services.
+		return nil, s.missing(ctx, r)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("forward %s: %w", req.Operation, err)
 	}
