@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -62,7 +63,12 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 	fs.DurationVar(&c.AgentTaskCleanupWait, "agent-task-cleanup-wait", cleanup, "how long the local agent keeps stopped tasks' containers (env ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION)")
 	svc.String(fs, getenv, &c.AgentOwner, "agent-owner", "BERTH_AGENT_OWNER", docker.DefaultOwner, "io.berth.managed label of the local agent's containers (distinct per Berth sharing a Docker daemon)")
+	fs.Usage = func() {} // -h: run prints the usage to stdout
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return c, &helpRequest{fs: fs}
+		}
+		fmt.Fprintln(stderr, "Run 'berth --help' for usage.")
 		return c, err
 	}
 	if fs.NArg() > 0 {

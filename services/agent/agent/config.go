@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -98,6 +99,12 @@ type Config struct {
 	// reach it. When disabled, bridge-mode containers get no
 	// ECS_CONTAINER_METADATA_URI_V4.
 	DisableMetadataBridge bool
+	// IntrospectionListener and MetadataListener, when set, are served
+	// instead of listening on IntrospectionAddr and MetadataAddr: the
+	// all-in-one binds every port before it starts, so that a busy one
+	// fails at once. The agent closes them when it stops.
+	IntrospectionListener net.Listener
+	MetadataListener      net.Listener
 
 	// AccessKeyID is sent with ECR GetAuthorizationToken (the registry issues
 	// tokens per access key). Empty: the call is made anonymously, which a

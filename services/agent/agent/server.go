@@ -29,20 +29,25 @@ func enabled(addr string) bool { return !strings.EqualFold(addr, addrOff) }
 // bridge-gateway one) and starts serving. Handlers answer 503 until the
 // agent is ready.
 func (a *Agent) listen(ctx context.Context) error {
-	if enabled(a.cfg.IntrospectionAddr) {
-		l, err := net.Listen("tcp", a.cfg.IntrospectionAddr)
-		if err != nil {
-			return fmt.Errorf("introspection listener: %w", err)
+	if l := a.cfg.IntrospectionListener; l != nil || enabled(a.cfg.IntrospectionAddr) {
+		if l == nil {
+			var err error
+			if l, err = net.Listen("tcp", a.cfg.IntrospectionAddr); err != nil {
+				return fmt.Errorf("introspection listener: %w", err)
+			}
 		}
 		a.introAddr = l.Addr().String()
 		a.serve(l, a.introspectionHandler())
 	}
-	if !enabled(a.cfg.MetadataAddr) {
+	l := a.cfg.MetadataListener
+	if l == nil && !enabled(a.cfg.MetadataAddr) {
 		return nil
 	}
-	l, err := net.Listen("tcp", a.cfg.MetadataAddr)
-	if err != nil {
-		return fmt.Errorf("task metadata listener: %w", err)
+	if l == nil {
+		var err error
+		if l, err = net.Listen("tcp", a.cfg.MetadataAddr); err != nil {
+			return fmt.Errorf("task metadata listener: %w", err)
+		}
 	}
 	a.metaAddr = l.Addr().String()
 	h := a.metadataHandler()
