@@ -113,15 +113,15 @@ func (n *node) localAgent(accessKeyID string) (*agent.Agent, string, error) {
 	}
 	ag, err := agent.New(agent.Config{
 		Region: c.Region, Account: c.Account, DockerHost: c.DockerHost,
-		DataDir:               filepath.Join(c.Data, "agent"),
-		AccessKeyID:           accessKeyID,
-		IntrospectionAddr:     c.AgentIntrospectionAddr,
-		MetadataAddr:          c.AgentMetadataAddr,
-		IntrospectionListener: n.ls.introspection,
-		MetadataListener:      n.ls.metadata,
-		CleanupDelay:          c.AgentTaskCleanupWait,
-		Owner:                 c.AgentOwner,
-		Logger:                n.log,
+		Listeners: agent.Listeners{Introspection: n.ls.introspection, Metadata: n.ls.metadata},
+
+		DataDir:           filepath.Join(c.Data, "agent"),
+		AccessKeyID:       accessKeyID,
+		IntrospectionAddr: c.AgentIntrospectionAddr,
+		MetadataAddr:      c.AgentMetadataAddr,
+		CleanupDelay:      c.AgentTaskCleanupWait,
+		Owner:             c.AgentOwner,
+		Logger:            n.log,
 	}, agNC)
 	if err != nil {
 		return nil, "", err

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -43,6 +42,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	var c config
 	fs := flag.NewFlagSet("berth", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() { printUsage(fs.Output(), fs) }
 	home, _ := os.UserHomeDir()
 	svc.String(fs, getenv, &c.Data, "data", "BERTH_DATA", filepath.Join(home, ".berth"), "data folder (NATS storage, generated AWS credentials)")
 	svc.String(fs, getenv, &c.APIAddr, "api-addr", "BERTH_API_ADDR", "127.0.0.1:4566", "AWS API (gateway) listen address")
@@ -63,12 +63,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 	fs.DurationVar(&c.AgentTaskCleanupWait, "agent-task-cleanup-wait", cleanup, "how long the local agent keeps stopped tasks' containers (env ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION)")
 	svc.String(fs, getenv, &c.AgentOwner, "agent-owner", "BERTH_AGENT_OWNER", docker.DefaultOwner, "io.berth.managed label of the local agent's containers (distinct per Berth sharing a Docker daemon)")
-	fs.Usage = func() {} // -h: run prints the usage to stdout
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return c, &helpRequest{fs: fs}
-		}
-		fmt.Fprintln(stderr, "Run 'berth --help' for usage.")
 		return c, err
 	}
 	if fs.NArg() > 0 {

@@ -33,9 +33,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			args = []string{"--help"}
 		}
 	}
-	c, err := parseConfig(args, getenv, stderr)
-	if h := (*helpRequest)(nil); errors.As(err, &h) {
-		printUsage(stdout, h.fs)
+	usageOut := stderr // the usage follows a flag error on stderr, and goes to stdout when asked for
+	if wantsHelp(args) {
+		usageOut = stdout
+	}
+	c, err := parseConfig(args, getenv, usageOut)
+	if errors.Is(err, flag.ErrHelp) {
 		return nil
 	}
 	if err != nil {

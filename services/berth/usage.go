@@ -12,12 +12,18 @@ import (
 // -ldflags "-X main.version=v1.2.3".
 var version = "dev"
 
-// helpRequest is parseConfig's answer to -h or --help: the flag set whose
-// flags the usage lists.
-type helpRequest struct{ fs *flag.FlagSet }
-
-func (h *helpRequest) Error() string { return flag.ErrHelp.Error() }
-func (h *helpRequest) Unwrap() error { return flag.ErrHelp }
+// wantsHelp reports whether args ask for the usage (-h, -help, --help).
+func wantsHelp(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "-h", "-help", "--h", "--help":
+			return true
+		}
+	}
+	return false
+}
 
 // printUsage writes `berth --help`: one line saying what Berth is, the
 // subcommands, then the flags of `berth` itself.

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -93,18 +92,15 @@ type Config struct {
 	// 127.0.0.1:51679; "off" disables it. Containers in host network mode
 	// reach it there (127.0.0.1 when the address is unspecified).
 	MetadataAddr string
+	// Listeners, when set, are served instead of listening on
+	// IntrospectionAddr and MetadataAddr.
+	Listeners Listeners
 	// DisableMetadataBridge stops the agent from also serving the task
 	// metadata endpoint on the Docker bridge gateway (docker0, usually
 	// 172.17.0.1; same port when free), which is how bridge-mode containers
 	// reach it. When disabled, bridge-mode containers get no
 	// ECS_CONTAINER_METADATA_URI_V4.
 	DisableMetadataBridge bool
-	// IntrospectionListener and MetadataListener, when set, are served
-	// instead of listening on IntrospectionAddr and MetadataAddr: the
-	// all-in-one binds every port before it starts, so that a busy one
-	// fails at once. The agent closes them when it stops.
-	IntrospectionListener net.Listener
-	MetadataListener      net.Listener
 
 	// AccessKeyID is sent with ECR GetAuthorizationToken (the registry issues
 	// tokens per access key). Empty: the call is made anonymously, which a
