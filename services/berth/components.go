@@ -72,7 +72,7 @@ func (n *node) components(ctx context.Context, keyID string) ([]component, []str
 	// with the front doors, after its in-flight pushes and pulls.
 	comps = append(comps, component{name: "registry", stage: 0, run: func(ctx context.Context) error { return rg.Serve(ctx, n.ls.registry) }})
 
-	switch ag, note, err := n.localAgent(keyID); {
+	switch ag, note, err := n.localAgent(ctx, keyID); {
 	case err != nil:
 		return nil, nil, err
 	case ag != nil:
@@ -102,7 +102,7 @@ func agentNote(ctx context.Context, c config, log *slog.Logger) (string, error) 
 
 // localAgent builds the agent for the local Docker engine on the listeners
 // bound for it, or returns the note saying why there is none.
-func (n *node) localAgent(accessKeyID string) (*agent.Agent, string, error) {
+func (n *node) localAgent(_ context.Context, accessKeyID string) (*agent.Agent, string, error) {
 	c := n.cfg
 	if n.agentNote != "" {
 		return nil, n.agentNote, nil
