@@ -27,6 +27,9 @@ func startNATS(ctx context.Context, c config, log *slog.Logger) (*server.Server,
 	if err != nil {
 		return nil, fmt.Errorf("--nats-addr %s: %w", c.NATSAddr, err)
 	}
+	if port == 0 {
+		port = server.RANDOM_PORT // nats-server takes 0 for its default, 4222
+	}
 	opts := &server.Options{
 		ServerName:            "berth",
 		Host:                  host,

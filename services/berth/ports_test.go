@@ -7,10 +7,12 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/berth-project/berth/internal/natstest"
 	"github.com/berth-project/berth/internal/testenv"
 )
 
@@ -131,5 +133,47 @@ func TestBerth_HelpAndVersion(t *testing.T) {
 	out, errb = testenv.SafeBuffer{}, testenv.SafeBuffer{}
 	if err := run(t.Context(), []string{"--bogus"}, func(string) string { return "" }, &out, &errb); err == nil || !strings.Contains(errb.String(), "Usage:") || out.String() != "" {
 		t.Errorf("--bogus: %v\n%s", err, errb.String())
+	}
+}
+
+// With port 0 everywhere, the banner shows the ports picked, and the API
+// answers at the address it shows.
+func TestBerth_BannerShowsBoundAddresses(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var stdout, stderr testenv.SafeBuffer
+	args := []string{"--data", t.TempDir(), "--no-agent", "--api-addr", "127.0.0.1:0", "--registry-addr", "127.0.0.1:0", "--nats-addr", "127.0.0.1:0"}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, args, func(string) string { return "" }, &stdout, &stderr) }()
+	natstest.Eventually(t, 60*time.Second, 50*time.Millisecond, func() error {
+		select {
+		case err := <-done:
+			t.Fatalf("run returned %v\n%s", err, stderr.String())
+		default:
+		}
+		if !strings.Contains(stdout.String(), "Berth is running") {
+			return errors.New("no banner yet")
+		}
+		return nil
+	})
+	banner := stdout.String()
+	addrs := regexp.MustCompile(`(?m)^  (AWS APIs \(ECS, ECR\):  http://|OCI registry:         |NATS \(JetStream\):     nats://)(\S+)$`).FindAllStringSubmatch(banner, -1)
+	if len(addrs) != 3 {
+		t.Fatalf("banner addresses: %q\n%s", addrs, banner)
+	}
+	for _, m := range addrs {
+		if _, port, err := net.SplitHostPort(m[2]); err != nil || port == "0" || port == "4222" {
+			t.Errorf("banner shows %q for %s", m[2], m[1])
+		}
+		c, err := net.Dial("tcp", m[2])
+		if err != nil {
+			t.Errorf("%s: %v", m[2], err)
+			continue
+		}
+		c.Close()
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("run: %v\n%s", err, stderr.String())
 	}
 }

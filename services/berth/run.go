@@ -140,6 +140,11 @@ func serve(ctx context.Context, c config, log *slog.Logger, stdout io.Writer) er
 	if err != nil {
 		return err
 	}
+	// The banner shows the bound addresses (port 0 picks one).
+	c.APIAddr, c.RegistryAddr = ls.api.Addr().String(), ls.registry.Addr().String()
+	if a := s.Addr(); a != nil {
+		c.NATSAddr = a.String()
+	}
 	printBanner(stdout, c, credFile, confFile, notes)
 	return runComponents(ctx, log, comps)
 }
