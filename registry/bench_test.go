@@ -31,6 +31,7 @@ import (
 
 	"github.com/berth-project/berth/internal/accesskeys"
 	"github.com/berth-project/berth/internal/natstest"
+	"github.com/berth-project/berth/internal/testenv"
 	"github.com/berth-project/berth/registry"
 )
 
@@ -87,6 +88,9 @@ func BenchmarkRegistryVsDockerRegistry(b *testing.B) {
 			for _, tg := range targets {
 				b.Run(tg.name+"/"+op+"/"+w.name, func(b *testing.B) {
 					if tg.t == nil {
+						if testenv.Required() {
+							b.Fatalf("%s (Debian docker-registry) is required (CI=true or BERTH_REQUIRE_DOCKER=1) but not installed", dockerRegistryBin)
+						}
 						b.Skipf("%s not installed", dockerRegistryBin)
 					}
 					if op == "push" {

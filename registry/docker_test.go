@@ -28,6 +28,9 @@ func buildImageTar(t testing.TB, ref string) string {
 	t.Helper()
 	bb, err := os.ReadFile("/bin/busybox")
 	if err != nil {
+		if testenv.Required() {
+			t.Fatalf("/bin/busybox (busybox-static) is required for the test image: %v", err)
+		}
 		t.Skipf("no /bin/busybox: %v", err)
 	}
 	layer := func(files map[string][]byte, links map[string]string) v1.Layer {

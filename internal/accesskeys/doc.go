@@ -2,4 +2,9 @@
 // the events.BucketAccessKeys KV bucket: Bootstrap creates the root key on
 // first start (the only writer), and Cache keeps a watched, in-memory copy for
 // the gateway's SigV4 checks and the registry's Basic auth.
+//
+// Bootstrap survives a crash at any point: the marker "root" holds the whole
+// key and is written (KV Create) before the key record "key.<id>", which
+// every later Bootstrap rolls forward. WriteAWSFiles writes each file to a
+// temporary file and renames it, so a crash never leaves half a file.
 package accesskeys

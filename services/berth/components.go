@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 
 	"github.com/berth-project/berth/internal/accesskeys"
@@ -35,7 +36,7 @@ func (n *node) components(ctx context.Context, keyID string) ([]component, []str
 	if err != nil {
 		return nil, nil, err
 	}
-	comps = append(comps, component{name: "gateway", stage: 0, run: gw.Run})
+	comps = append(comps, component{name: "gateway", stage: 0, run: func(ctx context.Context) error { return gw.Serve(ctx, n.ls.api) }})
 
 	tdNC, tdJS, err := n.connect("taskdefs")
 	if err != nil {
@@ -80,7 +81,7 @@ func (n *node) components(ctx context.Context, keyID string) ([]component, []str
 	}
 	// The registry serves HTTP (a front door) and ECR operations; it stops
 	// with the front doors, after its in-flight pushes and pulls.
-	comps = append(comps, component{name: "registry", stage: 0, run: rg.Run})
+	comps = append(comps, component{name: "registry", stage: 0, run: func(ctx context.Context) error { return rg.Serve(ctx, n.ls.registry) }})
 
 	switch ag, note, err := n.localAgent(ctx, keyID); {
 	case err != nil:
@@ -93,20 +94,29 @@ func (n *node) components(ctx context.Context, keyID string) ([]component, []str
 	return comps, notes, nil
 }
 
-// localAgent builds the agent for the local Docker engine, or explains why
-// there is none: the all-in-one keeps working without one (API and registry
-// up, no container instances).
-func (n *node) localAgent(ctx context.Context, accessKeyID string) (*agent.Agent, string, error) {
-	c := n.cfg
+// agentNote probes the local Docker engine and explains why there will be
+// no local agent ("" when there will be one): the all-in-one keeps working
+// without one (API and registry up, no container instances).
+func agentNote(ctx context.Context, c config, log *slog.Logger) (string, error) {
 	if c.NoAgent {
-		return nil, "no local agent (--no-agent): the cluster has no container instances, so tasks cannot run.", nil
+		return "no local agent (--no-agent): the cluster has no container instances, so tasks cannot run.", nil
 	}
 	if err := agent.Probe(ctx, c.DockerHost); err != nil {
 		if errors.Is(err, agent.ErrNoDocker) {
-			n.log.Warn("no local agent", "err", err)
-			return nil, fmt.Sprintf("no local agent: %v. The API and the registry work; the cluster has no container instances, so tasks cannot run. Start Docker (or set --docker-host) and restart Berth.", err), nil
+			log.Warn("no local agent", "err", err)
+			return fmt.Sprintf("no local agent: %v. The API and the registry work; the cluster has no container instances, so tasks cannot run. Start Docker (or set --docker-host) and restart Berth.", err), nil
 		}
-		return nil, "", err
+		return "", err
+	}
+	return "", nil
+}
+
+// localAgent builds the agent for the local Docker engine on the listeners
+// bound for it, or returns the note saying why there is none.
+func (n *node) localAgent(_ context.Context, accessKeyID string) (*agent.Agent, string, error) {
+	c := n.cfg
+	if n.agentNote != "" {
+		return nil, n.agentNote, nil
 	}
 	agNC, _, err := n.connect("agent")
 	if err != nil {
@@ -114,6 +124,8 @@ func (n *node) localAgent(ctx context.Context, accessKeyID string) (*agent.Agent
 	}
 	ag, err := agent.New(agent.Config{
 		Region: c.Region, Account: c.Account, DockerHost: c.DockerHost,
+		Listeners: agent.Listeners{Introspection: n.ls.introspection, Metadata: n.ls.metadata},
+
 		DataDir:           filepath.Join(c.Data, "agent"),
 		AccessKeyID:       accessKeyID,
 		IntrospectionAddr: c.AgentIntrospectionAddr,

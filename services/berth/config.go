@@ -48,6 +48,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	var c config
 	fs := flag.NewFlagSet("berth", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() { printUsage(fs.Output(), fs) }
 	home, _ := os.UserHomeDir()
 	svc.String(fs, getenv, &c.Data, "data", "BERTH_DATA", filepath.Join(home, ".berth"), "data folder (NATS storage, generated AWS credentials)")
 	svc.String(fs, getenv, &c.APIAddr, "api-addr", "BERTH_API_ADDR", "127.0.0.1:4566", "AWS API (gateway) listen address")

@@ -5,6 +5,13 @@
 //
 //	berth [flags]          run everything (see -h)
 //	berth events [flags]   follow the public event stream
+//	berth version          print the version
+//	berth help             the usage (as -h and --help)
+//
+// Every listener (API, registry, NATS, the local agent's introspection and
+// task metadata endpoints) is bound before anything else starts, and the
+// banner comes only after; a busy port stops the start at once with an
+// error naming its flag.
 //
 // Shutdown (SIGINT or SIGTERM) is staged: the HTTP front doors stop taking
 // requests and finish the ones in flight, then the services stop their

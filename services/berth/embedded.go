@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"path/filepath"
 	"strconv"
@@ -11,13 +13,22 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 )
 
+// natsStartTimeout bounds the embedded server's start (JetStream recovery of
+// a large data folder included). A listen failure ends the wait at once.
+const natsStartTimeout = 30 * time.Second
+
 // startNATS runs the embedded NATS server with JetStream file storage under
-// data/nats.
-func startNATS(c config) (*server.Server, error) {
+// data/nats. A busy --nats-addr fails at once with an error naming the flag:
+// the server reports its listen failure through the logger's Fatalf, which
+// natsLogger turns into an error.
+func startNATS(ctx context.Context, c config, log *slog.Logger) (*server.Server, error) {
 	host, portStr, _ := net.SplitHostPort(c.NATSAddr)
 	port, err := strconv.Atoi(portStr)
 	if err != nil {
-		return nil, fmt.Errorf("--nats-addr: %w", err)
+		return nil, fmt.Errorf("--nats-addr %s: %w", c.NATSAddr, err)
+	}
+	if port == 0 {
+		port = server.RANDOM_PORT // nats-server takes 0 for its default, 4222
 	}
 	opts := &server.Options{
 		ServerName:            "berth",
@@ -35,14 +46,74 @@ func startNATS(c config) (*server.Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("nats server: %w", err)
 	}
+	nl := &natsLogger{log: log.With("component", "nats"), fatal: make(chan error, 1)}
+	s.SetLoggerV2(nl, false, false, false)
 	go s.Start()
-	if !s.ReadyForConnections(30 * time.Second) {
+	if err := waitNATS(ctx, s, nl.fatal); err != nil {
 		s.Shutdown()
-		return nil, errors.New("nats server: not ready after 30s (is --nats-addr already in use?)")
+		if isAddrInUse(err) {
+			return nil, addrError("--nats-addr", c.NATSAddr, err)
+		}
+		return nil, err
 	}
 	if !s.JetStreamEnabled() {
 		s.Shutdown()
 		return nil, fmt.Errorf("nats server: JetStream did not start (check %s)", opts.StoreDir)
 	}
 	return s, nil
+}
+
+// waitNATS waits until s takes connections, the server reports a fatal
+// error, or ctx ends.
+func waitNATS(ctx context.Context, s *server.Server, fatal <-chan error) error {
+	deadline := time.Now().Add(natsStartTimeout)
+	for {
+		// ReadyForConnections sleeps 25 ms between its checks.
+		if s.ReadyForConnections(50 * time.Millisecond) {
+			return nil
+		}
+		select {
+		case err := <-fatal:
+			return err
+		case <-ctx.Done():
+			return ctx.Err()
+		default:
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("nats server: not ready after %v", natsStartTimeout)
+		}
+	}
+}
+
+// natsLogger passes the embedded server's log to slog and turns its first
+// Fatalf (a listen failure, JetStream failing to start) into an error.
+type natsLogger struct {
+	log   *slog.Logger
+	fatal chan error
+}
+
+func (l *natsLogger) Noticef(format string, v ...any) { l.log.Debug(fmt.Sprintf(format, v...)) }
+func (l *natsLogger) Warnf(format string, v ...any)   { l.log.Warn(fmt.Sprintf(format, v...)) }
+func (l *natsLogger) Errorf(format string, v ...any)  { l.log.Error(fmt.Sprintf(format, v...)) }
+func (l *natsLogger) Debugf(format string, v ...any)  { l.log.Debug(fmt.Sprintf(format, v...)) }
+func (l *natsLogger) Tracef(format string, v ...any)  {}
+
+func (l *natsLogger) Fatalf(format string, v ...any) {
+	msg := fmt.Sprintf(format, v...)
+	var err error
+	for _, a := range v {
+		if e, ok := a.(error); ok {
+			err = fmt.Errorf("nats server: %w", e)
+			break
+		}
+	}
+	if err == nil {
+		err = errors.New("nats server: " + msg)
+	}
+	select {
+	case l.fatal <- err:
+		l.log.Debug(msg)
+	default:
+		l.log.Error(msg)
+	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,10 +19,28 @@ import (
 )
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) > 0 && args[0] == "events" {
-		return runEvents(ctx, args[1:], getenv, stdout, stderr)
+	if len(args) > 0 {
+		switch args[0] {
+		case "events":
+			if err := runEvents(ctx, args[1:], getenv, stdout, stderr); !errors.Is(err, flag.ErrHelp) {
+				return err
+			}
+			return nil
+		case "version":
+			_, err := fmt.Fprintln(stdout, versionString())
+			return err
+		case "help":
+			args = []string{"--help"}
+		}
 	}
-	c, err := parseConfig(args, getenv, stderr)
+	usageOut := stderr // the usage follows a flag error on stderr, and goes to stdout when asked for
+	if wantsHelp(args) {
+		usageOut = stdout
+	}
+	c, err := parseConfig(args, getenv, usageOut)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -45,6 +64,10 @@ type node struct {
 	log    *slog.Logger
 	mu     sync.Mutex
 	conns  []*nats.Conn
+	// ls are the listeners bound before the start; agentNote says why
+	// there is no local agent ("" when there is one).
+	ls        *listeners
+	agentNote string
 }
 
 // connect opens an in-process connection named after a service.
@@ -65,11 +88,27 @@ func (n *node) connect(name string) (*nats.Conn, jetstream.JetStream, error) {
 }
 
 func serve(ctx context.Context, c config, log *slog.Logger, stdout io.Writer) error {
-	s, err := startNATS(c)
+	// Every port is bound before anything else starts (and long before the
+	// banner), so a busy one stops Berth at once, naming its flag.
+	ls, err := bindFront(c)
 	if err != nil {
 		return err
 	}
-	n := &node{cfg: c, server: s, log: log}
+	defer ls.close()
+	note, err := agentNote(ctx, c, log)
+	if err != nil {
+		return err
+	}
+	if note == "" {
+		if err := ls.bindAgent(c); err != nil {
+			return err
+		}
+	}
+	s, err := startNATS(ctx, c, log)
+	if err != nil {
+		return err
+	}
+	n := &node{cfg: c, server: s, log: log, ls: ls, agentNote: note}
 	defer func() {
 		n.mu.Lock()
 		for _, nc := range n.conns {
@@ -100,6 +139,11 @@ func serve(ctx context.Context, c config, log *slog.Logger, stdout io.Writer) er
 	comps, notes, err := n.components(ctx, key.AccessKeyID)
 	if err != nil {
 		return err
+	}
+	// The banner shows the bound addresses (port 0 picks one).
+	c.APIAddr, c.RegistryAddr = ls.api.Addr().String(), ls.registry.Addr().String()
+	if a := s.Addr(); a != nil {
+		c.NATSAddr = a.String()
 	}
 	printBanner(stdout, c, credFile, confFile, notes)
 	return runComponents(ctx, log, comps)

@@ -93,6 +93,9 @@ type Config struct {
 	// 127.0.0.1:51679; "off" disables it. Containers in host network mode
 	// reach it there (127.0.0.1 when the address is unspecified).
 	MetadataAddr string
+	// Listeners, when set, are served instead of listening on
+	// IntrospectionAddr and MetadataAddr.
+	Listeners Listeners
 	// DisableMetadataBridge stops the agent from also serving the task
 	// metadata endpoint on the Docker bridge gateway (docker0, usually
 	// 172.17.0.1; same port when free), which is how bridge-mode containers

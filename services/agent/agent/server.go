@@ -23,26 +23,39 @@ const (
 	EnvMetadataURIV3 = "ECS_CONTAINER_METADATA_URI"
 )
 
+// Listeners are listeners the caller bound: the all-in-one binds every
+// port before it starts, so that a busy one fails at once, naming its flag.
+// The agent serves them and closes them when it stops.
+type Listeners struct {
+	Introspection net.Listener
+	Metadata      net.Listener
+}
+
 func enabled(addr string) bool { return !strings.EqualFold(addr, addrOff) }
 
 // listen opens the introspection and task metadata listeners (and the
 // bridge-gateway one) and starts serving. Handlers answer 503 until the
 // agent is ready.
 func (a *Agent) listen(ctx context.Context) error {
-	if enabled(a.cfg.IntrospectionAddr) {
-		l, err := net.Listen("tcp", a.cfg.IntrospectionAddr)
-		if err != nil {
-			return fmt.Errorf("introspection listener: %w", err)
+	if l := a.cfg.Listeners.Introspection; l != nil || enabled(a.cfg.IntrospectionAddr) {
+		if l == nil {
+			var err error
+			if l, err = net.Listen("tcp", a.cfg.IntrospectionAddr); err != nil {
+				return fmt.Errorf("introspection listener: %w", err)
+			}
 		}
 		a.introAddr = l.Addr().String()
 		a.serve(l, a.introspectionHandler())
 	}
-	if !enabled(a.cfg.MetadataAddr) {
+	l := a.cfg.Listeners.Metadata
+	if l == nil && !enabled(a.cfg.MetadataAddr) {
 		return nil
 	}
-	l, err := net.Listen("tcp", a.cfg.MetadataAddr)
-	if err != nil {
-		return fmt.Errorf("task metadata listener: %w", err)
+	if l == nil {
+		var err error
+		if l, err = net.Listen("tcp", a.cfg.MetadataAddr); err != nil {
+			return fmt.Errorf("task metadata listener: %w", err)
+		}
 	}
 	a.metaAddr = l.Addr().String()
 	h := a.metadataHandler()

@@ -131,6 +131,9 @@ func runCalls(b *testing.B, conc int, newClient func() *ecs.Client, call func(co
 func startMoto(b *testing.B) func() *ecs.Client {
 	bin, err := exec.LookPath("moto_server")
 	if err != nil {
+		if testenv.Required() {
+			b.Fatal("moto_server is required (CI=true or BERTH_REQUIRE_DOCKER=1) but not on PATH")
+		}
 		b.Skip("moto_server not on PATH")
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
