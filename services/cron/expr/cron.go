@@ -22,16 +22,16 @@ type cronSpec struct {
 	minute, hour, month uint64 // bits 0-59, 0-23, 1-12
 	years               []bool // index year-minYear
 
-	anyDom bool   // day-of-month is '?': day-of-week decides
-	dom    uint64 // bits 1-31
-	lastDom   bool // L
-	lastWkDom bool // LW
-	nearestWk int  // nW: 1-31, 0 = unused
+	anyDom    bool   // day-of-month is '?': day-of-week decides
+	dom       uint64 // bits 1-31
+	lastDom   bool   // L
+	lastWkDom bool   // LW
+	nearestWk int    // nW: 1-31, 0 = unused
 
-	dow       uint64 // bits 1-7 (1 = Sunday)
-	lastDow   int    // nL: the last n-day of the month (1-7), 0 = unused
-	nthDow    int    // n#k: the n-day (1-7) ...
-	nthWeek   int    // ... of week k (1-5)
+	dow     uint64 // bits 1-7 (1 = Sunday)
+	lastDow int    // nL: the last n-day of the month (1-7), 0 = unused
+	nthDow  int    // n#k: the n-day (1-7) ...
+	nthWeek int    // ... of week k (1-5)
 }
 
 var (

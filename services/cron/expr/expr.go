@@ -36,7 +36,9 @@ type Error struct {
 	Reason string
 }
 
-func (e *Error) Error() string { return fmt.Sprintf("invalid schedule expression %q: %s", e.Expr, e.Reason) }
+func (e *Error) Error() string {
+	return fmt.Sprintf("invalid schedule expression %q: %s", e.Expr, e.Reason)
+}
 
 // Expr is a parsed schedule expression.
 type Expr struct {

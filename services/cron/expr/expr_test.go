@@ -167,35 +167,35 @@ func TestParse_Invalid(t *testing.T) {
 	}{
 		{"", Scheduler},
 		{"every minute", Scheduler},
-		{"cron(0 10 * * *)", Scheduler},         // five fields
-		{"cron(0 10 * * ? * *)", Scheduler},     // seven fields
-		{"cron(0 10 * * * *)", Scheduler},       // no '?'
-		{"cron(0 10 ? * ? *)", Scheduler},       // two '?'
-		{"cron(7 20 * * 1-7 *)", Rule},          // localstack#12156
-		{"cron(60 * * * ? *)", Scheduler},       // minute out of range
-		{"cron(*/60 * * * ? *)", Rule},          // increment too large
-		{"cron(0 24 * * ? *)", Scheduler},       // hour out of range
-		{"cron(0 0 32 * ? *)", Scheduler},       // day out of range
-		{"cron(0 0 0 * ? *)", Scheduler},        // day 0
-		{"cron(0 0 1 13 ? *)", Scheduler},       // month out of range
-		{"cron(0 0 1 FOO ? *)", Scheduler},      // bad month name
-		{"cron(0 0 ? * 8 *)", Scheduler},        // day-of-week out of range
-		{"cron(0 0 ? * 0 *)", Scheduler},        // day-of-week 0 (1-7 in AWS)
-		{"cron(0 0 ? * FUN *)", Scheduler},      // bad day name
-		{"cron(0 0 ? * 2#6 *)", Scheduler},      // week 6
-		{"cron(0 0 ? * 9#1 *)", Scheduler},      // day 9
-		{"cron(0 0 ? * 2#1,3#2 *)", Scheduler},  // two '#'
-		{"cron(0 0 L-2 * ? *)", Scheduler},      // L offset
-		{"cron(0 0 32W * ? *)", Scheduler},      // W out of range
-		{"cron(0 0 1-5W * ? *)", Scheduler},     // W on a range
+		{"cron(0 10 * * *)", Scheduler},        // five fields
+		{"cron(0 10 * * ? * *)", Scheduler},    // seven fields
+		{"cron(0 10 * * * *)", Scheduler},      // no '?'
+		{"cron(0 10 ? * ? *)", Scheduler},      // two '?'
+		{"cron(7 20 * * 1-7 *)", Rule},         // localstack#12156
+		{"cron(60 * * * ? *)", Scheduler},      // minute out of range
+		{"cron(*/60 * * * ? *)", Rule},         // increment too large
+		{"cron(0 24 * * ? *)", Scheduler},      // hour out of range
+		{"cron(0 0 32 * ? *)", Scheduler},      // day out of range
+		{"cron(0 0 0 * ? *)", Scheduler},       // day 0
+		{"cron(0 0 1 13 ? *)", Scheduler},      // month out of range
+		{"cron(0 0 1 FOO ? *)", Scheduler},     // bad month name
+		{"cron(0 0 ? * 8 *)", Scheduler},       // day-of-week out of range
+		{"cron(0 0 ? * 0 *)", Scheduler},       // day-of-week 0 (1-7 in AWS)
+		{"cron(0 0 ? * FUN *)", Scheduler},     // bad day name
+		{"cron(0 0 ? * 2#6 *)", Scheduler},     // week 6
+		{"cron(0 0 ? * 9#1 *)", Scheduler},     // day 9
+		{"cron(0 0 ? * 2#1,3#2 *)", Scheduler}, // two '#'
+		{"cron(0 0 L-2 * ? *)", Scheduler},     // L offset
+		{"cron(0 0 32W * ? *)", Scheduler},     // W out of range
+		{"cron(0 0 1-5W * ? *)", Scheduler},    // W on a range
 		{"cron(0 0 ? * MON-FRI 1969)", Scheduler},
 		{"cron(0 0 ? * MON-FRI 2200)", Scheduler},
-		{"cron(0 0 ? * FRI-MON *)", Scheduler},  // reversed range
-		{"cron(0 0 5-1 * ? *)", Scheduler},      // reversed range
-		{"cron(a 0 * * ? *)", Scheduler},        // letters in minutes
-		{"cron(0 L * * ? *)", Scheduler},        // L in hours
-		{"cron(0 0 * * ? 20#1)", Scheduler},     // '#' in year
-		{"cron(0/0 * * * ? *)", Scheduler},      // zero step
+		{"cron(0 0 ? * FRI-MON *)", Scheduler}, // reversed range
+		{"cron(0 0 5-1 * ? *)", Scheduler},     // reversed range
+		{"cron(a 0 * * ? *)", Scheduler},       // letters in minutes
+		{"cron(0 L * * ? *)", Scheduler},       // L in hours
+		{"cron(0 0 * * ? 20#1)", Scheduler},    // '#' in year
+		{"cron(0/0 * * * ? *)", Scheduler},     // zero step
 		{"cron()", Scheduler},
 		{"rate(1 minutes)", Rule},
 		{"rate(5 minute)", Rule},
