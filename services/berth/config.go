@@ -36,6 +36,9 @@ type config struct {
 	// AgentOwner is the io.berth.managed label of the local agent's
 	// containers: distinct per Berth sharing one Docker daemon.
 	AgentOwner string
+	// CronMinute is the length of a minute in rate expressions (tests
+	// shorten it).
+	CronMinute time.Duration
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -62,6 +65,11 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 	fs.DurationVar(&c.AgentTaskCleanupWait, "agent-task-cleanup-wait", cleanup, "how long the local agent keeps stopped tasks' containers (env ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION)")
 	svc.String(fs, getenv, &c.AgentOwner, "agent-owner", "BERTH_AGENT_OWNER", docker.DefaultOwner, "io.berth.managed label of the local agent's containers (distinct per Berth sharing a Docker daemon)")
+	cronMinute := time.Minute
+	if v, err := time.ParseDuration(getenv("BERTH_CRON_MINUTE")); err == nil {
+		cronMinute = v
+	}
+	fs.DurationVar(&c.CronMinute, "cron-minute", cronMinute, "length of a minute in rate schedule expressions, for tests (env BERTH_CRON_MINUTE)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
