@@ -64,15 +64,23 @@ func newWorld(t testing.TB, cfg cron.Config, instances int) *world {
 		t.Fatal(err)
 	}
 	for i := range instances {
-		ctx, cancel := context.WithCancel(env.Ctx)
-		ag, err := simagent.Start(ctx, natstest.Connect(t, env.Server), simagent.Config{HostID: fmt.Sprintf("sim-%d", i), CPU: 1 << 20, Memory: 1 << 20})
-		if err != nil {
-			cancel()
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { cancel(); ag.Wait() })
+		w.addAgent(simagent.Config{HostID: fmt.Sprintf("sim-%d", i)})
 	}
 	return w
+}
+
+// addAgent starts one simulated container instance (large, so placement
+// never runs out).
+func (w *world) addAgent(cfg simagent.Config) {
+	w.t.Helper()
+	cfg.CPU, cfg.Memory = 1<<20, 1<<20
+	ctx, cancel := context.WithCancel(w.Ctx)
+	ag, err := simagent.Start(ctx, natstest.Connect(w.t, w.Server), cfg)
+	if err != nil {
+		cancel()
+		w.t.Fatal(err)
+	}
+	w.t.Cleanup(func() { cancel(); ag.Wait() })
 }
 
 // startCron runs one more cron replica.
@@ -188,7 +196,9 @@ func (w *world) scheduler() *scheduler.Client {
 	return scheduler.NewFromConfig(w.AWSConfig(), func(o *scheduler.Options) { o.BaseEndpoint = aws.String(w.Endpoint) })
 }
 
-func clusterARN() string { return "arn:aws:ecs:" + testenv.Region + ":" + testenv.Account + ":cluster/default" }
+func clusterARN() string {
+	return "arn:aws:ecs:" + testenv.Region + ":" + testenv.Account + ":cluster/default"
+}
 
 const roleARN = "arn:aws:iam::" + testenv.Account + ":role/scheduler"
 
