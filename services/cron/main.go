@@ -21,6 +21,7 @@ func main() { svc.Exec("cron", run) }
 func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
 	var minute time.Duration
 	var workers int
+	var ackWait time.Duration
 	extra := func(fs *flag.FlagSet) {
 		def := time.Minute
 		if v, err := time.ParseDuration(getenv("BERTH_CRON_MINUTE")); err == nil {
@@ -28,9 +29,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		}
 		fs.DurationVar(&minute, "minute", def, "length of a minute in rate expressions (tests; env BERTH_CRON_MINUTE)")
 		svc.Int(fs, getenv, &workers, "workers", "BERTH_CRON_WORKERS", 64, "invocations run at once by this replica")
+		fs.DurationVar(&ackWait, "ack-wait", 30*time.Second, "how long an invocation may take before another replica takes it over")
 	}
 	return svc.Main(ctx, events.ServiceCron, args, getenv, stderr, extra,
 		func(_ context.Context, c svc.Common, nc *nats.Conn, js jetstream.JetStream, log *slog.Logger) (svc.Runner, error) {
-			return cron.New(cron.Config{Region: c.Region, Account: c.Account, Replicas: c.Replicas, Minute: minute, Workers: workers, Log: log}, nc, js)
+			return cron.New(cron.Config{Region: c.Region, Account: c.Account, Replicas: c.Replicas, Minute: minute, Workers: workers, AckWait: ackWait, Log: log}, nc, js)
 		})
 }

@@ -38,6 +38,19 @@ type world struct {
 // n simulated instances in the default cluster.
 func newWorld(t testing.TB, cfg cron.Config, instances int) *world {
 	t.Helper()
+	w := newBaseWorld(t)
+	w.startCron(cfg)
+	w.WaitFor(t, "cron")
+	for i := range instances {
+		w.addAgent(simagent.Config{HostID: fmt.Sprintf("sim-%d", i)})
+	}
+	return w
+}
+
+// newBaseWorld starts NATS, a gateway, taskdefs and the scheduler, and
+// creates the default cluster: no cron replica, no instance.
+func newBaseWorld(t testing.TB) *world {
+	t.Helper()
 	env := testenv.New(t)
 	w := &world{Env: env, t: t}
 
@@ -58,13 +71,9 @@ func newWorld(t testing.TB, cfg cron.Config, instances int) *world {
 	env.Go(t, "scheduler", sc.Run)
 	<-sc.Ready()
 
-	w.startCron(cfg)
-	env.WaitFor(t, "taskdefs", "scheduler", "cron")
+	env.WaitFor(t, "taskdefs", "scheduler")
 	if _, err := env.ECS().CreateCluster(context.Background(), &ecs.CreateClusterInput{ClusterName: aws.String("default")}); err != nil {
 		t.Fatal(err)
-	}
-	for i := range instances {
-		w.addAgent(simagent.Config{HostID: fmt.Sprintf("sim-%d", i)})
 	}
 	return w
 }
@@ -205,3 +214,5 @@ const roleARN = "arn:aws:iam::" + testenv.Account + ":role/scheduler"
 func ecsDescribe(arn string) *ecs.DescribeTasksInput {
 	return &ecs.DescribeTasksInput{Tasks: []string{arn}}
 }
+
+func ecsDesired(s string) ecstypes.DesiredStatus { return ecstypes.DesiredStatus(s) }
