@@ -63,7 +63,9 @@ func unsupportedTarget(arn string) *apierr.Error {
 	return validation("Berth supports ECS cluster, aws-sdk:ecs:runTask and event bus targets only, not %s.", arn)
 }
 
-func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
+func groupChanged(name string) *apierr.Error {
+	return apierr.New(events.CodeConflict, "Schedule group %s was changed while it was being deleted. Try again.", name) // (unverified)
+}
 
 func sprintf(format string, args ...any) string { return fmt.Sprintf(format, args...) }
 

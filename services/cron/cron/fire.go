@@ -162,6 +162,7 @@ func (s *Service) handleFire(ctx context.Context, m jetstream.Msg) {
 		s.publishCronEvent(ctx, own.scope, own.kind, own.name, own.arn, events.DetailCronInvocation, map[string]any{
 			"arn": own.arn, "targetId": t.id, "targetArn": t.arn, "occurrence": f.Occurrence.UTC().Format(time.RFC3339Nano),
 			"eventId": f.EventID, "attempt": attempt, "taskArns": inv.TaskArns, "putEventId": inv.EventID,
+			"invokedAt": s.cfg.Now().UTC().Format(time.RFC3339Nano),
 		}, "inv/"+msgID+"/"+t.id)
 		if t.onceDel != nil {
 			t.onceDel(ctx)

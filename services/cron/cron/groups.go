@@ -124,16 +124,15 @@ func (s *Service) deleteGroup(ctx context.Context, req *natsutil.Request) (any, 
 			return nil, err
 		}
 	}
+	if rev == 0 { // tags were never stored: nothing to delete
+		return struct{}{}, nil
+	}
 	if err := s.remove(ctx, events.CronGroupKey(in.Name), rev); errors.Is(err, errConflict) {
-		return nil, apierr409(in.Name)
+		return nil, groupChanged(in.Name)
 	} else if err != nil {
 		return nil, err
 	}
 	return struct{}{}, nil
-}
-
-func apierr409(name string) error {
-	return errorf("group %s changed while deleting: %w", name, errConflict)
 }
 
 func (s *Service) listGroups(ctx context.Context, req *natsutil.Request) (any, error) {
@@ -191,13 +190,9 @@ func (s *Service) groupOfARN(arn string) (string, error) {
 		if strings.Contains(arn, ":schedule/") {
 			return "", validation("Tags can only be applied to schedule groups.") // (unverified)
 		}
-		return "", apierrNotFoundARN(arn)
+		return "", groupNotFound(arn)
 	}
 	return name, nil
-}
-
-func apierrNotFoundARN(arn string) error {
-	return groupNotFound(arn)
 }
 
 // updateGroupTags applies f to the tags of the group named by arn.

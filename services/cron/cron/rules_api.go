@@ -7,10 +7,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/berth-project/berth/events"
-	"github.com/berth-project/berth/events/awsjson"
 	"github.com/berth-project/berth/internal/natsutil"
 	"github.com/berth-project/berth/services/cron/expr"
 	"github.com/berth-project/berth/services/cron/pattern"
@@ -625,7 +623,3 @@ func (s *Service) listRuleTags(ctx context.Context, req *natsutil.Request) (any,
 	}
 	return map[string][]Tag{"Tags": tags}, nil
 }
-
-// unused keeps awsjson imported for the PutEvents Time member.
-var _ = awsjson.Time{}
-var _ = time.Second
