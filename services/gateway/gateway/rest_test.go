@@ -82,4 +82,3 @@ func TestREST_RoutesAndErrors(t *testing.T) {
 		t.Fatalf("unavailable: %d %v", resp.StatusCode, resp.Header)
 	}
 }
-
