@@ -95,6 +95,11 @@ func TestCLI_Errors(t *testing.T) {
 	}
 	w.cli("scheduler", "create-schedule", "--name", "ok", "--schedule-expression", "cron(0 10 * * ? *)", "--schedule-expression-timezone", "Europe/Berlin",
 		"--flexible-time-window", "Mode=FLEXIBLE,MaximumWindowInMinutes=15", "--target", target)
+	w.cli("scheduler", "update-schedule", "--name", "ok", "--state", "DISABLED", "--schedule-expression", "rate(2 hours)",
+		"--flexible-time-window", "Mode=OFF", "--target", target)
+	if g := w.cli("scheduler", "get-schedule", "--name", "ok"); g["State"] != "DISABLED" || g["ScheduleExpression"] != "rate(2 hours)" || g["ScheduleExpressionTimezone"] != nil {
+		t.Fatalf("after update-schedule: %v", g)
+	}
 	w.cliErr("(ConflictException) when calling the CreateSchedule operation: Schedule ok already exists.", "scheduler", "create-schedule", "--name", "ok",
 		"--schedule-expression", "rate(5 minutes)", "--flexible-time-window", "Mode=OFF", "--target", target)
 	w.cliErr("(ResourceNotFoundException) when calling the GetSchedule operation: Schedule nope does not exist.", "scheduler", "get-schedule", "--name", "nope")
@@ -116,7 +121,7 @@ func TestCLI_Errors(t *testing.T) {
 	if len(all["Schedules"].([]any)) != 3 {
 		t.Fatalf("paged list: %v", all)
 	}
-	if d := w.cli("scheduler", "list-schedules", "--state", "DISABLED"); len(d["Schedules"].([]any)) != 4 {
+	if d := w.cli("scheduler", "list-schedules", "--state", "DISABLED"); len(d["Schedules"].([]any)) != 5 {
 		t.Fatalf("by state: %v", d)
 	}
 	garn := "arn:aws:scheduler:us-east-1:123456789012:schedule-group/batch"

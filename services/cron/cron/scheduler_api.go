@@ -107,21 +107,8 @@ func (s *Service) buildSchedule(in *ScheduleInput) (*scheduleRecord, error) {
 		return nil, validation("1 validation error detected: Value null at 'flexibleTimeWindow' failed to satisfy constraint: Member must not be null")
 	}
 	r.Window = *in.FlexibleTimeWindow
-	switch r.Window.Mode {
-	case "OFF":
-		if r.Window.MaximumWindowInMinutes != nil {
-			return nil, validation("MaximumWindowInMinutes is not allowed when FlexibleTimeWindow Mode is OFF.") // (unverified)
-		}
-	case "FLEXIBLE":
-		w := r.Window.MaximumWindowInMinutes
-		if w == nil {
-			return nil, validation("MaximumWindowInMinutes is required when FlexibleTimeWindow Mode is FLEXIBLE.") // (unverified)
-		}
-		if *w < 1 || *w > 1440 {
-			return nil, constraint(*w, "flexibleTimeWindow.maximumWindowInMinutes", "Member must have value between 1 and 1440")
-		}
-	default:
-		return nil, constraint(r.Window.Mode, "flexibleTimeWindow.mode", "Member must satisfy enum value set: [OFF, FLEXIBLE]")
+	if err := checkWindow(&r.Window); err != nil {
+		return nil, err
 	}
 	if in.Target == nil {
 		return nil, validation("1 validation error detected: Value null at 'target' failed to satisfy constraint: Member must not be null")
@@ -131,6 +118,27 @@ func (s *Service) buildSchedule(in *ScheduleInput) (*scheduleRecord, error) {
 	}
 	r.Target = *in.Target
 	return r, nil
+}
+
+// checkWindow validates a FlexibleTimeWindow.
+func checkWindow(w *FlexibleTimeWindow) error {
+	switch w.Mode {
+	case "OFF":
+		if w.MaximumWindowInMinutes != nil {
+			return validation("MaximumWindowInMinutes is not allowed when FlexibleTimeWindow Mode is OFF.") // (unverified)
+		}
+	case "FLEXIBLE":
+		m := w.MaximumWindowInMinutes
+		if m == nil {
+			return validation("MaximumWindowInMinutes is required when FlexibleTimeWindow Mode is FLEXIBLE.") // (unverified)
+		}
+		if *m < 1 || *m > 1440 {
+			return constraint(*m, "flexibleTimeWindow.maximumWindowInMinutes", "Member must have value between 1 and 1440")
+		}
+	default:
+		return constraint(w.Mode, "flexibleTimeWindow.mode", "Member must satisfy enum value set: [OFF, FLEXIBLE]")
+	}
+	return nil
 }
 
 // checkSchedTarget validates a Scheduler target: an ECS cluster with
