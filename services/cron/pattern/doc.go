@@ -9,8 +9,11 @@
 // (=, <, <=, >, >=, two bounds), exists (true and false), cidr, nested
 // objects, arrays in the event (any element matches) and $or.
 //
-// A quick look found no Go library covering all of these ($or and
-// anything-but forms in particular) that was worth the dependency, so the
-// matcher is written here against the EventBridge documentation
-// (eb-event-patterns, eb-create-pattern-operators).
+// timbray/quamina, the well-known Go matcher, was considered: the version
+// of its README checked says number matching is textual (35 and 35.000
+// differ) and documents no numeric ranges, which rules such as
+// "containers.exitCode > 0" need, nor $or. So the matcher is written here,
+// after the EventBridge documentation (eb-event-patterns,
+// eb-create-pattern-operators). It tests each rule in turn (no shared
+// automaton): fine for hundreds of rules, not for millions.
 package pattern
