@@ -172,18 +172,32 @@ func (w *world) registerFamily(family string) string {
 // (running and stopped).
 func (w *world) tasks(startedBy string) []string {
 	w.t.Helper()
+	arns, err := w.listTasks(startedBy)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return arns
+}
+
+// listTasks is tasks returning its error (for polls: a loaded machine may
+// drop a connection now and then); startedBy "" lists every task.
+func (w *world) listTasks(startedBy string) ([]string, error) {
 	var arns []string
 	for _, desired := range []ecstypes.DesiredStatus{ecstypes.DesiredStatusRunning, ecstypes.DesiredStatusStopped} {
-		p := ecs.NewListTasksPaginator(w.ECS(), &ecs.ListTasksInput{StartedBy: aws.String(startedBy), DesiredStatus: desired})
+		in := &ecs.ListTasksInput{DesiredStatus: desired}
+		if startedBy != "" {
+			in.StartedBy = aws.String(startedBy)
+		}
+		p := ecs.NewListTasksPaginator(w.ECS(), in)
 		for p.HasMorePages() {
 			out, err := p.NextPage(context.Background())
 			if err != nil {
-				w.t.Fatal(err)
+				return nil, err
 			}
 			arns = append(arns, out.TaskArns...)
 		}
 	}
-	return arns
+	return arns, nil
 }
 
 // waitTasks waits until startedBy has at least n tasks and returns them.
@@ -191,7 +205,10 @@ func (w *world) waitTasks(startedBy string, n int, timeout time.Duration) []stri
 	w.t.Helper()
 	var arns []string
 	natstest.Eventually(w.t, timeout, 100*time.Millisecond, func() error {
-		arns = w.tasks(startedBy)
+		var err error
+		if arns, err = w.listTasks(startedBy); err != nil {
+			return err
+		}
 		if len(arns) < n {
 			return fmt.Errorf("%d tasks started by %s, want %d", len(arns), startedBy, n)
 		}

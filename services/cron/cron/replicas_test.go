@@ -2,6 +2,7 @@ package cron_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -15,6 +16,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/scheduler"
 	schedtypes "github.com/aws/aws-sdk-go-v2/service/scheduler/types"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/berth-project/berth/events"
 
 	"github.com/berth-project/berth/internal/natstest"
 	"github.com/berth-project/berth/internal/simagent"
@@ -53,31 +57,23 @@ func (w *world) startCronProc(bin string, extra ...string) *exec.Cmd {
 }
 
 // startedByCounts counts the tasks of the default cluster by startedBy.
-func (w *world) startedByCounts() map[string]int {
-	w.t.Helper()
+func (w *world) startedByCounts() (map[string]int, error) {
 	ctx := context.Background()
 	counts := map[string]int{}
-	var arns []string
-	for _, d := range []string{"RUNNING", "STOPPED"} {
-		p := ecs.NewListTasksPaginator(w.ECS(), &ecs.ListTasksInput{DesiredStatus: ecsDesired(d)})
-		for p.HasMorePages() {
-			out, err := p.NextPage(ctx)
-			if err != nil {
-				w.t.Fatal(err)
-			}
-			arns = append(arns, out.TaskArns...)
-		}
+	arns, err := w.listTasks("")
+	if err != nil {
+		return nil, err
 	}
 	for i := 0; i < len(arns); i += 100 {
 		out, err := w.ECS().DescribeTasks(ctx, &ecs.DescribeTasksInput{Tasks: arns[i:min(i+100, len(arns))]})
 		if err != nil {
-			w.t.Fatal(err)
+			return nil, err
 		}
 		for _, task := range out.Tasks {
 			counts[aws.ToString(task.StartedBy)]++
 		}
 	}
-	return counts
+	return counts, nil
 }
 
 // TestReplicas_ExactlyOnce is the acceptance of "3 cron replicas, 2,000
@@ -137,20 +133,24 @@ func TestReplicas_ExactlyOnce(t *testing.T) {
 
 	// Kill replica 0 as soon as the minute's first task exists.
 	natstest.Eventually(t, time.Until(due)+60*time.Second, 20*time.Millisecond, func() error {
-		if len(w.tasks("scheduler/s-0000"))+len(w.tasks("scheduler/s-1999")) == 0 && len(w.tasksAny()) == 0 {
-			return fmt.Errorf("no task yet")
+		arns, err := w.listTasks("")
+		if err == nil && len(arns) == 0 {
+			err = fmt.Errorf("no task yet")
 		}
-		return nil
+		return err
 	})
 	if err := procs[0].Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	killedAt := len(w.tasksAny())
+	killedAt := len(w.tasks(""))
 	t.Logf("killed replica pid %d with %d of %d tasks started", procs[0].Process.Pid, killedAt, n)
 
 	var counts map[string]int
 	natstest.Eventually(t, 3*time.Minute, 500*time.Millisecond, func() error {
-		counts = w.startedByCounts()
+		var err error
+		if counts, err = w.startedByCounts(); err != nil {
+			return err
+		}
 		if len(counts) < n {
 			return fmt.Errorf("%d of %d schedules fired", len(counts), n)
 		}
@@ -159,7 +159,11 @@ func TestReplicas_ExactlyOnce(t *testing.T) {
 	// Redeliveries of what the killed replica held come after AckWait (5 s):
 	// wait past it, then every schedule must still have exactly one task.
 	time.Sleep(8 * time.Second) // an absence (no duplicate) cannot be polled for
-	counts = w.startedByCounts()
+	natstest.Eventually(t, 30*time.Second, 500*time.Millisecond, func() error {
+		var err error
+		counts, err = w.startedByCounts()
+		return err
+	})
 	total := 0
 	for i := range n {
 		sb := fmt.Sprintf("scheduler/s-%04d", i)
@@ -168,28 +172,32 @@ func TestReplicas_ExactlyOnce(t *testing.T) {
 		}
 		total += counts[sb]
 	}
-	redelivered := -1
-	if ci, err := w.JS.Consumer(context.Background(), "CRON_FIRES", "cron"); err == nil {
-		if info, err := ci.Info(context.Background()); err == nil {
-			redelivered = info.NumRedelivered
-		}
-	}
-	t.Logf("%d schedules, %d tasks, %d started before the kill; %d fire messages redelivered", n, total, killedAt, redelivered)
+	invocations, retried := invocationAttempts(t, w)
+	t.Logf("%d schedules, %d tasks, %d started before the kill; %d invocation events, %d of them on a redelivery (attempt > 1)", n, total, killedAt, invocations, retried)
 }
 
-// tasksAny lists every running or stopped task ARN of the default cluster.
-func (w *world) tasksAny() []string {
-	w.t.Helper()
-	var arns []string
-	for _, d := range []string{"RUNNING", "STOPPED"} {
-		p := ecs.NewListTasksPaginator(w.ECS(), &ecs.ListTasksInput{DesiredStatus: ecsDesired(d)})
-		for p.HasMorePages() {
-			out, err := p.NextPage(context.Background())
-			if err != nil {
-				w.t.Fatal(err)
-			}
-			arns = append(arns, out.TaskArns...)
+// invocationAttempts counts the invocation events on the stream and those
+// made on a redelivered message (attempt > 1).
+func invocationAttempts(t testing.TB, w *world) (total, retried int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	oc, err := w.JS.OrderedConsumer(ctx, events.StreamEvents.Name, jetstream.OrderedConsumerConfig{FilterSubjects: []string{"events.cron.>"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		msg, err := oc.Next(jetstream.FetchMaxWait(2 * time.Second))
+		if err != nil {
+			return total, retried
+		}
+		var ev cronEvent
+		if json.Unmarshal(msg.Data(), &ev) != nil || ev.DetailType != events.DetailCronInvocation {
+			continue
+		}
+		total++
+		if ev.Detail.Attempt > 1 {
+			retried++
 		}
 	}
-	return arns
 }
