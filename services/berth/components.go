@@ -10,6 +10,7 @@ import (
 	"github.com/berth-project/berth/internal/accesskeys"
 	"github.com/berth-project/berth/registry"
 	"github.com/berth-project/berth/services/agent/agent"
+	"github.com/berth-project/berth/services/cron/cron"
 	"github.com/berth-project/berth/services/gateway/gateway"
 	"github.com/berth-project/berth/services/scheduler/control"
 	"github.com/berth-project/berth/services/supervisor/supervisor"
@@ -67,6 +68,15 @@ func (n *node) components(ctx context.Context, keyID string) ([]component, []str
 		return nil, nil, err
 	}
 	comps = append(comps, component{name: "supervisor", stage: 1, run: sv.Run})
+	crNC, crJS, err := n.connect("cron")
+	if err != nil {
+		return nil, nil, err
+	}
+	cr, err := cron.New(cron.Config{Region: c.Region, Account: c.Account, Replicas: 1, Minute: c.CronMinute, Log: n.log.With("component", "cron")}, crNC, crJS)
+	if err != nil {
+		return nil, nil, err
+	}
+	comps = append(comps, component{name: "cron", stage: 1, run: cr.Run})
 
 	rgNC, rgJS, err := n.connect("registry")
 	if err != nil {

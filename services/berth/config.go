@@ -42,6 +42,9 @@ type config struct {
 	// ServiceHealthyAfter is how long a RUNNING service task without a
 	// health check waits before it counts as healthy (ECS: 40 s).
 	ServiceHealthyAfter time.Duration
+	// CronMinute is the length of a minute in rate expressions (tests
+	// shorten it).
+	CronMinute time.Duration
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -71,6 +74,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	svc.String(fs, getenv, &c.AgentOwner, "agent-owner", "BERTH_AGENT_OWNER", docker.DefaultOwner, "io.berth.managed label of the local agent's containers (distinct per Berth sharing a Docker daemon)")
 	svc.String(fs, getenv, &c.AgentAWSVPCSubnet, "agent-awsvpc-subnet", "BERTH_AGENT_AWSVPC_SUBNET", "", "IPv4 CIDR the local agent's awsvpc tasks get addresses from (empty: awsvpc off)")
 	fs.DurationVar(&c.ServiceHealthyAfter, "service-healthy-after", envDuration(getenv, "BERTH_SERVICE_HEALTHY_AFTER", 40*time.Second), "how long a RUNNING service task without a health check waits before it counts as healthy (env BERTH_SERVICE_HEALTHY_AFTER)")
+	fs.DurationVar(&c.CronMinute, "cron-minute", envDuration(getenv, "BERTH_CRON_MINUTE", time.Minute), "length of a minute in rate schedule expressions, for tests (env BERTH_CRON_MINUTE)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}

@@ -107,6 +107,7 @@ func (g *Gateway) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", g.healthz)
 	mux.HandleFunc("POST /", g.serveAPI)
+	g.restRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		g.writeError(w, ids.UUID(), apierr.New(events.CodeUnknownOperation, "Berth serves AWS JSON APIs: POST / with an X-Amz-Target header."), events.CodeServer)
 	})
