@@ -3,12 +3,15 @@ package logs_test
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
+
+	"github.com/berth-project/berth/events"
 )
 
 func TestLogs_SDK_Lifecycle(t *testing.T) {
@@ -97,6 +100,20 @@ func TestLogs_SDK_Errors(t *testing.T) {
 	now := time.Now().UnixMilli()
 	_, err = f.cw.PutLogEvents(f.ctx, &cloudwatchlogs.PutLogEventsInput{LogGroupName: aws.String("g"), LogStreamName: aws.String("s"), LogEvents: []types.InputLogEvent{ev(now, "b"), ev(now-1, "a")}})
 	wantCode(t, err, "InvalidParameterException", "Log events in a single PutLogEvents request must be in chronological order.")
+	many := make([]types.InputLogEvent, 10001)
+	for i := range many {
+		many[i] = ev(now, "x")
+	}
+	for name, batch := range map[string][]types.InputLogEvent{
+		"too many":  many,
+		"too large": {ev(now, strings.Repeat("a", 1048576-26+1))},
+		"span":      {ev(now-25*3600*1000, "a"), ev(now, "b")},
+		"empty":     {},
+	} {
+		_, err = f.cw.PutLogEvents(f.ctx, &cloudwatchlogs.PutLogEventsInput{LogGroupName: aws.String("g"), LogStreamName: aws.String("s"), LogEvents: batch})
+		t.Logf("%s: %v", name, err)
+		wantCode(t, err, "InvalidParameterException", "")
+	}
 	if got := f.all(t, "g", "s"); len(got) != 0 {
 		t.Fatalf("rejected batch stored %q", got)
 	}
@@ -148,5 +165,27 @@ func TestLogs_SDK_TagsAndRetention(t *testing.T) {
 	}
 	if got := f.all(t, "g", "s"); !slices.Contains(got, "kept") || slices.Contains(got, "expired") {
 		t.Fatalf("after delete retention %q", got)
+	}
+}
+
+func TestLogs_LiveSubject(t *testing.T) {
+	f := start(t, nil)
+	f.group(t, "/ecs/live", "app/c/1")
+	sub, err := f.env.NC.SubscribeSync("logs.>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UnixMilli()
+	f.put(t, "/ecs/live", "app/c/1", ev(now, "live line"))
+	m, err := sub.NextMsg(5 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Subject != events.SubjLogs("/ecs/live", "app/c/1") {
+		t.Fatalf("subject %s", m.Subject)
+	}
+	var got []string
+	if err := events.ParseLogChunk(m.Data, func(_ int, e events.LogEvent) bool { got = append(got, e.Message); return e.Timestamp == now }); err != nil || !slices.Equal(got, []string{"live line"}) {
+		t.Fatalf("live chunk %q %v", m.Data, err)
 	}
 }

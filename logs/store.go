@@ -64,9 +64,11 @@ func checkStreamName(name string) error {
 	return nil
 }
 
-func groupKey(group string) string          { return "g." + events.Token(group) }
-func streamKey(group, stream string) string { return "s." + events.Token(group) + "." + events.Token(stream) }
-func streamKeys(group string) string        { return "s." + events.Token(group) + ".*" }
+func groupKey(group string) string { return "g." + events.Token(group) }
+func streamKey(group, stream string) string {
+	return "s." + events.Token(group) + "." + events.Token(stream)
+}
+func streamKeys(group string) string { return "s." + events.Token(group) + ".*" }
 
 // groupARN is the log group ARN without the trailing :*.
 func (s *Service) groupARN(group string) string {
