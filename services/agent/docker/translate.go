@@ -249,7 +249,11 @@ func Translate(spec ContainerSpec) (*CreateConfig, error) {
 	}
 	taskLimits(td, spec.HostCPUs, hc)
 	if lc := def.LogConfiguration; lc != nil && lc.LogDriver != "" {
-		hc.LogConfig = container.LogConfig{Type: lc.LogDriver, Config: maps.Clone(lc.Options)}
+		lcfg, err := logConfig(lc, cfg.Labels)
+		if err != nil {
+			return nil, fmt.Errorf("container %q: %w", def.Name, err)
+		}
+		hc.LogConfig = lcfg
 	}
 	for _, s := range def.DnsServers {
 		a, err := netip.ParseAddr(s)
