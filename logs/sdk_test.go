@@ -12,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
 
 	"github.com/berth-project/berth/events"
+	"github.com/berth-project/berth/internal/apierr"
+	"github.com/berth-project/berth/internal/natsutil"
 )
 
 func TestLogs_SDK_Lifecycle(t *testing.T) {
@@ -187,5 +189,85 @@ func TestLogs_LiveSubject(t *testing.T) {
 	var got []string
 	if err := events.ParseLogChunk(m.Data, func(_ int, e events.LogEvent) bool { got = append(got, e.Message); return e.Timestamp == now }); err != nil || !slices.Equal(got, []string{"live line"}) {
 		t.Fatalf("live chunk %q %v", m.Data, err)
+	}
+}
+
+func TestLogs_Ship_ExactlyOnce(t *testing.T) {
+	f := start(t, nil)
+	now := time.Now().UnixMilli()
+	batch := func(from, to int) events.LogShipRequest {
+		req := events.LogShipRequest{LogGroupName: "/ecs/ship", LogStreamName: "ecs/app/1", CreateGroup: true}
+		for i := from; i <= to; i++ {
+			req.Events = append(req.Events, events.LogShipEvent{Timestamp: now, Message: fmt.Sprintf("line %d", i), Cursor: fmt.Sprintf("%020d.%06d", 1000+i, 0)})
+		}
+		return req
+	}
+	ship := func(req events.LogShipRequest) events.LogShipResponse {
+		t.Helper()
+		var res events.LogShipResponse
+		if err := natsutil.Call(f.ctx, f.env.NC, events.SubjInternal(events.ServiceLogs, "Ship"), req, &res); err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	if r := ship(batch(1, 100)); r.Stored != 100 {
+		t.Fatalf("first batch stored %d", r.Stored)
+	}
+	if r := ship(batch(1, 100)); r.Stored != 0 {
+		t.Fatalf("resent batch stored %d", r.Stored)
+	}
+	if r := ship(batch(50, 150)); r.Stored != 50 {
+		t.Fatalf("overlapping batch stored %d", r.Stored)
+	}
+	got := f.all(t, "/ecs/ship", "ecs/app/1")
+	if len(got) != 150 || got[0] != "line 1" || got[149] != "line 150" {
+		t.Fatalf("%d events: %q ... ", len(got), got[:3])
+	}
+	// Without createGroup an unknown group is AWS's error.
+	req := batch(1, 1)
+	req.LogGroupName, req.CreateGroup = "/ecs/none", false
+	err := natsutil.Call(f.ctx, f.env.NC, events.SubjInternal(events.ServiceLogs, "Ship"), req, nil)
+	if !apierr.HasCode(err, events.CodeResourceNotFound) {
+		t.Fatalf("unknown group: %v", err)
+	}
+}
+
+// TestLogs_DockerAwslogsDriverCalls replays the calls of Docker's awslogs
+// driver (aws-sdk-go CloudWatch Logs client) with the Go SDK v2 client:
+// CreateLogStream in a missing group -> ResourceNotFoundException ->
+// CreateLogGroup -> CreateLogStream -> PutLogEvents without a token, then
+// with the returned token; a second container on the same stream starts
+// without a token and gets ResourceAlreadyExistsException on its create.
+func TestLogs_DockerAwslogsDriverCalls(t *testing.T) {
+	f := start(t, nil)
+	g, s := "docker-driver", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	_, err := f.cw.CreateLogStream(f.ctx, &cloudwatchlogs.CreateLogStreamInput{LogGroupName: aws.String(g), LogStreamName: aws.String(s)})
+	wantCode(t, err, "ResourceNotFoundException", "The specified log group does not exist.")
+	if _, err := f.cw.CreateLogGroup(f.ctx, &cloudwatchlogs.CreateLogGroupInput{LogGroupName: aws.String(g)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.cw.CreateLogStream(f.ctx, &cloudwatchlogs.CreateLogStreamInput{LogGroupName: aws.String(g), LogStreamName: aws.String(s)}); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UnixMilli()
+	out := f.put(t, g, s, ev(now, "hi"), ev(now, "there"))
+	tok := out.NextSequenceToken
+	if tok == nil {
+		t.Fatal("no nextSequenceToken")
+	}
+	out2, err := f.cw.PutLogEvents(f.ctx, &cloudwatchlogs.PutLogEventsInput{LogGroupName: aws.String(g), LogStreamName: aws.String(s),
+		SequenceToken: tok, LogEvents: []types.InputLogEvent{ev(now+1, "again")}})
+	if err != nil || out2.NextSequenceToken == nil {
+		t.Fatalf("put with token: %v", err)
+	}
+	// A stale token is ignored, as AWS now does.
+	if _, err := f.cw.PutLogEvents(f.ctx, &cloudwatchlogs.PutLogEventsInput{LogGroupName: aws.String(g), LogStreamName: aws.String(s),
+		SequenceToken: tok, LogEvents: []types.InputLogEvent{ev(now+2, "stale token")}}); err != nil {
+		t.Fatalf("put with a stale token: %v", err)
+	}
+	_, err = f.cw.CreateLogStream(f.ctx, &cloudwatchlogs.CreateLogStreamInput{LogGroupName: aws.String(g), LogStreamName: aws.String(s)})
+	wantCode(t, err, "ResourceAlreadyExistsException", "The specified log stream already exists")
+	if got := f.all(t, g, s); !slices.Equal(got, []string{"hi", "there", "again", "stale token"}) {
+		t.Fatalf("events %q", got)
 	}
 }
