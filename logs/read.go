@@ -39,8 +39,11 @@ func (s *Service) scan(ctx context.Context, subjects []string, start scanFrom, f
 		return false, err
 	}
 	defer s.dropConsumer(cons)
+	// Fetches start small and grow: a page often ends within a few chunks.
+	size := uint64(2)
 	for pending > 0 {
-		batch, err := cons.FetchNoWait(int(min(pending, fetchBatch)))
+		batch, err := cons.FetchNoWait(int(min(pending, size)))
+		size = min(size*2, fetchBatch)
 		if err != nil {
 			return false, fmt.Errorf("fetch logs: %w", err)
 		}
