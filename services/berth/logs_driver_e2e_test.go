@@ -129,7 +129,9 @@ func TestE2E_DockerAwslogsDriver(t *testing.T) {
 			t.Logf("dockerd log:\n%s", dlog.String())
 		}
 	})
-	dockerP := func(args ...string) *exec.Cmd { return exec.Command("docker", append([]string{"-H", "unix://" + sock}, args...)...) }
+	dockerP := func(args ...string) *exec.Cmd {
+		return exec.Command("docker", append([]string{"-H", "unix://" + sock}, args...)...)
+	}
 	natstest.Eventually(t, 60*time.Second, 200*time.Millisecond, func() error {
 		return dockerP("version").Run()
 	})
