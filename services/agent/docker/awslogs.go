@@ -3,6 +3,7 @@ package docker
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"strings"
 
 	"github.com/moby/moby/api/types/container"
@@ -62,7 +63,7 @@ var awslogsOptions = map[string]bool{
 // configuration; awslogs becomes json-file plus LabelAWSLogs on labels.
 func logConfig(lc *ecsapi.LogConfiguration, labels map[string]string) (container.LogConfig, error) {
 	if lc.LogDriver != "awslogs" {
-		return container.LogConfig{Type: lc.LogDriver, Config: cloneMap(lc.Options)}, nil
+		return container.LogConfig{Type: lc.LogDriver, Config: maps.Clone(lc.Options)}, nil
 	}
 	o := lc.Options
 	for k := range o {
@@ -83,15 +84,4 @@ func logConfig(lc *ecsapi.LogConfiguration, labels map[string]string) (container
 	})
 	labels[LabelAWSLogs] = string(b)
 	return container.LogConfig{Type: "json-file"}, nil
-}
-
-func cloneMap(m map[string]string) map[string]string {
-	if m == nil {
-		return nil
-	}
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }
