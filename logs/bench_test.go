@@ -143,6 +143,12 @@ func countStream(t *testing.T, tg target, group, stream string) int {
 		res, err := tg.cw.GetLogEvents(context.Background(), &cloudwatchlogs.GetLogEventsInput{
 			LogGroupName: aws.String(group), LogStreamName: aws.String(stream), StartFromHead: aws.Bool(true), NextToken: token,
 		})
+		for attempt := 0; err != nil && attempt < 3; attempt++ {
+			t.Logf("%s: get %s/%s (after %d events): %v; retrying", tg.name, group, stream, n, err)
+			res, err = tg.cw.GetLogEvents(context.Background(), &cloudwatchlogs.GetLogEventsInput{
+				LogGroupName: aws.String(group), LogStreamName: aws.String(stream), StartFromHead: aws.Bool(true), NextToken: token,
+			})
+		}
 		if err != nil {
 			t.Fatalf("%s: get: %v", tg.name, err)
 		}
