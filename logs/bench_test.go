@@ -181,7 +181,7 @@ func TestBench_PutLogEvents_Berth(t *testing.T) {
 
 func TestBench_PutLogEvents_Moto(t *testing.T) {
 	benchOn(t)
-	benchIngest(t, motoTarget(t), envInt("BERTH_BENCH_MOTO_EVENTS", 80000))
+	benchIngest(t, motoTarget(t), envInt("BERTH_BENCH_MOTO_EVENTS", 400000))
 }
 
 // benchFilter stores total events in one group (8 streams, batches of
@@ -233,7 +233,7 @@ func TestBench_FilterLogEvents_Berth(t *testing.T) {
 
 func TestBench_FilterLogEvents_Moto(t *testing.T) {
 	benchOn(t)
-	benchFilter(t, motoTarget(t), envInt("BERTH_BENCH_MOTO_FILTER_EVENTS", 80000))
+	benchFilter(t, motoTarget(t), envInt("BERTH_BENCH_MOTO_FILTER_EVENTS", 1040000))
 }
 
 func envInt(name string, def int) int {
