@@ -115,6 +115,11 @@ func TestE2E_AwslogsTask(t *testing.T) {
 	bin := buildBerth(t)
 	owner := e2eOwner(t)
 	p := startBerthWithAgent(t, bin, t.TempDir(), owner)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("berth log:\n%s", p.logs.String())
+		}
+	})
 	c := p.ecs(t)
 	image := p.pushBusybox(t, "busybox", "logs")
 	group := "/ecs/logs-e2e"

@@ -61,7 +61,6 @@ func cursorNS(c string) int64 {
 // reports done when the container has exited (or is gone) and everything
 // was shipped.
 func (f *follower) once(ctx context.Context) (bool, error) {
-	cp := f.s.cps.get(f.id)
 	insp, err := f.s.api.ContainerInspect(ctx, f.id, client.ContainerInspectOptions{})
 	if errdefs.IsNotFound(err) {
 		f.s.cps.forget(f.id)
@@ -70,18 +69,43 @@ func (f *follower) once(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	lo := client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Follow: true, Timestamps: true}
+	tty := insp.Container.Config != nil && insp.Container.Config.Tty
+	if err := f.read(ctx, tty, true); err != nil || ctx.Err() != nil {
+		return false, err
+	}
+	insp, err = f.s.api.ContainerInspect(ctx, f.id, client.ContainerInspectOptions{})
+	if errdefs.IsNotFound(err) {
+		return true, nil
+	}
+	if err != nil || insp.Container.State == nil || insp.Container.State.Running || insp.Container.State.Restarting {
+		return false, err // the stream broke while the container runs: follow again
+	}
+	// The container has exited: read once more without following, from the
+	// checkpoint, in case the follow stream ended before the last lines.
+	if err := f.read(ctx, tty, false); err != nil || ctx.Err() != nil {
+		return false, err
+	}
+	cp := f.s.cps.get(f.id)
+	cp.Done = true
+	return true, f.s.cps.put(f.id, cp)
+}
+
+// read ships the container's log from the checkpoint to the end of the
+// Docker log stream (which, when following, lasts while the container runs).
+func (f *follower) read(ctx context.Context, tty, follow bool) error {
+	cp := f.s.cps.get(f.id)
+	lo := client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Follow: follow, Timestamps: true}
 	if cp.Cursor != "" {
 		since := cursorNS(cp.Cursor) - 1
 		lo.Since = fmt.Sprintf("%d.%09d", since/1e9, since%1e9)
 	}
 	rc, err := f.s.api.ContainerLogs(ctx, f.id, lo)
 	if err != nil {
-		return false, err
+		return err
 	}
 	defer rc.Close()
 	var src io.Reader = rc
-	if insp.Container.Config == nil || !insp.Container.Config.Tty {
+	if !tty {
 		pr, pw := io.Pipe()
 		go func() {
 			_, err := stdcopy.StdCopy(pw, pw, rc)
@@ -98,24 +122,12 @@ func (f *follower) once(ctx context.Context) (bool, error) {
 		for range lines { // unblock the reader
 		}
 		<-readErr
-		return false, err
+		return err
 	}
 	if err := <-readErr; err != nil && ctx.Err() == nil {
-		return false, err
+		return err
 	}
-	if ctx.Err() != nil {
-		return false, nil
-	}
-	insp, err = f.s.api.ContainerInspect(ctx, f.id, client.ContainerInspectOptions{})
-	if errdefs.IsNotFound(err) {
-		return true, nil
-	}
-	if err != nil || insp.Container.State == nil || insp.Container.State.Running || insp.Container.State.Restarting {
-		return false, err // the stream broke while the container runs: follow again
-	}
-	cp = f.s.cps.get(f.id)
-	cp.Done = true
-	return true, f.s.cps.put(f.id, cp)
+	return nil
 }
 
 // readLines parses "<RFC3339Nano> <message>\n" lines into events after
