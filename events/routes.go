@@ -111,10 +111,29 @@ var ECRRoute = APIRoute{
 var LogsRoute = APIRoute{
 	TargetPrefix: logsapi.TargetPrefix,
 	API:          APILogs,
-	SigningName:  logsapi.SigningName,
-	Fault:        CodeServiceUnavailable,
-	Modelled:     logsapi.Operations,
-	Implemented:  map[string]string{},
+	// The logs model names no signingName; SigV4 uses its endpointPrefix.
+	SigningName: "logs",
+	Fault:       CodeServiceUnavailable,
+	Modelled:    logsapi.Operations,
+	Implemented: map[string]string{
+		"CreateLogGroup":        ServiceLogs,
+		"DeleteLogGroup":        ServiceLogs,
+		"DescribeLogGroups":     ServiceLogs,
+		"CreateLogStream":       ServiceLogs,
+		"DeleteLogStream":       ServiceLogs,
+		"DescribeLogStreams":    ServiceLogs,
+		"PutLogEvents":          ServiceLogs,
+		"GetLogEvents":          ServiceLogs,
+		"FilterLogEvents":       ServiceLogs,
+		"PutRetentionPolicy":    ServiceLogs,
+		"DeleteRetentionPolicy": ServiceLogs,
+		"TagLogGroup":           ServiceLogs,
+		"UntagLogGroup":         ServiceLogs,
+		"ListTagsLogGroup":      ServiceLogs,
+		"TagResource":           ServiceLogs,
+		"UntagResource":         ServiceLogs,
+		"ListTagsForResource":   ServiceLogs,
+	},
 }
 
 // Routes lists every API the gateway serves.

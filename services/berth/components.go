@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/berth-project/berth/internal/accesskeys"
+	"github.com/berth-project/berth/logs"
 	"github.com/berth-project/berth/registry"
 	"github.com/berth-project/berth/services/agent/agent"
 	"github.com/berth-project/berth/services/cron/cron"
@@ -92,6 +93,16 @@ func (n *node) components(ctx context.Context, keyID string) ([]component, []str
 	// The registry serves HTTP (a front door) and ECR operations; it stops
 	// with the front doors, after its in-flight pushes and pulls.
 	comps = append(comps, component{name: "registry", stage: 0, run: func(ctx context.Context) error { return rg.Serve(ctx, n.ls.registry) }})
+
+	lgNC, lgJS, err := n.connect("logs")
+	if err != nil {
+		return nil, nil, err
+	}
+	lg, err := logs.New(logs.Config{Region: c.Region, Account: c.Account, Replicas: 1, Log: n.log.With("component", "logs")}, lgNC, lgJS)
+	if err != nil {
+		return nil, nil, err
+	}
+	comps = append(comps, component{name: "logs", stage: 1, run: lg.Run})
 
 	switch ag, note, err := n.localAgent(ctx, keyID); {
 	case err != nil:

@@ -1,6 +1,6 @@
 // Command berth is Berth on one machine: an embedded NATS server with
 // JetStream file storage under the data folder, and every Berth service
-// (gateway, task definitions, scheduler, registry, local agent) in one
+// (gateway, task definitions, scheduler, registry, logs, local agent) in one
 // process, wired by hand. A restart on the same data folder keeps all state.
 //
 //	berth [flags]          run everything (see -h)

@@ -222,6 +222,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	wg.Go(func() { runOutbox(ctx, a.outbox, a.proto.Report, a.log) })
 	wg.Go(func() { a.proto.RunHeartbeats(ctx, a.cfg.HeartbeatInterval, a.heartbeat) })
 	wg.Go(func() { a.followDesired(ctx) })
+	wg.Go(func() { a.runLogShipper(ctx) })
 
 	var runErr error
 	select {

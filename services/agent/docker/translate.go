@@ -231,6 +231,11 @@ func Translate(spec ContainerSpec) (*CreateConfig, error) {
 	if err != nil {
 		return nil, fmt.Errorf("container %q: %w", def.Name, err)
 	}
+	if lc := def.LogConfiguration; lc != nil && lc.LogDriver != "" {
+		if hc.LogConfig, err = logConfig(lc, cfg.Labels); err != nil {
+			return nil, fmt.Errorf("container %q: %w", def.Name, err)
+		}
+	}
 	if err := ports(def, mode, cfg, hc); err != nil {
 		return nil, fmt.Errorf("container %q: %w", def.Name, err)
 	}
@@ -308,9 +313,6 @@ func hostConfig(spec ContainerSpec, td *ecsapi.TaskDefinition, def ecsapi.Contai
 		hc.MemoryReservation = max(int64(*def.MemoryReservation)*mib, minimumMemoryBytes)
 	}
 	taskLimits(td, spec.HostCPUs, hc)
-	if lc := def.LogConfiguration; lc != nil && lc.LogDriver != "" {
-		hc.LogConfig = container.LogConfig{Type: lc.LogDriver, Config: maps.Clone(lc.Options)}
-	}
 	for _, s := range def.DnsServers {
 		a, err := netip.ParseAddr(s)
 		if err != nil {
