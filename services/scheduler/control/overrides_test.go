@@ -108,7 +108,11 @@ func TestRunTask_OverrideRulesMatchRegistration(t *testing.T) {
 			&types.TaskOverride{ContainerOverrides: []types.ContainerOverride{{Name: aws.String("app"), Cpu: aws.Int32(-2)}}}},
 		{"reservation above memory", cd(func(c *types.ContainerDefinition) { c.MemoryReservation = aws.Int32(512) }),
 			&types.TaskOverride{ContainerOverrides: []types.ContainerOverride{{Name: aws.String("app"), MemoryReservation: aws.Int32(512)}}}},
-		{"task cpu out of range", func() *ecs.RegisterTaskDefinitionInput { in := cd(func(*types.ContainerDefinition) {}); in.Cpu = aws.String("64"); return in }(),
+		{"task cpu out of range", func() *ecs.RegisterTaskDefinitionInput {
+			in := cd(func(*types.ContainerDefinition) {})
+			in.Cpu = aws.String("64")
+			return in
+		}(),
 			&types.TaskOverride{Cpu: aws.String("64")}},
 		{"task memory below the container's", func() *ecs.RegisterTaskDefinitionInput {
 			in := cd(func(*types.ContainerDefinition) {})
