@@ -37,6 +37,10 @@ func internalEnv(t *testing.T, op string, h natsutil.Handler) (*Service, *nats.C
 	if err := g.AddEndpoint(op, s.internalHandler(op, h)); err != nil {
 		t.Fatal(err)
 	}
+	// The server has the endpoint's subscription before any request.
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
 	return s, natstest.Connect(t, srv)
 }
 
