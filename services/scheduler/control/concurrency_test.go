@@ -119,8 +119,9 @@ func (p *replicaProc) received() (int64, error) {
 	return n, nil
 }
 
-// killWhenBusy waits until the process has received more messages than
-// base (it takes requests), then sends SIGKILL, records when, and makes
+// killWhenBusy waits until the server has delivered the process at least
+// ten more messages than base (requests, heartbeats, reports: it is
+// connected and consuming), then sends SIGKILL, records when, and makes
 // sure the process died of it. It may run on any goroutine.
 func (p *replicaProc) killWhenBusy(base int64) error {
 	for deadline := time.Now().Add(30 * time.Second); ; {
@@ -365,9 +366,8 @@ func TestConcurrency_ReplicasNeverOversubscribe(t *testing.T) {
 // process, while twenty clients are calling: the calls it held get no
 // answer and are retried with their clientToken, and nothing is lost or
 // placed twice. The test fails when the kill did not land mid-run with
-// work in flight: the process must have been taking requests before, and
-// at least one call under way at the kill must have failed and been
-// retried.
+// work in flight: at least one call under way at the kill must have got no
+// answer and been retried.
 func TestConcurrency_ReplicaKilled(t *testing.T) {
 	e, fleet, tds, errs, proc := concurrencySetup(t, true)
 	nc := natstest.Connect(t, e.Server)
