@@ -2,9 +2,11 @@ package control
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/berth-project/berth/events"
 	"github.com/berth-project/berth/events/ecsapi"
@@ -24,9 +26,7 @@ func (s *Service) resolveTaskDef(ctx context.Context, ref string) (*events.TaskD
 	if _, _, ok := s.parseTaskDefRef(ref); !ok {
 		return nil, errClient(msgTaskDefNotFound)
 	}
-	req := ecsapi.DescribeTaskDefinitionRequest{TaskDefinition: ref, Include: []string{"TAGS"}}
-	var resp ecsapi.DescribeTaskDefinitionResponse
-	err := natsutil.Call(ctx, s.nc, events.SubjInternal(events.ServiceTaskDefs, "DescribeTaskDefinition"), req, &resp)
+	resp, err := s.describeTaskDef(ctx, ref)
 	if e, ok := apierr.As(err); ok && (e.Code == events.CodeClient || e.Code == events.CodeInvalidParameter) {
 		return nil, errClient(msgTaskDefNotFound)
 	}
@@ -37,6 +37,33 @@ func (s *Service) resolveTaskDef(ctx context.Context, ref string) (*events.TaskD
 		return nil, fmt.Errorf("resolve task definition %s: empty answer", ref)
 	}
 	return &events.TaskDefRecord{TaskDefinition: *resp.TaskDefinition, Tags: resp.Tags}, nil
+}
+
+// resolveAttempt bounds one request to the taskdefs service. A request or
+// its reply can be lost (core NATS is at most once, and a taskdefs replica
+// can die with it); describing is a read, so it is asked again.
+const resolveAttempt = 5 * time.Second
+
+// describeTaskDef asks the taskdefs service, again after a lost request or
+// while no replica answers, until ctx ends.
+func (s *Service) describeTaskDef(ctx context.Context, ref string) (ecsapi.DescribeTaskDefinitionResponse, error) {
+	req := ecsapi.DescribeTaskDefinitionRequest{TaskDefinition: ref, Include: []string{"TAGS"}}
+	subj := events.SubjInternal(events.ServiceTaskDefs, "DescribeTaskDefinition")
+	for {
+		var resp ecsapi.DescribeTaskDefinitionResponse
+		actx, cancel := context.WithTimeout(ctx, resolveAttempt)
+		err := natsutil.Call(actx, s.nc, subj, req, &resp)
+		cancel()
+		lost := errors.Is(err, context.DeadlineExceeded) || errors.Is(err, natsutil.ErrUnavailable)
+		if !lost || ctx.Err() != nil {
+			return resp, err
+		}
+		select {
+		case <-ctx.Done():
+			return resp, err
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // parseTaskDefRef splits a task definition reference into family and

@@ -3,12 +3,15 @@ package control_test
 import (
 	"context"
 	"encoding/json"
+	"sync/atomic"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/nats-io/nats.go"
 
 	"github.com/berth-project/berth/events"
+	"github.com/berth-project/berth/internal/natstest"
 	"github.com/berth-project/berth/internal/simagent"
 )
 
@@ -59,4 +62,31 @@ func TestRunTask_ResolvesHalfWrittenRegistration(t *testing.T) {
 	if got := aws.ToString(task.Memory); got != "96" {
 		t.Fatalf("task memory %s, want the half-written revision's 96", got)
 	}
+}
+
+// TestRunTask_TaskDefsRequestLost: a taskdefs replica that takes the
+// scheduler's request and dies without answering (here: a member of the
+// queue group that never replies) costs RunTask one attempt, not the call.
+func TestRunTask_TaskDefsRequestLost(t *testing.T) {
+	e := startSched(t, 1, testConfig())
+	e.cluster(t, "lost")
+	e.agent(t, simagent.Config{Cluster: "lost", CPU: 4096, Memory: 8192})
+	td := e.taskDef(t, "lost", 10, 64)
+	var swallowed atomic.Int64
+	nc := natstest.Connect(t, e.Server)
+	sub, err := nc.QueueSubscribe(events.SubjInternal(events.ServiceTaskDefs, "DescribeTaskDefinition"), events.QueueGroup, func(*nats.Msg) {
+		swallowed.Add(1)
+	})
+	must(t, err)
+	must(t, nc.Flush())
+	for i := 0; swallowed.Load() == 0; i++ {
+		if i == 50 {
+			t.Fatal("the queue group never gave the silent member a request")
+		}
+		out := e.runTask(t, &ecs.RunTaskInput{Cluster: aws.String("lost"), TaskDefinition: aws.String(td)})
+		if len(out.Tasks) != 1 {
+			t.Fatalf("run task %d: %+v", i, out.Failures)
+		}
+	}
+	must(t, sub.Unsubscribe())
 }
