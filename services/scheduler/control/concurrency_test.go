@@ -80,6 +80,9 @@ func startProcReplica(t testing.TB, env *testenv.Env, bin string) *replicaProc {
 	cmd := exec.Command(bin, "--nats-url", env.Server.ClientURL(), "--region", testenv.Region, "--account", testenv.Account,
 		"--heartbeat-timeout", cfg.HeartbeatTimeout.String(), "--janitor-interval", cfg.JanitorInterval.String(),
 		"--report-ack-wait", cfg.ReportAckWait.String())
+	// The process dies with the test binary, even when a timeout kills it
+	// before its cleanup runs.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	p := &replicaProc{cmd: cmd, logs: &testenv.SafeBuffer{}, env: env, exited: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.logs, p.logs
 	must(t, cmd.Start())
