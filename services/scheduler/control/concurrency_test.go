@@ -259,8 +259,9 @@ func runLoad(t testing.TB, nc *nats.Conn, cluster string, tds []string, clients,
 // tasks.
 func checkLoad(t testing.TB, e *schedEnv, cluster string, lr *loadRun, fleet *simagent.Fleet, errs *errorCounter) {
 	t.Helper()
-	// Let the agents finish their tasks and the reports drain.
-	natstest.Eventually(t, 2*time.Minute, 200*time.Millisecond, func() error {
+	// Let the agents finish their tasks and the reports drain (minutes
+	// under -race on a busy machine).
+	natstest.Eventually(t, 5*time.Minute, 200*time.Millisecond, func() error {
 		insts, tasks := records(t, e.JS, cluster)
 		live := 0
 		for _, tk := range tasks {
