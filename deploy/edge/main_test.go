@@ -45,7 +45,9 @@ func TestRun_Forwards(t *testing.T) {
 	listen := testenv.FreeAddr(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"--route", listen + "=localhost:" + port}, func(string) string { return "" }, io.Discard) }()
+	go func() {
+		done <- run(ctx, []string{"--route", listen + "=localhost:" + port}, func(string) string { return "" }, io.Discard)
+	}()
 	var reply string
 	natstest.Eventually(t, 5*time.Second, 20*time.Millisecond, func() error {
 		c, err := net.Dial("tcp", listen)

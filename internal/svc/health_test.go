@@ -18,6 +18,9 @@ func TestHealthcheckPing(t *testing.T) {
 	if _, err := micro.AddService(nc, micro.Config{Name: "taskdefs", Version: "0.0.1"}); err != nil {
 		t.Fatal(err)
 	}
+	if err := nc.Flush(); err != nil { // the server knows the subscriptions
+		t.Fatal(err)
+	}
 	getenv := func(k string) string {
 		if k == "BERTH_NATS_URL" {
 			return s.ClientURL()
