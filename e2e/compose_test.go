@@ -28,6 +28,7 @@ func TestCompose(t *testing.T) {
 	s := startStack(t)
 	t.Run("Acceptance", s.testAcceptance)
 	t.Run("KillNATSNode", s.testKillNATSNode)
+	t.Run("PartitionNATSNode", s.testPartitionNATSNode)
 	t.Run("KillServiceReplicas", s.testKillReplicas)
 	t.Run("StopStartStack", s.testStopStart)
 }
@@ -188,6 +189,8 @@ func (s *stack) pushBusybox(t *testing.T) string {
 type load struct {
 	acked      []string // ARNs the API answered with
 	failures   int      // calls that failed or were cut (may or may not have committed)
+	cut        int      // of which cut short by the end of the load
+	errs       []string // the first errors
 	afterFault int      // acked after the fault was injected
 }
 
@@ -212,6 +215,11 @@ func (s *stack) underLoad(t *testing.T, family string, fault func()) load {
 				mu.Lock()
 				if err != nil {
 					l.failures++
+					if ctx.Err() != nil {
+						l.cut++
+					} else if len(l.errs) < 3 {
+						l.errs = append(l.errs, err.Error())
+					}
 				} else {
 					l.acked = append(l.acked, strings.TrimSpace(out))
 					if faulted {
@@ -246,8 +254,8 @@ func (s *stack) underLoad(t *testing.T, family string, fault func()) load {
 	waitFor(true, 4*workers)
 	cancel()
 	wg.Wait()
-	t.Logf("%s: %d acked before the fault, %d after (in %s), %d calls failed or cut",
-		family, before, l.afterFault, time.Since(start).Round(100*time.Millisecond), l.failures)
+	t.Logf("%s: %d acked before the fault, %d after (in %s), %d calls failed, %d cut at the end; first errors: %q",
+		family, before, l.afterFault, time.Since(start).Round(100*time.Millisecond), l.failures-l.cut, l.cut, l.errs)
 	if l.afterFault == 0 {
 		t.Errorf("the API answered no call after the fault")
 	}
@@ -289,14 +297,16 @@ func (s *stack) checkCommitted(t *testing.T, family string, l load) {
 	t.Logf("%s: %d revisions listed, %d acked, none lost", family, len(listed), len(l.acked))
 }
 
-// testKillNATSNode: kill -9 one of the three NATS nodes under load.
+// testKillNATSNode: kill -9 the NATS node leading the task definitions
+// stream, under load on that stream.
 func (s *stack) testKillNATSNode(t *testing.T) {
-	node := s.container("nats-1", 1)
+	leader := s.streamLeader(t, taskDefsStream)
+	node := s.container(leader, 1)
 	s.underLoad(t, "nats-kill-"+randomHex(3), func() {
 		if out, err := exec.Command("docker", "kill", "--signal", "KILL", node).CombinedOutput(); err != nil {
 			t.Fatalf("docker kill %s: %v\n%s", node, err, out)
 		}
-		t.Logf("killed %s (SIGKILL)", node)
+		t.Logf("killed %s (SIGKILL), leader of %s", node, taskDefsStream)
 	})
 	exec.Command("docker", "start", node).Run()
 	s.compose(t, 10*time.Minute, "up", "-d", "--wait", "--wait-timeout", "600")
