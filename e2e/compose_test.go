@@ -124,7 +124,7 @@ func (s *stack) testAcceptance(t *testing.T) {
 	s.aws(t, &td, "ecs", "register-task-definition", "--family", "e2e-sleep", "--container-definitions",
 		`[{"name":"main","image":"`+image+`","memory":16,"essential":true,"command":["/bin/busybox","sleep","3600"]}]`)
 	var run struct{ Tasks []struct{ TaskArn string } }
-	s.aws(t, &run, "ecs", "run-task", "--task-definition", "e2e-sleep")
+	s.awsAfterRegister(t, &run, "ecs", "run-task", "--task-definition", "e2e-sleep")
 	if len(run.Tasks) != 1 {
 		t.Fatalf("run-task: %+v", run)
 	}
@@ -144,11 +144,41 @@ func (s *stack) testAcceptance(t *testing.T) {
 		t.Fatalf("RUNNING task %s has no running container on the host engine (%q)", arn, ids)
 	}
 	t.Logf("task RUNNING on the host engine after %s", time.Since(start).Round(100*time.Millisecond))
-	s.aws(t, nil, "ecs", "create-service", "--service-name", "web", "--task-definition", "e2e-sleep", "--desired-count", "2")
+	s.awsAfterRegister(t, nil, "ecs", "create-service", "--service-name", "web", "--task-definition", "e2e-sleep", "--desired-count", "2")
 	s.aws(t, nil, "ecs", "wait", "services-stable", "--services", "web")
 	t.Logf("service stable after %s", time.Since(start).Round(100*time.Millisecond))
 	lines := s.events(t, time.Minute, arn, `"detail-type":"ECR Image Action"`, `"detail-type":"ECS Deployment State Change"`)
 	t.Logf("berth events: the task's, the push's and the deployment's events among %d", len(lines))
+}
+
+// awsAfterRegister runs a call that names a task definition registered just
+// before. With three replicas a reader may get the bucket entry from a
+// JetStream follower that has not applied the registration yet (direct gets,
+// nats-patterns §20.1) and answer "TaskDefinition not found."; that lag is
+// retried for up to 15 s and logged, anything else fails at once.
+func (s *stack) awsAfterRegister(t *testing.T, out any, args ...string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for i := 1; ; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		raw, err := s.awsCLI(ctx, args...)
+		cancel()
+		if err == nil {
+			if i > 1 {
+				t.Logf("aws %s %s: answered on attempt %d (stale read of the task definition before)", args[0], args[1], i)
+			}
+			if out != nil {
+				if err := jsonDecode(raw, out); err != nil {
+					t.Fatalf("aws %v: %v", args, err)
+				}
+			}
+			return
+		}
+		if !strings.Contains(err.Error(), "TaskDefinition not found") || time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
 }
 
 // pushBusybox builds a one-file image from the host's /bin/busybox, logs
