@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -89,8 +90,18 @@ func NewLogger(w io.Writer, level, service string) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})).With("service", service)
 }
 
+// Client keepalive of a standalone service: a server that stops answering
+// (a partitioned or frozen NATS node) is left for another one of the URL
+// list after about PingInterval*(MaxPingsOut+1), not nats.go's default of
+// minutes, during which the service would serve no one.
+const (
+	PingInterval = 3 * time.Second
+	MaxPingsOut  = 2
+)
+
 // Connect connects to NATS as client name and waits for JetStream.
 func Connect(ctx context.Context, c Common, name string, log *slog.Logger, extra ...nats.Option) (*nats.Conn, jetstream.JetStream, error) {
+	extra = append([]nats.Option{nats.PingInterval(PingInterval), nats.MaxPingsOutstanding(MaxPingsOut)}, extra...)
 	if c.NATSCreds != "" {
 		extra = append([]nats.Option{nats.UserCredentials(c.NATSCreds)}, extra...)
 	}

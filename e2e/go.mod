@@ -1,0 +1,3 @@
+module github.com/berth-project/berth/e2e
+
+go 1.26.0
