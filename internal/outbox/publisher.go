@@ -68,24 +68,29 @@ func New(cfg Config) *Publisher {
 	}
 }
 
-// Start publishes what Later queues until ctx ends; Wait waits for it.
+// Start runs Run in a goroutine; Wait waits for it.
 func (p *Publisher) Start(ctx context.Context) {
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case ev := <-p.later:
-				pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-				if err := p.Publish(pctx, ev); err != nil && ctx.Err() == nil {
-					p.cfg.Log.Warn("publish carried event", "subject", ev.Subject, "msg_id", ev.MsgID, "err", err)
-				}
-				cancel()
-			}
-		}
+		p.Run(ctx)
 	}()
+}
+
+// Run publishes what Later queues until ctx ends.
+func (p *Publisher) Run(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev := <-p.later:
+			pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			if err := p.Publish(pctx, ev); err != nil && ctx.Err() == nil {
+				p.cfg.Log.Warn("publish carried event", "subject", ev.Subject, "msg_id", ev.MsgID, "err", err)
+			}
+			cancel()
+		}
+	}
 }
 
 // Wait waits for the background publishing to end (after Start's context).
