@@ -91,6 +91,7 @@ func (p *Publisher) Relay(ctx context.Context, cfg RelayConfig) (*Relay, error) 
 		select {
 		case r.queue <- m:
 		case <-rctx.Done():
+			_ = m.Nak()
 		}
 	}, jetstream.PullMaxMessages(1024))
 	if err != nil {
@@ -105,12 +106,20 @@ func (p *Publisher) Relay(ctx context.Context, cfg RelayConfig) (*Relay, error) 
 	return r, nil
 }
 
-// Stop stops taking writes and waits for the one in hand; writes taken and
-// not relayed are delivered again to another replica after AckWait.
+// Stop stops taking writes and hands those taken and not relayed back to
+// the consumer, for another replica.
 func (r *Relay) Stop() {
 	r.cc.Stop()
 	r.cancel()
 	r.wg.Wait()
+	for {
+		select {
+		case m := <-r.queue:
+			_ = m.Nak()
+		default:
+			return
+		}
+	}
 }
 
 func (r *Relay) run(ctx context.Context) {
@@ -137,6 +146,7 @@ func (r *Relay) relay(ctx context.Context, m jetstream.Msg) {
 		select {
 		case <-ctx.Done():
 			t.Stop()
+			_ = m.Nak()
 			return
 		case <-t.C:
 		}
