@@ -23,14 +23,20 @@
 //     event to its own write (Attach) and publishes it after the commit
 //     (Publisher.Later); the relay sees it on the new write.
 //
-// Exactly once rests on the stream's Duplicates window (2 min): a copy
-// published within the window of the first is dropped by the server. An
-// event whose change is older than half the window may have a first copy
-// outside it, so before publishing such an event the Publisher looks for
-// its Nats-Msg-Id on the event's subject from the change's time on (a short
-// scan: a subject gets a few events per change) and publishes only if it is
-// not there. Each Publisher remembers the ids it saw stored (a bounded
-// set), so the relay of the replica that published a change skips it.
+// Exactly once: the fast path publishes a change's events with their ids,
+// and the stream's Duplicates window (2 min) drops a copy published within
+// it. The relay and carried events take the other way (Publisher.Ensure):
+// for each event this replica has not seen stored, look for its
+// Nats-Msg-Id on its subject from the change's time on (a short scan: a
+// subject gets a few events per change) and publish only if it is absent,
+// so a late relay (beyond the window) stores nothing twice and plain
+// subscribers of the subject see no second copy. The fast path also looks
+// first for an event older than half the window (a repeated announcement
+// of an old change). Each Publisher remembers the ids it saw stored (a
+// bounded set), so the relay of the replica that published a change
+// skips it without a look-up. Two copies can still reach plain (core NATS)
+// subscribers when a relay's look-up races a fast path later than Grace;
+// the stream stores one.
 //
 // What is not covered: a change is lost only if its writer died before
 // publishing and the writes that replaced it also lost both their fast

@@ -270,3 +270,33 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// Ensure (the relay's and carried events' path) looks before it publishes:
+// a plain subscriber of the subject sees one copy, not a dropped duplicate.
+func TestEnsure_NoSecondCopyForSubscribers(t *testing.T) {
+	e := newEnv(t, 2*time.Minute)
+	ev := event("g", 1, time.Now())
+	got := make(chan *nats.Msg, 16)
+	sub, err := e.nc.ChanSubscribe("events.test.>", got)
+	must(t, err)
+	defer func() { _ = sub.Unsubscribe() }()
+	must(t, e.publisher(t).Publish(t.Context(), ev))
+	must(t, e.publisher(t).Ensure(t.Context(), ev))
+	missing := event("h", 1, time.Now())
+	must(t, e.publisher(t).Ensure(t.Context(), missing))
+	var subjects []string
+	for len(subjects) < 2 {
+		select {
+		case m := <-got:
+			subjects = append(subjects, m.Subject)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("received %v", subjects)
+		}
+	}
+	if subjects[0] != ev.Subject || subjects[1] != missing.Subject {
+		t.Fatalf("subscriber saw %v, want one copy of each event", subjects)
+	}
+	if ids := e.count(t, missing.Subject); len(ids) != 1 {
+		t.Fatalf("stored %v", ids)
+	}
+}

@@ -25,7 +25,9 @@ type Config struct {
 	Window time.Duration
 	// Remember bounds the ids kept as seen stored (default 1<<17).
 	Remember int
-	Log      *slog.Logger
+	// Grace is how long Later waits before it publishes (default 1 s).
+	Grace time.Duration
+	Log   *slog.Logger
 }
 
 // Publisher publishes events with their Nats-Msg-Id, at most once per id
@@ -40,8 +42,13 @@ type Publisher struct {
 	ring []uint64
 	next int
 
-	later chan Event
+	later chan laterEvent
 	wg    sync.WaitGroup
+}
+
+type laterEvent struct {
+	ev  Event
+	due time.Time
 }
 
 // New returns a Publisher; Start runs its background publishing.
@@ -58,13 +65,16 @@ func New(cfg Config) *Publisher {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Grace <= 0 {
+		cfg.Grace = time.Second
+	}
 	return &Publisher{
 		cfg:   cfg,
 		nc:    cfg.JS.Conn(),
 		seed:  maphash.MakeSeed(),
 		seen:  make(map[uint64]struct{}, cfg.Remember),
 		ring:  make([]uint64, cfg.Remember),
-		later: make(chan Event, 4096),
+		later: make(chan laterEvent, 1<<16),
 	}
 }
 
@@ -83,10 +93,13 @@ func (p *Publisher) Run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case ev := <-p.later:
+		case le := <-p.later:
+			if !sleep(ctx, time.Until(le.due)) {
+				return
+			}
 			pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			if err := p.Publish(pctx, ev); err != nil && ctx.Err() == nil {
-				p.cfg.Log.Warn("publish carried event", "subject", ev.Subject, "msg_id", ev.MsgID, "err", err)
+			if err := p.Ensure(pctx, le.ev); err != nil && ctx.Err() == nil {
+				p.cfg.Log.Warn("publish carried event", "subject", le.ev.Subject, "msg_id", le.ev.MsgID, "err", err)
 			}
 			cancel()
 		}
@@ -96,16 +109,17 @@ func (p *Publisher) Run(ctx context.Context) {
 // Wait waits for the background publishing to end (after Start's context).
 func (p *Publisher) Wait() { p.wg.Wait() }
 
-// Later queues events (carried by a committed write) to publish in the
-// background. When the queue is full they are left to the relay, which
-// sees them on the write.
+// Later queues events (carried by a committed write) to Ensure in the
+// background once Grace has passed. When the queue is full they are left
+// to the relay, which sees them on the write.
 func (p *Publisher) Later(evs ...Event) {
+	due := time.Now().Add(p.cfg.Grace)
 	for _, ev := range evs {
 		if ev.Subject == "" || p.Seen(ev.MsgID) {
 			continue
 		}
 		select {
-		case p.later <- ev:
+		case p.later <- laterEvent{ev, due}:
 		default:
 			return
 		}
@@ -114,10 +128,22 @@ func (p *Publisher) Later(evs ...Event) {
 
 // Publish publishes evs (skipping those seen stored) and waits until the
 // stream stored them; a copy the stream drops as a duplicate counts as
-// stored. An event older than half the Duplicates window is first looked
-// for on its subject. The first error is returned; the others are
-// published anyway.
+// stored. It is the fast path: an event is looked for on its subject first
+// only when it is older than half the Duplicates window. The first error is
+// returned; the other events are published anyway.
 func (p *Publisher) Publish(ctx context.Context, evs ...Event) error {
+	return p.publish(ctx, false, evs)
+}
+
+// Ensure is Publish for events that may have been published by someone
+// else (the relay, carried events): each one not seen stored is looked for
+// on its subject and published only when absent, so that plain
+// subscribers of the subject see no second copy either.
+func (p *Publisher) Ensure(ctx context.Context, evs ...Event) error {
+	return p.publish(ctx, true, evs)
+}
+
+func (p *Publisher) publish(ctx context.Context, lookup bool, evs []Event) error {
 	type pending struct {
 		ev Event
 		f  jetstream.PubAckFuture
@@ -133,11 +159,14 @@ func (p *Publisher) Publish(ctx context.Context, evs ...Event) error {
 		if ev.Subject == "" || p.Seen(ev.MsgID) {
 			continue
 		}
-		if p.old(ev) {
+		if lookup || p.old(ev) {
 			found, err := p.Stored(ctx, ev)
+			if err != nil && ctx.Err() != nil {
+				return ctx.Err()
+			}
 			if err != nil {
-				keep(err)
-				continue
+				// Publish anyway: a second copy beats a lost event.
+				p.cfg.Log.Warn("look for an event", "subject", ev.Subject, "msg_id", ev.MsgID, "err", err)
 			}
 			if found {
 				p.mark(ev.MsgID)
@@ -201,11 +230,13 @@ const maxScan = 1000
 // errScan is returned when Stored gave up.
 var errScan = errors.New("outbox: too many events on the subject to look for a copy")
 
+// maxSkew is the clock difference between hosts Stored allows for.
+const maxSkew = 5 * time.Second
+
 // Stored reports whether the stream holds ev: a message on ev's subject
-// with its Nats-Msg-Id, stored after ev.At (less half the Duplicates
-// window, for clock skew).
+// with its Nats-Msg-Id, stored after ev.At (less maxSkew).
 func (p *Publisher) Stored(ctx context.Context, ev Event) (bool, error) {
-	start := ev.At.Add(-p.cfg.Window / 2)
+	start := ev.At.Add(-maxSkew)
 	req := msgGetRequest{StartTime: &start, NextFor: ev.Subject}
 	for range maxScan {
 		m, err := p.getMsg(ctx, req)
@@ -268,4 +299,19 @@ func (p *Publisher) getMsg(ctx context.Context, req msgGetRequest) (*storedMsg, 
 		return nil, fmt.Errorf("outbox: look up %s: %s (err_code %d)", req.NextFor, resp.Error.Desc, resp.Error.ErrCode)
 	}
 	return resp.Message, nil
+}
+
+// sleep waits for d or until ctx ends; it reports whether d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
 }

@@ -141,15 +141,9 @@ func (r *Relay) relay(ctx context.Context, m jetstream.Msg) {
 		_ = m.Term()
 		return
 	}
-	if wait := time.Until(md.Timestamp.Add(r.cfg.Grace)); wait > 0 {
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			_ = m.Nak()
-			return
-		case <-t.C:
-		}
+	if !sleep(ctx, time.Until(md.Timestamp.Add(r.cfg.Grace))) {
+		_ = m.Nak()
+		return
 	}
 	evs, err := r.cfg.Events(m)
 	if err != nil {
@@ -157,7 +151,7 @@ func (r *Relay) relay(ctx context.Context, m jetstream.Msg) {
 		r.p.cfg.Log.Error("relay: events of a write", "subject", m.Subject(), "err", err)
 	}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	err = r.p.Publish(pctx, evs...)
+	err = r.p.Ensure(pctx, evs...)
 	cancel()
 	if err != nil {
 		if ctx.Err() == nil && !errors.Is(err, context.Canceled) {
