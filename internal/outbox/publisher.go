@@ -23,7 +23,8 @@ type Config struct {
 	// Window its Duplicates window (default events.StreamEvents.Duplicates).
 	Stream string
 	Window time.Duration
-	// Remember bounds the ids kept as seen stored (default 1<<17).
+	// Remember bounds the ids kept as seen stored (default 1<<16: about
+	// 3 MB, ten seconds of the scheduler at full speed).
 	Remember int
 	// Grace is how long Later waits before it publishes (default 1 s).
 	Grace time.Duration
@@ -60,7 +61,7 @@ func New(cfg Config) *Publisher {
 		cfg.Window = events.StreamEvents.Duplicates
 	}
 	if cfg.Remember <= 0 {
-		cfg.Remember = 1 << 17
+		cfg.Remember = 1 << 16
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
