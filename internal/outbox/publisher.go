@@ -28,6 +28,10 @@ type Config struct {
 	Remember int
 	// Grace is how long Later waits before it publishes (default 1 s).
 	Grace time.Duration
+	// Follow are the event subjects whose stored ids Run follows (headers
+	// only, from its start), so that what other replicas published counts
+	// as seen without a look-up: the service's own subjects.
+	Follow []string
 	Log   *slog.Logger
 }
 
@@ -88,8 +92,16 @@ func (p *Publisher) Start(ctx context.Context) {
 	}()
 }
 
-// Run publishes what Later queues until ctx ends.
+// Run follows the stored event ids (Config.Follow) and publishes what
+// Later queues until ctx ends.
 func (p *Publisher) Run(ctx context.Context) {
+	if len(p.cfg.Follow) > 0 {
+		if stop, err := p.follow(ctx); err != nil {
+			p.cfg.Log.Warn("follow stored events; relying on look-ups", "err", err)
+		} else {
+			defer stop()
+		}
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -315,4 +327,26 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	case <-t.C:
 		return true
 	}
+}
+
+// follow marks as seen the id of every event stored on Config.Follow from
+// now on, with an ordered consumer that receives headers only.
+func (p *Publisher) follow(ctx context.Context) (func(), error) {
+	cons, err := p.cfg.JS.OrderedConsumer(ctx, p.cfg.Stream, jetstream.OrderedConsumerConfig{
+		FilterSubjects: p.cfg.Follow,
+		DeliverPolicy:  jetstream.DeliverNewPolicy,
+		HeadersOnly:    true,
+	})
+	if err != nil {
+		return nil, err
+	}
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		if id := m.Headers().Get(jetstream.MsgIDHeader); id != "" {
+			p.mark(id)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return cc.Stop, nil
 }

@@ -196,7 +196,7 @@ func (s *Service) startState(ctx context.Context) (*background, error) {
 			return nil, err
 		}
 	}
-	out := outbox.New(outbox.Config{JS: s.js, Log: s.log})
+	out := outbox.New(outbox.Config{JS: s.js, Log: s.log, Follow: []string{events.SubjECSEventsAll}})
 	s.state = &stateStore{nc: s.nc, kv: kv, stream: st, bucket: events.BucketECSState.Name, out: out}
 	s.pub = &publisher{out: out, region: s.cfg.Region, account: s.cfg.Account, log: s.log, counts: s.cache.taskCounts}
 	s.taskdefs = &taskDefs{js: s.js}
