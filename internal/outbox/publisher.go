@@ -32,7 +32,7 @@ type Config struct {
 	// only, from its start), so that what other replicas published counts
 	// as seen without a look-up: the service's own subjects.
 	Follow []string
-	Log   *slog.Logger
+	Log    *slog.Logger
 }
 
 // Publisher publishes events with their Nats-Msg-Id, at most once per id
