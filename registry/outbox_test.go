@@ -58,7 +58,7 @@ func TestEvents_CrashBetweenCommitAndPublish(t *testing.T) {
 	want(t, e.do(t, req{Method: "GET", Path: "/v2/" + repo + "/manifests/v1", Headers: map[string]string{"Accept": mtOCIManifest}}), http.StatusOK)
 	natstest.Eventually(t, 20*time.Second, 50*time.Millisecond, func() error {
 		if evs := ecrEvents(t, e, subject); len(evs) != 1 {
-			return fmt.Errorf("events %+v", evs)
+			return fmt.Errorf("events %+v; relay %s", evs, relayState(t, e))
 		}
 		return nil
 	})
@@ -174,4 +174,17 @@ func must(t testing.TB, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+func relayState(t *testing.T, e *env) string {
+	c, err := e.JS.Consumer(t.Context(), "KV_"+events.BucketRegistry.Name, "outbox")
+	if err != nil {
+		return err.Error()
+	}
+	info, err := c.Info(t.Context())
+	if err != nil {
+		return err.Error()
+	}
+	return fmt.Sprintf("pending %d, unacknowledged %d, redelivered %d, delivered %d, ack floor %d, waiting %d",
+		info.NumPending, info.NumAckPending, info.NumRedelivered, info.Delivered.Stream, info.AckFloor.Stream, info.NumWaiting)
 }

@@ -107,10 +107,16 @@ func (p *Publisher) Relay(ctx context.Context, cfg RelayConfig) (*Relay, error) 
 }
 
 // Stop stops taking writes and hands those taken and not relayed back to
-// the consumer, for another replica.
+// the consumer, for another replica: the write in hand and those that
+// arrive while the subscription drains are negatively acknowledged.
 func (r *Relay) Stop() {
-	r.cc.Stop()
 	r.cancel()
+	r.cc.Drain()
+	select {
+	case <-r.cc.Closed():
+	case <-time.After(5 * time.Second):
+		r.cc.Stop()
+	}
 	r.wg.Wait()
 	for {
 		select {
