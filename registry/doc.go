@@ -61,7 +61,12 @@
 //
 // Pushes and deletes of images are announced after they are committed, as
 // EventBridge "ECR Image Action" events with a Nats-Msg-Id derived from the
-// change.
+// change (the key and the revision the commit replaced). The committing
+// write carries its event (events.go): the tag write of a tagged push, the
+// manifest creation of an untagged one, the manifest or tag delete. It is
+// published right after the write, and by the relay (internal/outbox: the
+// durable consumer "outbox" on the bucket's man.> and tag.> writes) when
+// the replica died first.
 //
 // # Authentication
 //

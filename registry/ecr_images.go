@@ -309,7 +309,6 @@ func (s *Service) putImage(ctx context.Context, req *natsutil.Request) (any, err
 	if err != nil {
 		return nil, s.ecrError(err, in.RepositoryName)
 	}
-	s.publishPush(ctx, in.RepositoryName, res, preq.Tags)
 	iid := ecrapi.ImageIdentifier{ImageDigest: res.Digest.String(), ImageTag: in.ImageTag}
 	return ecrapi.PutImageResponse{Image: &ecrapi.Image{
 		ImageId:                &iid,
@@ -356,7 +355,6 @@ func (s *Service) batchDeleteImage(ctx context.Context, req *natsutil.Request) (
 				return nil, err
 			}
 			out.ImageIds = append(out.ImageIds, ecrapi.ImageIdentifier{ImageDigest: d.String(), ImageTag: id.ImageTag})
-			s.publishDelete(ctx, repo, d.String(), id.ImageTag, m.MediaType)
 			continue
 		}
 		d, _ := parseDigest(m.Digest)
@@ -374,7 +372,6 @@ func (s *Service) batchDeleteImage(ctx context.Context, req *natsutil.Request) (
 		for _, t := range tags {
 			out.ImageIds = append(out.ImageIds, ecrapi.ImageIdentifier{ImageDigest: rec.Digest, ImageTag: t})
 		}
-		s.publishDelete(ctx, repo, rec.Digest, "", rec.MediaType)
 	}
 	return out, nil
 }

@@ -1,23 +1,24 @@
 package registry
 
 import (
-	"context"
-	"crypto/sha256"
 	"fmt"
-	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nats.go"
 
 	"github.com/berth-project/berth/events"
+	"github.com/berth-project/berth/internal/natsutil"
+	"github.com/berth-project/berth/internal/outbox"
 )
 
-// publishAction publishes an "ECR Image Action" event on the EVENTS stream
-// after the change it reports was committed. The message id is derived from
-// the change (rev is the commit's revision when known), so a repeated
-// publish of the same change is dropped by JetStream, and the event id is
-// derived from it too. A failed publish is logged: the state is already
-// committed and is the truth.
-func (s *Service) publishAction(ctx context.Context, action, repo, dg, tag, mediaType, artifactType string, rev uint64) {
+// actionEvent is the "ECR Image Action" event of a change about to be
+// committed by a write that expects revision rev of its key (a tag for a
+// tagged push or an untag, the manifest otherwise). The write carries the
+// event (announce), so it is published once the write is committed: right
+// after it by store.write, or later by the relay when the writer died
+// first. Its Nats-Msg-Id names the change and the revision it replaced,
+// which is known before the commit and belongs to that commit alone; the
+// event id is derived from it.
+func (s *Service) actionEvent(action, repo, dg, tag, mediaType, artifactType string, rev uint64) outbox.Event {
 	detail := events.ECRImageAction{
 		Result:            "SUCCESS",
 		RepositoryName:    repo,
@@ -29,36 +30,23 @@ func (s *Service) publishAction(ctx context.Context, action, repo, dg, tag, medi
 	}
 	at := s.now()
 	msgID := fmt.Sprintf("ecr.%s.%s.%s.%s.%d", action, repo, dg, tag, rev)
-	if rev == 0 {
-		msgID += "." + at.Format(time.RFC3339Nano)
-	}
-	ev, err := events.NewEvent(uuidFrom(msgID), events.SourceECR, events.DetailECRImageAction, s.cfg.Account, s.cfg.Region, at, []string{}, detail)
+	ev, err := events.NewEvent(outbox.EventID(msgID), events.SourceECR, events.DetailECRImageAction, s.cfg.Account, s.cfg.Region, at, []string{}, detail)
 	if err != nil {
 		s.log.Error("build event", "err", err)
-		return
+		return outbox.Event{}
 	}
-	subject := events.SubjECREvent(repo, dg)
-	ctx = context.WithoutCancel(ctx)
-	for attempt := range 3 {
-		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		_, err = s.js.Publish(pctx, subject, mustJSON(ev), jetstream.WithMsgID(msgID))
-		cancel()
-		if err == nil {
-			return
-		}
-		time.Sleep(time.Duration(attempt+1) * 100 * time.Millisecond)
-	}
-	s.log.Error("publish event", "subject", subject, "action", action, "err", err)
+	return outbox.Event{Subject: events.SubjECREvent(repo, dg), MsgID: msgID, At: at, Data: mustJSON(ev)}
 }
 
-func (s *Service) publishDelete(ctx context.Context, repo, dg, tag, mediaType string) {
-	s.publishAction(ctx, events.ECRActionDelete, repo, dg, tag, mediaType, "", 0)
+// announce makes w carry ev: the write's commit publishes it.
+func announce(w natsutil.KVWrite, ev outbox.Event) natsutil.KVWrite {
+	if ev.Subject == "" {
+		return w
+	}
+	w.Header = nats.Header{}
+	outbox.Attach(w.Header, ev)
+	return w
 }
 
-// uuidFrom makes a version-4-shaped UUID from a hash of s.
-func uuidFrom(s string) string {
-	b := sha256.Sum256([]byte(s))
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
-}
+// relayKeys are the keys whose writes carry events: manifests and tags.
+var relayKeys = []string{"man.>", "tag.>"}

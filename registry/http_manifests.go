@@ -1,11 +1,8 @@
 package registry
 
 import (
-	"context"
 	"io"
 	"net/http"
-
-	"github.com/berth-project/berth/events"
 )
 
 func manifestLocation(name string, d digest) string {
@@ -90,7 +87,6 @@ func (s *Service) putManifestHTTP(w http.ResponseWriter, r *http.Request, name, 
 	}
 	h.Set("Content-Length", "0")
 	w.WriteHeader(http.StatusCreated)
-	s.publishPush(ctx, name, res, req.Tags)
 }
 
 func (s *Service) deleteManifestHTTP(w http.ResponseWriter, r *http.Request, name, ref string) {
@@ -101,28 +97,26 @@ func (s *Service) deleteManifestHTTP(w http.ResponseWriter, r *http.Request, nam
 			s.writeErr(w, r, newErr(kindDigestInvalid, "invalid digest %q", ref))
 			return
 		}
-		rec, _, err := s.deleteManifest(ctx, name, d)
+		_, _, err = s.deleteManifest(ctx, name, d)
 		if err != nil {
 			s.writeErr(w, r, err)
 			return
 		}
 		w.Header().Set("Content-Length", "0")
 		w.WriteHeader(http.StatusAccepted)
-		s.publishDelete(ctx, name, rec.Digest, "", rec.MediaType)
 		return
 	}
 	if !validTag(ref) {
 		s.writeErr(w, r, s.notFound(ctx, name, newErr(kindManifestUnknown, "manifest unknown to registry")))
 		return
 	}
-	d, _, err := s.untag(ctx, name, ref, false)
+	_, _, err := s.untag(ctx, name, ref, false)
 	if err != nil {
 		s.writeErr(w, r, err)
 		return
 	}
 	w.Header().Set("Content-Length", "0")
 	w.WriteHeader(http.StatusAccepted)
-	s.publishDelete(ctx, name, d.String(), ref, "")
 }
 
 // tagList is the body of GET /v2/<name>/tags/list.
@@ -231,16 +225,5 @@ func (s *Service) getReferrers(w http.ResponseWriter, r *http.Request, name, ref
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(b)
-	}
-}
-
-// publishPush announces a committed push: one event per tag, or one
-// without a tag.
-func (s *Service) publishPush(ctx context.Context, repo string, res *putResult, tags []string) {
-	if len(tags) == 0 {
-		tags = []string{""}
-	}
-	for _, t := range tags {
-		s.publishAction(ctx, events.ECRActionPush, repo, res.Record.Digest, t, res.Record.MediaType, res.Record.ConfigMediaType, res.Rev)
 	}
 }

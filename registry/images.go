@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 
+	"github.com/berth-project/berth/events"
 	"github.com/berth-project/berth/internal/natsutil"
 )
 
@@ -73,7 +74,7 @@ func (s *Service) putManifest(ctx context.Context, req putRequest) (*putResult, 
 	}
 	// Refuse a tag that cannot be set before anything is written.
 	for _, tag := range req.Tags {
-		if _, err := s.tagWrite(ctx, repo, req, tag, d, 0, false); err != nil {
+		if _, err := s.tagWrite(ctx, repo, req, tag, d, nil, 0, false); err != nil {
 			return nil, err
 		}
 	}
@@ -100,7 +101,7 @@ func (s *Service) putManifest(ctx context.Context, req putRequest) (*putResult, 
 			return nil, err
 		}
 	}
-	rec, manRev, created, err := s.commitManifest(ctx, req.Repo, d, rec)
+	rec, manRev, created, err := s.commitManifest(ctx, req.Repo, d, rec, len(req.Tags) == 0)
 	if err != nil {
 		return nil, err
 	}
@@ -109,7 +110,7 @@ func (s *Service) putManifest(ctx context.Context, req putRequest) (*putResult, 
 	}
 	res := &putResult{Digest: d, Record: rec, Rev: manRev}
 	for _, tag := range req.Tags {
-		rev, err := s.tagWrite(ctx, repo, req, tag, d, manRev, true)
+		rev, err := s.tagWrite(ctx, repo, req, tag, d, rec, manRev, true)
 		if err != nil {
 			return nil, err
 		}
@@ -217,7 +218,8 @@ func (s *Service) checkChildren(ctx context.Context, repo string, p *parsedManif
 // commitManifest creates the manifest record unless it exists, and returns
 // the record in store, its revision and whether this call created it. A
 // manifest record is never rewritten: its revision names its incarnation.
-func (s *Service) commitManifest(ctx context.Context, repo string, d digest, rec *manifestRecord) (*manifestRecord, uint64, bool, error) {
+// With push (a push without tags), the creation carries the PUSH event.
+func (s *Service) commitManifest(ctx context.Context, repo string, d digest, rec *manifestRecord, push bool) (*manifestRecord, uint64, bool, error) {
 	raw, err := encodeManifest(rec)
 	if err != nil {
 		return nil, 0, false, err
@@ -231,7 +233,11 @@ func (s *Service) commitManifest(ctx context.Context, repo string, d digest, rec
 			old, err := decodeManifest(me.Value)
 			return old, me.Rev, false, err
 		}
-		rev, err := s.st.write(ctx, put(manKey(repo, d), raw, me.Rev))
+		w := put(manKey(repo, d), raw, me.Rev)
+		if push {
+			w = announce(w, s.actionEvent(events.ECRActionPush, repo, d.String(), "", rec.MediaType, rec.ConfigMediaType, me.Rev))
+		}
+		rev, err := s.st.write(ctx, w)
 		if err == nil {
 			return rec, rev, true, nil
 		}
@@ -246,8 +252,9 @@ func (s *Service) commitManifest(ctx context.Context, repo string, d digest, rec
 
 // tagWrite checks that tag may name d and, with commit, sets it (naming the
 // manifest's revision manRev) with a revision check, retrying when the tag
-// moved meanwhile. It returns the tag's revision.
-func (s *Service) tagWrite(ctx context.Context, repo *repoRecord, req putRequest, tag string, d digest, manRev uint64, commit bool) (uint64, error) {
+// moved meanwhile. It returns the tag's revision. A write carries the PUSH
+// event of the tag (rec is the manifest's record).
+func (s *Service) tagWrite(ctx context.Context, repo *repoRecord, req putRequest, tag string, d digest, rec *manifestRecord, manRev uint64, commit bool) (uint64, error) {
 	var rev uint64
 	err := retry(ctx, func() error {
 		cur, te, _, err := s.currentTag(ctx, req.Repo, tag)
@@ -270,7 +277,8 @@ func (s *Service) tagWrite(ctx context.Context, repo *repoRecord, req putRequest
 		if !commit {
 			return nil
 		}
-		rev, err = s.st.write(ctx, put(tagKey(req.Repo, tag), mustJSON(tagRecord{Digest: d.String(), UpdatedAt: s.now(), ManifestRev: manRev}), te.Rev))
+		w := put(tagKey(req.Repo, tag), mustJSON(tagRecord{Digest: d.String(), UpdatedAt: s.now(), ManifestRev: manRev}), te.Rev)
+		rev, err = s.st.write(ctx, announce(w, s.actionEvent(events.ECRActionPush, req.Repo, d.String(), tag, rec.MediaType, rec.ConfigMediaType, te.Rev)))
 		return err
 	})
 	return rev, err

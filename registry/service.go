@@ -19,6 +19,7 @@ import (
 	"github.com/berth-project/berth/events"
 	"github.com/berth-project/berth/internal/accesskeys"
 	"github.com/berth-project/berth/internal/natsutil"
+	"github.com/berth-project/berth/internal/outbox"
 )
 
 // KeyStore looks up access keys; *accesskeys.Cache is one.
@@ -72,6 +73,9 @@ type Config struct {
 	Log  *slog.Logger
 	// Now is the clock (tests); default time.Now.
 	Now func() time.Time
+	// RelayGrace is how old a committed push or delete must be before the
+	// event relay (internal/outbox) looks at it (default 1 s).
+	RelayGrace time.Duration
 }
 
 // Service is the registry: the OCI distribution API over HTTP and the ECR
@@ -181,6 +185,17 @@ func (s *Service) Serve(ctx context.Context, l net.Listener) error {
 		}
 		s.keys = keys
 	}
+	// The relay announces pushes and deletes a replica committed and did
+	// not publish (it died first). It starts before any request is taken.
+	relay, err := s.st.out.Relay(ctx, outbox.RelayConfig{Bucket: events.BucketRegistry.Name, Keys: relayKeys, HeadersOnly: true, Grace: s.cfg.RelayGrace})
+	if err != nil {
+		return fmt.Errorf("registry: %w", err)
+	}
+	defer relay.Stop()
+	octx, ocancel := context.WithCancel(ctx)
+	s.st.out.Start(octx)
+	defer s.st.out.Wait()
+	defer ocancel()
 	svc, err := micro.AddService(s.nc, micro.Config{
 		Name:        events.ServiceRegistry,
 		Version:     "0.1.0",
@@ -208,6 +223,7 @@ func (s *Service) Serve(ctx context.Context, l net.Listener) error {
 		defer close(gcDone)
 		s.gcLoop(ctx)
 	}()
+
 	close(s.ready)
 	s.log.Info("registry listening", "addr", l.Addr().String(), "public_host", s.host())
 
@@ -260,7 +276,8 @@ func (s *Service) open(ctx context.Context) error {
 		s.log.Warn("manifest size limited by the NATS max_payload", "max_manifest_size", room, "max_payload", s.nc.MaxPayload())
 		s.cfg.MaxManifestSize = room
 	}
-	s.st = &store{nc: s.nc, js: s.js, kv: kv, kvStream: kvStream, obs: obs, objStream: objStream, partSize: s.cfg.PartSize, chunkSize: chunk, fetch: newBudget(fetchBudget), cache: newPartCache(s.cfg.BlobCacheSize), log: s.log}
+	s.st = &store{nc: s.nc, js: s.js, kv: kv, kvStream: kvStream, obs: obs, objStream: objStream, partSize: s.cfg.PartSize, chunkSize: chunk, fetch: newBudget(fetchBudget), cache: newPartCache(s.cfg.BlobCacheSize), log: s.log,
+		out: outbox.New(outbox.Config{JS: s.js, Log: s.log, Follow: []string{events.SubjECREventsAll}})}
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/berth-project/berth/events"
 	"github.com/berth-project/berth/internal/natsutil"
+	"github.com/berth-project/berth/internal/outbox"
 )
 
 // store is the registry's view of JetStream: the metadata bucket (read with
@@ -32,7 +34,13 @@ type store struct {
 	fetch     *budget    // bytes of blob reads requested and not yet arrived
 	cache     *partCache // recently read parts
 	log       *slog.Logger
+	// out publishes the events a committed write carries.
+	out *outbox.Publisher
 }
+
+// afterCommit, when set (tests only), runs right after every committed
+// single-key write, before the events it carries are published.
+var afterCommit atomic.Pointer[func(w natsutil.KVWrite)]
 
 // Records stored in the registry bucket. They are the registry's private
 // storage format: only the registry reads and writes them.
@@ -275,8 +283,24 @@ func mustJSON(v any) []byte {
 // is the commit point and the others are derived from it: written before it
 // they stay invisible until it exists, written after it they are re-created
 // by a retry or ignored (and collected) when found without it.
+//
+// A write may carry events (announce): they are published once it is
+// committed, here, and by the relay if this replica dies first.
 func (st *store) write(ctx context.Context, w natsutil.KVWrite) (uint64, error) {
-	return natsutil.CommitKV(ctx, st.nc, []natsutil.KVWrite{w})
+	rev, err := natsutil.CommitKV(ctx, st.nc, []natsutil.KVWrite{w})
+	if err != nil || len(w.Header) == 0 {
+		return rev, err
+	}
+	if f := afterCommit.Load(); f != nil {
+		(*f)(w)
+	}
+	evs, _ := outbox.Attached(w.Header)
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if perr := st.out.Publish(pctx, evs...); perr != nil {
+		st.log.Warn("publish event; the relay will", "key", w.Key, "err", perr)
+	}
+	return rev, nil
 }
 
 // revisions returns the existing keys matching filter with their revisions,

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/berth-project/berth/events"
 	"github.com/berth-project/berth/internal/natsutil"
 )
 
@@ -171,7 +172,8 @@ func (s *Service) deleteManifest(ctx context.Context, repo string, d digest) (*m
 			return err
 		}
 		manRev = me.Rev
-		_, err = s.st.write(ctx, del(manKey(repo, d), me.Rev))
+		ev := s.actionEvent(events.ECRActionDelete, repo, rec.Digest, "", rec.MediaType, "", me.Rev)
+		_, err = s.st.write(ctx, announce(del(manKey(repo, d), me.Rev), ev))
 		return err
 	})
 	if err != nil {
@@ -228,7 +230,12 @@ func (s *Service) untag(ctx context.Context, repo, tag string, dropLast bool) (d
 			return err
 		}
 		me = m
-		_, err = s.st.write(ctx, del(tagKey(repo, tag), te.Rev))
+		var mediaType string
+		if rec, err := decodeManifest(m.Value); err == nil {
+			mediaType = rec.MediaType
+		}
+		ev := s.actionEvent(events.ECRActionDelete, repo, d.String(), tag, mediaType, "", te.Rev)
+		_, err = s.st.write(ctx, announce(del(tagKey(repo, tag), te.Rev), ev))
 		return err
 	})
 	if err != nil || !dropLast {

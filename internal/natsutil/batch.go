@@ -28,6 +28,9 @@ type KVWrite struct {
 	AnyRevision bool
 	// Delete writes a delete marker instead of a value.
 	Delete bool
+	// Header is stored with the write (e.g. the events it carries,
+	// internal/outbox).
+	Header nats.Header
 }
 
 // KVSubject is the subject a KV bucket stores key under.
@@ -79,6 +82,9 @@ func commitOne(ctx context.Context, nc *nats.Conn, w KVWrite) (uint64, error) {
 func kvMsg(w KVWrite) *nats.Msg {
 	msg := nats.NewMsg(KVSubject(w.Bucket, w.Key))
 	msg.Data = w.Value
+	for k, v := range w.Header {
+		msg.Header[k] = append([]string(nil), v...)
+	}
 	if w.Delete {
 		msg.Header.Set("KV-Operation", "DEL")
 	}

@@ -547,7 +547,9 @@ func (r *round) addInstanceWrites() []*events.InstanceRecord {
 		next.UpdatedAt = r.now
 		touched = append(touched, next)
 		r.touchedIdx = append(r.touchedIdx, i)
-		r.instAt = append(r.instAt, r.b.put(events.InstanceKey(next.Cluster, next.ID), next, r.revs[i]))
+		at := r.b.put(events.InstanceKey(next.Cluster, next.ID), next, r.revs[i])
+		r.s.pub.carryInstance(r.b, at, r.recs[i])
+		r.instAt = append(r.instAt, at)
 	}
 	return touched
 }

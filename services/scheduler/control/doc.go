@@ -95,7 +95,13 @@
 // Every committed change is announced on the EVENTS stream as
 // "ECS Task State Change" or "ECS Container Instance State Change"
 // (events.SubjECSEvent), after the commit, with Nats-Msg-Id
-// <arn>#<version>, so a retried publish is stored once.
+// <arn>#<version> and an event id derived from it, so a retried publish
+// is stored once. A replica that dies between a commit and its events
+// loses nothing (internal/outbox): the durable consumer "outbox" on the
+// bucket's stream (task.> and inst.>, shared by the replicas) derives the
+// events of every committed record once it is RelayGrace old and publishes
+// those not stored yet, and a write that replaces a record whose event
+// this replica has not seen stored carries that event (publish.go).
 //
 // # Janitor
 //

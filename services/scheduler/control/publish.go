@@ -2,22 +2,32 @@ package control
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/berth-project/berth/events"
-	"github.com/berth-project/berth/internal/ids"
+	"github.com/berth-project/berth/internal/natsutil"
+	"github.com/berth-project/berth/internal/outbox"
 )
 
 // publisher announces committed changes on the public EVENTS stream in the
-// EventBridge envelope. Every event carries Nats-Msg-Id <arn>#<version>, so
+// EventBridge envelope, through internal/outbox. Every event carries
+// Nats-Msg-Id <arn>#<version> and an event id derived from it, so
 // publishing a change again (a retried report, a replayed clientToken, two
-// replicas noticing the same disconnect) stores it once.
+// replicas noticing the same disconnect, the relay) stores it once.
+//
+// An event is a function of its record, so the relay (a durable consumer
+// on the state bucket's stream, see startState) derives it from the
+// committed task or instance record itself; a write that replaces a record
+// whose event this replica has not seen stored carries that event too
+// (carry).
 type publisher struct {
-	js      jetstream.JetStream
+	out     *outbox.Publisher
 	region  string
 	account string
 	log     *slog.Logger
@@ -26,11 +36,7 @@ type publisher struct {
 }
 
 // outEvent is one event ready to publish.
-type outEvent struct {
-	subject string
-	msgID   string
-	data    []byte
-}
+type outEvent = outbox.Event
 
 // taskEvent is the "ECS Task State Change" of t at its current version.
 func (p *publisher) taskEvent(t *events.TaskRecord) outEvent {
@@ -45,52 +51,87 @@ func (p *publisher) instanceEvent(r *events.InstanceRecord) outEvent {
 }
 
 func (p *publisher) event(cluster, kind, id, arn string, version int64, detailType string, at time.Time, detail any) outEvent {
-	ev, err := events.NewEvent(ids.UUID(), events.SourceECS, detailType, p.account, p.region, at, []string{arn}, detail)
+	msgID := events.ECSEventMsgID(arn, version)
+	ev, err := events.NewEvent(outbox.EventID(msgID), events.SourceECS, detailType, p.account, p.region, at, []string{arn}, detail)
 	if err != nil {
 		p.log.Error("build event", "arn", arn, "err", err)
 		return outEvent{}
 	}
 	return outEvent{
-		subject: events.SubjECSEvent(cluster, kind, id),
-		msgID:   events.ECSEventMsgID(arn, version),
-		data:    mustJSON(ev),
+		Subject: events.SubjECSEvent(cluster, kind, id),
+		MsgID:   msgID,
+		At:      at,
+		Data:    mustJSON(ev),
 	}
 }
 
 // publish sends the events and waits for the stream to store them. A
-// failure is logged and returned: the change is committed either way.
+// failure is logged and returned: the change is committed either way, and
+// the relay publishes it later.
 func (p *publisher) publish(ctx context.Context, evs ...outEvent) error {
-	futures := make([]jetstream.PubAckFuture, 0, len(evs))
-	var firstErr error
-	for _, ev := range evs {
-		if ev.subject == "" {
-			continue
-		}
-		msg := &nats.Msg{Subject: ev.subject, Data: ev.data, Header: nats.Header{}}
-		f, err := p.js.PublishMsgAsync(msg, jetstream.WithMsgID(ev.msgID))
-		if err != nil {
-			p.log.Warn("publish event", "subject", ev.subject, "err", err)
-			firstErr = cmpErr(firstErr, err)
-			continue
-		}
-		futures = append(futures, f)
-	}
-	for _, f := range futures {
-		select {
-		case <-f.Ok():
-		case err := <-f.Err():
-			p.log.Warn("publish event", "subject", f.Msg().Subject, "err", err)
-			firstErr = cmpErr(firstErr, err)
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	return firstErr
-}
-
-func cmpErr(first, err error) error {
-	if first != nil {
-		return first
+	err := p.out.Publish(ctx, evs...)
+	if err != nil {
+		p.log.Warn("publish event", "err", err)
 	}
 	return err
+}
+
+// carryTask makes write i of b carry the event of prev, the task record it
+// replaces, unless that event was seen stored (see outbox: the write may
+// supersede prev before the relay saw it).
+func (p *publisher) carryTask(b *batch, i int, prev *events.TaskRecord) {
+	if prev == nil || p.out.Seen(events.ECSEventMsgID(prev.ARN, prev.Version)) {
+		return
+	}
+	b.carry(i, p.taskEvent(prev))
+}
+
+// carryInstance is carryTask for an instance record.
+func (p *publisher) carryInstance(b *batch, i int, prev *events.InstanceRecord) {
+	if prev == nil || p.out.Seen(events.ECSEventMsgID(prev.ARN, prev.Version)) {
+		return
+	}
+	b.carry(i, p.instanceEvent(prev))
+}
+
+// relayEvents are the events of a committed write of the state bucket, for
+// the relay: the event of the task or instance record written, and those
+// the write carries.
+func (p *publisher) relayEvents(m jetstream.Msg) ([]outbox.Event, error) {
+	evs, err := outbox.Attached(m.Headers())
+	if err != nil {
+		return nil, err
+	}
+	switch m.Headers().Get("KV-Operation") {
+	case "DEL", "PURGE":
+		return evs, nil
+	}
+	key := strings.TrimPrefix(m.Subject(), natsutil.KVSubject(events.BucketECSState.Name, ""))
+	// Most writes were announced by this replica: look at the version
+	// before decoding and rendering the whole record.
+	var head struct {
+		ARN     string `json:"arn"`
+		Version int64  `json:"version"`
+	}
+	if err := json.Unmarshal(m.Data(), &head); err != nil {
+		return evs, fmt.Errorf("decode %s: %w", key, err)
+	}
+	if p.out.Seen(events.ECSEventMsgID(head.ARN, head.Version)) {
+		return evs, nil
+	}
+	switch {
+	case strings.HasPrefix(key, "task."):
+		var t events.TaskRecord
+		if err := json.Unmarshal(m.Data(), &t); err != nil {
+			return evs, fmt.Errorf("decode %s: %w", key, err)
+		}
+		evs = append(evs, p.taskEvent(&t))
+	case strings.HasPrefix(key, "inst."):
+		var r events.InstanceRecord
+		if err := json.Unmarshal(m.Data(), &r); err != nil {
+			return evs, fmt.Errorf("decode %s: %w", key, err)
+		}
+		evs = append(evs, p.instanceEvent(&r))
+	}
+	return evs, nil
 }

@@ -53,6 +53,12 @@ type Config struct {
 	// did not acknowledge (default 30 s).
 	ReportWorkers int
 	ReportAckWait time.Duration
+	// RelayGrace is how old a committed task or instance write must be
+	// before the event relay (internal/outbox) looks at it (default 1 s);
+	// RelayAckWait is when a write a replica took and did not relay goes to
+	// another (default 30 s).
+	RelayGrace   time.Duration
+	RelayAckWait time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	Log *slog.Logger

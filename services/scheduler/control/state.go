@@ -12,6 +12,7 @@ import (
 
 	"github.com/berth-project/berth/events"
 	"github.com/berth-project/berth/internal/natsutil"
+	"github.com/berth-project/berth/internal/outbox"
 )
 
 // stateStore reads and writes events.BucketECSState: container instances,
@@ -22,7 +23,13 @@ type stateStore struct {
 	kv     jetstream.KeyValue
 	stream jetstream.Stream // KV_<bucket>, for reading delete markers
 	bucket string
+	// out publishes, after a commit, the events its writes carry.
+	out *outbox.Publisher
 }
+
+// afterCommit, when set (tests only), runs right after every successful
+// commit, before anything is published: a test stops the process there.
+var afterCommit func(writes []natsutil.KVWrite)
 
 // getInstance reads an instance record (nil, 0 when absent).
 func (s *stateStore) getInstance(ctx context.Context, cluster, id string) (*events.InstanceRecord, uint64, error) {
@@ -78,6 +85,17 @@ func (b *batch) del(key string, rev uint64) int {
 	return b.add(natsutil.KVWrite{Bucket: b.bucket, Key: key, Delete: true, Revision: rev, AnyRevision: rev == 0})
 }
 
+// carry makes write i carry evs: events of the record it replaces that may
+// not have been published (internal/outbox). They are published after the
+// commit, and the relay finds them on the write.
+func (b *batch) carry(i int, evs ...outbox.Event) {
+	w := &b.writes[i]
+	if w.Header == nil {
+		w.Header = nats.Header{}
+	}
+	outbox.Attach(w.Header, evs...)
+}
+
 func (b *batch) add(w natsutil.KVWrite) int {
 	b.writes = append(b.writes, w)
 	return len(b.writes) - 1
@@ -94,6 +112,15 @@ func (s *stateStore) commit(ctx context.Context, b *batch) ([]uint64, error) {
 	last, err := natsutil.CommitKV(ctx, s.nc, b.writes)
 	if err != nil {
 		return nil, err
+	}
+	if afterCommit != nil {
+		afterCommit(b.writes)
+	}
+	for _, w := range b.writes {
+		if len(w.Header) > 0 && s.out != nil {
+			evs, _ := outbox.Attached(w.Header)
+			s.out.Later(evs...)
+		}
 	}
 	revs := make([]uint64, len(b.writes))
 	for i := range revs {
@@ -164,13 +191,14 @@ func (s *Service) startState(ctx context.Context) (*background, error) {
 	if err != nil {
 		return nil, fmt.Errorf("control: state stream: %w", err)
 	}
-	s.state = &stateStore{nc: s.nc, kv: kv, stream: st, bucket: events.BucketECSState.Name}
 	for _, def := range []events.StreamDef{events.StreamEvents, events.StreamHeartbeats, events.StreamAgentReports} {
 		if _, err := natsutil.EnsureStream(ctx, s.js, def, s.cfg.Replicas); err != nil {
 			return nil, err
 		}
 	}
-	s.pub = &publisher{js: s.js, region: s.cfg.Region, account: s.cfg.Account, log: s.log, counts: s.cache.taskCounts}
+	out := outbox.New(outbox.Config{JS: s.js, Log: s.log, Follow: []string{events.SubjECSEventsAll}})
+	s.state = &stateStore{nc: s.nc, kv: kv, stream: st, bucket: events.BucketECSState.Name, out: out}
+	s.pub = &publisher{out: out, region: s.cfg.Region, account: s.cfg.Account, log: s.log, counts: s.cache.taskCounts}
 
 	bctx, cancel := context.WithCancel(context.Background())
 	bg := &background{cancel: cancel}
@@ -189,6 +217,20 @@ func (s *Service) startState(ctx context.Context) (*background, error) {
 	if err := waitSynced(ctx, hbSynced); err != nil {
 		return fail(fmt.Errorf("control: load heartbeats: %w", err))
 	}
+	bg.goRun(func() { out.Run(bctx) })
+	// The relay announces what a replica committed and did not publish
+	// (it died first): task and instance records, once Grace old.
+	relay, err := out.Relay(ctx, outbox.RelayConfig{
+		Bucket:  events.BucketECSState.Name,
+		Keys:    []string{"task.>", "inst.>"},
+		Events:  s.pub.relayEvents,
+		Grace:   s.cfg.RelayGrace,
+		AckWait: s.cfg.RelayAckWait,
+	})
+	if err != nil {
+		return fail(err)
+	}
+	bg.stops = append(bg.stops, relay.Stop)
 	reports, err := s.startReports(bctx)
 	if err != nil {
 		return fail(err)
