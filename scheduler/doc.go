@@ -9,8 +9,9 @@
 // For every task of a request, in turn (placements so far count as tasks
 // on their instances):
 //
-//	instances ──filter──▶ ACTIVE, agent connected, enough CPU and memory,
-//	   │                  static TCP and UDP host ports free
+//	instances ──filter──▶ ACTIVE, agent connected, required attributes
+//	   │                  present, enough CPU and memory, static TCP and
+//	   │                  UDP host ports free
 //	   ▼
 //	constraints ────────▶ every memberOf expression holds;
 //	   │                  distinctInstance: no task of the group yet
@@ -24,10 +25,19 @@
 // Compile validates a TaskRequest into a Plan; Plan.Place runs the pipeline
 // count times and returns a Result: the placements, and when a task could
 // not be placed, one Failure per reason (RESOURCE:CPU, RESOURCE:MEMORY,
-// RESOURCE:PORTS, RESOURCE:PORTS_UDP, AGENT, "MemberOf placement constraint
+// RESOURCE:PORTS, RESOURCE:PORTS_UDP, AGENT, ATTRIBUTE, "MemberOf placement constraint
 // unsatisfied.", "DistinctInstance placement constraint unsatisfied.") with
 // the closest instance's ARN, as RunTask reports them. A cluster without an
 // ACTIVE instance yields ErrNoContainerInstances.
+//
+// # Task definitions
+//
+// ApplyOverrides gives the task definition as its tasks run with RunTask
+// overrides (task and container cpu and memory, ...), checked with the
+// rules RegisterTaskDefinition applies to the same fields; Reserved is what
+// a task of it holds; RequiredAttributes turns requiresAttributes and
+// runtimePlatform into the attributes placement requires. A container with
+// no memory at either level reserves none.
 //
 // # Cluster query language
 //

@@ -75,9 +75,9 @@ func TestResources_FromTaskDefinition_Cases(t *testing.T) {
 			want: Resources{Memory: 64},
 		},
 		{
-			name: "container without memory",
-			td:   ecsapi.TaskDefinition{ContainerDefinitions: []ecsapi.ContainerDefinition{{Name: "web"}}},
-			err:  "Invalid setting for container 'web'. At least one of 'memory' or 'memoryReservation' must be specified.",
+			name: "container without memory reserves none",
+			td:   ecsapi.TaskDefinition{ContainerDefinitions: []ecsapi.ContainerDefinition{{Name: "web"}, {Name: "side", Memory: i32(32)}}},
+			want: Resources{Memory: 32},
 		},
 		{
 			name: "same host port twice",

@@ -27,6 +27,7 @@ func (globalRand) IntN(n int) int { return rand.IntN(n) }
 // concurrent use; compile once and place many times.
 type Plan struct {
 	res        Resources
+	attrs      []Attribute
 	group      string
 	exprs      []*Expr
 	dynamic    bool // some memberOf expression reads task:group
@@ -42,6 +43,11 @@ func Compile(req TaskRequest) (*Plan, error) {
 	}
 	if len(req.Group) > MaxGroupLength {
 		return nil, invalidf("Task group name is longer than %d characters.", MaxGroupLength)
+	}
+	for _, a := range req.Attributes {
+		if a.Name == "" {
+			return nil, invalidf("Required attribute names cannot be empty.")
+		}
 	}
 	exprs, distinct, err := compileConstraints(req.Constraints)
 	if err != nil {
@@ -69,6 +75,7 @@ func Compile(req TaskRequest) (*Plan, error) {
 			TCPPorts: slices.Clone(req.TCPPorts),
 			UDPPorts: slices.Clone(req.UDPPorts),
 		},
+		attrs:      slices.Clone(req.Attributes),
 		group:      req.Group,
 		exprs:      exprs,
 		distinct:   distinct,
@@ -100,8 +107,9 @@ func (p *Plan) Group() string { return p.group }
 // instance before the next, spread alternates, distinctInstance never
 // doubles up and no resource is oversubscribed. For each task it
 //
-//  1. filters instances that are ACTIVE, have a connected agent, and have
-//     the CPU, memory, TCP and UDP ports the task needs;
+//  1. filters instances that are ACTIVE, have a connected agent and every
+//     attribute the task requires, and have the CPU, memory, TCP and UDP
+//     ports the task needs;
 //  2. keeps those that satisfy every memberOf expression and, with
 //     distinctInstance, hold no task of the group;
 //  3. ranks them by the strategies in order, each breaking the ties of the
@@ -169,6 +177,7 @@ const (
 	rOK reason = iota
 	rInactive
 	rAgent
+	rAttribute
 	rCPU
 	rMemory
 	rPorts
@@ -179,14 +188,15 @@ const (
 )
 
 var reasonText = [numReasons]string{
-	rInactive: ReasonInactive,
-	rAgent:    ReasonAgent,
-	rCPU:      ReasonCPU,
-	rMemory:   ReasonMemory,
-	rPorts:    ReasonPorts,
-	rPortsUDP: ReasonPortsUDP,
-	rMemberOf: ReasonMemberOf,
-	rDistinct: ReasonDistinctInstance,
+	rInactive:  ReasonInactive,
+	rAgent:     ReasonAgent,
+	rAttribute: ReasonAttribute,
+	rCPU:       ReasonCPU,
+	rMemory:    ReasonMemory,
+	rPorts:     ReasonPorts,
+	rPortsUDP:  ReasonPortsUDP,
+	rMemberOf:  ReasonMemberOf,
+	rDistinct:  ReasonDistinctInstance,
 }
 
 func (r reason) String() string { return reasonText[r] }
@@ -200,7 +210,12 @@ const (
 	fUDP
 	fMemberKnown
 	fMemberFail
+	fAttr
 )
+
+// fNever marks an instance that cannot take a task of the plan whatever is
+// placed: the flags fixed for the Place call.
+const fNever = fInactive | fAgent | fAttr | fTCP | fUDP
 
 // slot is the compact working state of one instance during a Place call.
 type slot struct {
@@ -254,6 +269,8 @@ func newPlacement(p *Plan, insts []Instance) *placement {
 			sl.flags = fInactive
 		case !in.AgentConnected:
 			sl.flags = fAgent
+		case !hasAttributes(in, p.attrs):
+			sl.flags = fAttr
 		case sl.cpu >= res.CPU && sl.mem >= res.Memory:
 			// Ports matter only where CPU and memory fit: those come first
 			// in the pipeline, and remaining resources only shrink.
@@ -290,7 +307,7 @@ func (s *placement) buckets(attr string) ([]int32, []int64) {
 	res := &s.p.res
 	for i := range s.insts {
 		sl := &s.slots[i]
-		never := sl.flags&(fInactive|fAgent|fTCP|fUDP) != 0 || sl.cpu < res.CPU || sl.mem < res.Memory
+		never := sl.flags&fNever != 0 || sl.cpu < res.CPU || sl.mem < res.Memory
 		if never && sl.group == 0 {
 			continue // never a candidate, holds nothing to balance: bucket 0
 		}
@@ -337,6 +354,18 @@ func groupCount(in *Instance, group string) int {
 	return in.Groups[group]
 }
 
+// hasAttributes reports whether the instance has every required attribute
+// (and its value, when one is required).
+func hasAttributes(in *Instance, attrs []Attribute) bool {
+	for _, a := range attrs {
+		v, ok := in.Attributes[a.Name]
+		if !ok || (a.Value != "" && v != a.Value) {
+			return false
+		}
+	}
+	return true
+}
+
 func (p *Plan) matchAll(in *Instance) bool {
 	for _, e := range p.exprs {
 		if !e.Match(in) {
@@ -375,7 +404,7 @@ func (s *placement) memberOK(i int) bool {
 func (s *placement) feasible(i int) bool {
 	sl := &s.slots[i]
 	res := &s.p.res
-	if sl.flags&(fInactive|fAgent|fTCP|fUDP) != 0 || sl.cpu < res.CPU || sl.mem < res.Memory {
+	if sl.flags&fNever != 0 || sl.cpu < res.CPU || sl.mem < res.Memory {
 		return false
 	}
 	if sl.placed > 0 && (len(res.TCPPorts) > 0 || len(res.UDPPorts) > 0) {
@@ -397,6 +426,8 @@ func (s *placement) reject(i int) reason {
 		return rInactive
 	case sl.flags&fAgent != 0:
 		return rAgent
+	case sl.flags&fAttr != 0:
+		return rAttribute
 	case sl.cpu < res.CPU:
 		return rCPU
 	case sl.mem < res.Memory:

@@ -135,10 +135,23 @@ type Strategy struct {
 	Field string
 }
 
+// Attribute is a container instance attribute a task requires: the
+// instance must have an attribute of that name and, when Value is set,
+// that value.
+type Attribute struct {
+	Name  string
+	Value string
+}
+
 // TaskRequest describes the tasks to place: all tasks of one request share
 // resources, group, constraints and strategies.
 type TaskRequest struct {
 	Resources
+	// Attributes are the attributes every instance must have: the task
+	// definition's requiresAttributes and its runtimePlatform (see
+	// RequiredAttributes). An instance that lacks one fails with
+	// ReasonAttribute.
+	Attributes []Attribute
 	// Group is the task group: "service:<name>" for service tasks,
 	// "family:<family>" by default for standalone tasks.
 	Group       string
@@ -167,11 +180,14 @@ func DefaultServiceStrategies() []Strategy {
 
 // Failure reasons, as RunTask reports them in failures[].reason.
 const (
-	ReasonCPU              = "RESOURCE:CPU"
-	ReasonMemory           = "RESOURCE:MEMORY"
-	ReasonPorts            = "RESOURCE:PORTS"
-	ReasonPortsUDP         = "RESOURCE:PORTS_UDP"
-	ReasonAgent            = "AGENT"
+	ReasonCPU      = "RESOURCE:CPU"
+	ReasonMemory   = "RESOURCE:MEMORY"
+	ReasonPorts    = "RESOURCE:PORTS"
+	ReasonPortsUDP = "RESOURCE:PORTS_UDP"
+	ReasonAgent    = "AGENT"
+	// ReasonAttribute: the instance lacks an attribute the task requires
+	// (requiresAttributes, runtimePlatform).
+	ReasonAttribute        = "ATTRIBUTE"
 	ReasonMemberOf         = "MemberOf placement constraint unsatisfied."
 	ReasonDistinctInstance = "DistinctInstance placement constraint unsatisfied."
 	// ReasonInactive is StartTask's reason for an instance that cannot take
@@ -203,6 +219,8 @@ func (f Failure) Message() string {
 		return prefix + " has insufficient memory available."
 	case ReasonPorts, ReasonPortsUDP:
 		return prefix + " is already using a port required by your task."
+	case ReasonAttribute:
+		return prefix + " is missing an attribute required by your task."
 	default:
 		return prefix + " encountered error \"" + f.Reason + "\"."
 	}

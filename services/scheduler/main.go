@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"flag"
 	"io"
 	"log/slog"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -16,8 +18,24 @@ import (
 func main() { svc.Exec("scheduler", run) }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
-	return svc.Main(ctx, events.ServiceScheduler, args, getenv, stderr, nil,
+	var cfg control.Config
+	flags := func(fs *flag.FlagSet) {
+		duration(fs, getenv, &cfg.HeartbeatTimeout, "heartbeat-timeout", "BERTH_HEARTBEAT_TIMEOUT",
+			"how long after its last heartbeat an agent counts as disconnected (0: the default, "+events.HeartbeatTimeout.String()+")")
+		duration(fs, getenv, &cfg.JanitorInterval, "janitor-interval", "BERTH_JANITOR_INTERVAL",
+			"how often expired records are cleaned up (0: the default, 1m)")
+		duration(fs, getenv, &cfg.ReportAckWait, "report-ack-wait", "BERTH_REPORT_ACK_WAIT",
+			"redelivery delay of an agent report a replica took and did not finish (0: the default, 30s)")
+	}
+	return svc.Main(ctx, events.ServiceScheduler, args, getenv, stderr, flags,
 		func(_ context.Context, c svc.Common, nc *nats.Conn, js jetstream.JetStream, log *slog.Logger) (svc.Runner, error) {
-			return control.New(control.Config{Region: c.Region, Account: c.Account, Replicas: c.Replicas, Log: log}, nc, js)
+			cfg.Region, cfg.Account, cfg.Replicas, cfg.Log = c.Region, c.Account, c.Replicas, log
+			return control.New(cfg, nc, js)
 		})
+}
+
+// duration registers a duration flag defaulting to env var env, then 0.
+func duration(fs *flag.FlagSet, getenv func(string) string, p *time.Duration, name, env, usage string) {
+	def, _ := time.ParseDuration(getenv(env))
+	fs.DurationVar(p, name, def, usage)
 }

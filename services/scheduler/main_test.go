@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/berth-project/berth/events"
@@ -15,5 +16,13 @@ func TestRun_BadFlags(t *testing.T) {
 	var logs testenv.SafeBuffer
 	if err := run(t.Context(), []string{"--account", "42"}, func(string) string { return "" }, &logs); err == nil {
 		t.Fatal("bad account accepted")
+	}
+}
+
+func TestRun_BadDurationFlag(t *testing.T) {
+	var logs testenv.SafeBuffer
+	err := run(t.Context(), []string{"--heartbeat-timeout", "soon"}, func(string) string { return "" }, &logs)
+	if err == nil || !strings.Contains(logs.String(), "heartbeat-timeout") {
+		t.Fatalf("bad --heartbeat-timeout: %v\n%s", err, logs.String())
 	}
 }

@@ -229,8 +229,21 @@ func BenchmarkEventLatency(b *testing.B) {
 			}
 			wg.Wait()
 			b.StopTimer()
-			// Let the tasks finish and the events arrive.
-			time.Sleep(2 * time.Second)
+			// Wait until every task's STOPPED event has arrived.
+			natstest.Eventually(b, time.Minute, 20*time.Millisecond, func() error {
+				mu.Lock()
+				defer mu.Unlock()
+				stopped := 0
+				for _, st := range status {
+					if st == events.TaskStopped {
+						stopped++
+					}
+				}
+				if stopped < b.N {
+					return fmt.Errorf("%d of %d tasks' STOPPED events arrived", stopped, b.N)
+				}
+				return nil
+			})
 			mu.Lock()
 			var lat []time.Duration
 			byStatus := map[string][]time.Duration{}

@@ -2,16 +2,21 @@ package control_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/berth-project/berth/events"
 	"github.com/berth-project/berth/events/awsjson"
@@ -20,7 +25,6 @@ import (
 	"github.com/berth-project/berth/internal/natsutil"
 	"github.com/berth-project/berth/internal/simagent"
 	"github.com/berth-project/berth/internal/testenv"
-	"github.com/berth-project/berth/services/scheduler/control"
 )
 
 // errorCounter is a slog handler that counts error records, so a test can
@@ -44,38 +48,112 @@ func (h *errorCounter) Handle(_ context.Context, r slog.Record) error {
 func (h *errorCounter) WithAttrs([]slog.Attr) slog.Handler { return h }
 func (h *errorCounter) WithGroup(string) slog.Handler      { return h }
 
-// killableReplica starts a scheduler replica on its own connection that
-// the test can kill abruptly: its connection is closed under it while
-// calls are in flight, then its Run is cancelled.
-func killableReplica(t testing.TB, env *testenv.Env, cfg control.Config) (kill func()) {
+// replicaProc is a scheduler replica running as its own process (the
+// services/scheduler binary), so the test can kill -9 it: its connection
+// drops with whatever it had in flight.
+type replicaProc struct {
+	cmd    *exec.Cmd
+	logs   *testenv.SafeBuffer
+	env    *testenv.Env
+	exited chan struct{} // closed once the process is gone
+	// killedAt is when SIGKILL was sent (zero before).
+	killedAt atomic.Pointer[time.Time]
+}
+
+// buildScheduler builds the services/scheduler binary into a temporary
+// folder.
+func buildScheduler(t testing.TB) string {
 	t.Helper()
-	nc := natstest.Connect(t, env.Server)
-	js, err := jetstream.New(nc)
-	must(t, err)
-	cfg.Region, cfg.Account = testenv.Region, testenv.Account
-	svc, err := control.New(cfg, nc, js)
-	must(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = svc.Run(ctx) // it dies with an error: its connection is gone
-	}()
+	bin := filepath.Join(t.TempDir(), "scheduler")
+	out, err := exec.Command("go", "build", "-o", bin, "github.com/berth-project/berth/services/scheduler").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build services/scheduler: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// startProcReplica starts the scheduler binary against the test's NATS
+// server, with the test timings, and waits until it serves.
+func startProcReplica(t testing.TB, env *testenv.Env, bin string) *replicaProc {
+	t.Helper()
+	cfg := testConfig()
+	cmd := exec.Command(bin, "--nats-url", env.Server.ClientURL(), "--region", testenv.Region, "--account", testenv.Account,
+		"--heartbeat-timeout", cfg.HeartbeatTimeout.String(), "--janitor-interval", cfg.JanitorInterval.String(),
+		"--report-ack-wait", cfg.ReportAckWait.String())
+	// The process dies with the test binary, even when a timeout kills it
+	// before its cleanup runs.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	p := &replicaProc{cmd: cmd, logs: &testenv.SafeBuffer{}, env: env, exited: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = p.logs, p.logs
+	must(t, cmd.Start())
+	exited := p.exited
+	go func() { _ = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
+	})
+	natstest.Eventually(t, 30*time.Second, 20*time.Millisecond, func() error {
+		select {
+		case <-exited:
+			t.Fatalf("scheduler process exited:\n%s", p.logs.String())
+		default:
+		}
+		if !strings.Contains(p.logs.String(), `"msg":"serving"`) {
+			return errors.New("scheduler process not serving yet")
+		}
+		return nil
+	})
+	return p
+}
+
+// received is how many messages the NATS server has delivered to the
+// process (its connection is named after the service).
+func (p *replicaProc) received() (int64, error) {
+	cz, err := p.env.Server.Connz(&server.ConnzOptions{})
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, c := range cz.Conns {
+		if c.Name == events.ServiceScheduler {
+			n += c.OutMsgs
+		}
+	}
+	return n, nil
+}
+
+// killWhenBusy waits until the server has delivered the process at least
+// ten more messages than base (requests, heartbeats, reports: it is
+// connected and consuming), then sends SIGKILL, records when, and makes
+// sure the process died of it. It may run on any goroutine.
+func (p *replicaProc) killWhenBusy(base int64) error {
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		n, err := p.received()
+		if err != nil {
+			return err
+		}
+		if n-base >= 10 {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the process received %d messages in 30 s", n-base)
+		}
+		time.Sleep(time.Millisecond) // polling the server's counters
+	}
+	now := time.Now()
+	p.killedAt.Store(&now)
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		return err
+	}
 	select {
-	case <-svc.Ready():
-	case <-time.After(15 * time.Second):
-		t.Fatal("killable replica not ready")
+	case <-p.exited:
+	case <-time.After(10 * time.Second):
+		return errors.New("the killed scheduler process did not exit")
 	}
-	var once sync.Once
-	kill = func() {
-		once.Do(func() {
-			nc.Close()
-			cancel()
-			<-done
-		})
+	if ws, ok := p.cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+		return fmt.Errorf("scheduler process ended with %v, not by SIGKILL", p.cmd.ProcessState)
 	}
-	t.Cleanup(kill)
-	return kill
+	return nil
 }
 
 // loadRun is the outcome of many concurrent RunTask calls.
@@ -86,6 +164,25 @@ type loadRun struct {
 	attempts map[string][]string // client token -> what each attempt got
 	calls    atomic.Int64
 	retries  atomic.Int64
+	// failed are the spans of the attempts that got no answer.
+	failed []span
+}
+
+// span is when one RunTask attempt started and ended.
+type span struct{ start, end time.Time }
+
+// failedAcross counts the attempts that were under way at t and failed:
+// the calls a replica kill at t cost an answer.
+func (lr *loadRun) failedAcross(t time.Time) int {
+	lr.mu.Lock()
+	defer lr.mu.Unlock()
+	n := 0
+	for _, s := range lr.failed {
+		if s.start.Before(t) && s.end.After(t) {
+			n++
+		}
+	}
+	return n
 }
 
 // runLoad sends clients×perClient RunTask calls of count 10 straight over
@@ -120,11 +217,13 @@ func runLoad(t testing.TB, nc *nats.Conn, cluster string, tds []string, clients,
 					if n := lr.calls.Add(1); onCall != nil {
 						onCall(n)
 					}
+					start := time.Now()
 					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 					err := natsutil.Call(ctx, nc, events.SubjAPI(events.APIECS, "RunTask"), req, &out)
 					cancel()
 					lr.mu.Lock()
 					if err != nil {
+						lr.failed = append(lr.failed, span{start, time.Now()})
 						lr.attempts[token] = append(lr.attempts[token], err.Error())
 					} else {
 						lr.attempts[token] = append(lr.attempts[token], fmt.Sprintf("%d tasks", len(out.Tasks)))
@@ -228,21 +327,21 @@ func checkLoad(t testing.TB, e *schedEnv, cluster string, lr *loadRun, fleet *si
 	t.Logf("%d calls (%d retries), %d tasks accepted of %d requested", lr.calls.Load(), lr.retries.Load(), len(lr.accepted), 10*len(lr.byToken))
 }
 
-// concurrencySetup is three replicas (a fourth, killable, when asked),
-// fifty simulated instances in three zones and two task definitions, one
-// with a static host port.
-func concurrencySetup(t *testing.T, killable bool) (*schedEnv, *simagent.Fleet, []string, *errorCounter, func()) {
+// concurrencySetup is three replicas (the third a separate process the
+// test can kill -9, when asked), fifty simulated instances in three zones
+// and three task definitions, two with host ports.
+func concurrencySetup(t *testing.T, killable bool) (*schedEnv, *simagent.Fleet, []string, *errorCounter, *replicaProc) {
 	errs := &errorCounter{}
 	cfg := testConfig()
 	cfg.Log = slog.New(errs)
-	e := startSched(t, 2, cfg)
-	kill := func() {}
+	var bin string
 	if killable {
-		// The killed replica's own errors (its connection is gone) are
-		// expected; only the survivors' count.
-		kcfg := cfg
-		kcfg.Log = nil
-		kill = killableReplica(t, e.Env, kcfg)
+		bin = buildScheduler(t)
+	}
+	e := startSched(t, 2, cfg)
+	var proc *replicaProc
+	if killable {
+		proc = startProcReplica(t, e.Env, bin)
 	} else {
 		startReplica(t, e.Env, cfg)
 	}
@@ -255,7 +354,7 @@ func concurrencySetup(t *testing.T, killable bool) (*schedEnv, *simagent.Fleet, 
 		},
 	})
 	tds := []string{e.taskDef(t, "small", 64, 128), e.taskDef(t, "medium", 128, 256, [2]int32{80, 0}), e.taskDef(t, "static", 32, 64, [2]int32{80, 8080})}
-	return e, fleet, tds, errs, kill
+	return e, fleet, tds, errs, proc
 }
 
 // TestConcurrency_ReplicasNeverOversubscribe: three replicas, fifty
@@ -266,20 +365,38 @@ func TestConcurrency_ReplicasNeverOversubscribe(t *testing.T) {
 	checkLoad(t, e, "load", lr, fleet, errs)
 }
 
-// TestConcurrency_ReplicaKilled kills one of three replicas (its
-// connection closed under it) while clients are calling: calls retried
-// with their clientToken lose nothing and place nothing twice.
+// TestConcurrency_ReplicaKilled kills -9 one of three replicas, a real
+// process, while twenty clients are calling: the calls it held get no
+// answer and are retried with their clientToken, and nothing is lost or
+// placed twice. The test fails when the kill did not land mid-run with
+// work in flight: at least one call under way at the kill must have got no
+// answer and been retried.
 func TestConcurrency_ReplicaKilled(t *testing.T) {
-	e, fleet, tds, errs, kill := concurrencySetup(t, true)
+	e, fleet, tds, errs, proc := concurrencySetup(t, true)
 	nc := natstest.Connect(t, e.Server)
-	// Kill it a third of the way through, with calls in flight everywhere.
+	base, err := proc.received()
+	must(t, err)
+	var killer sync.WaitGroup
+	var killErr error
 	lr := runLoad(t, nc, "load", tds, 20, 10, func(calls int64) {
-		if calls == 70 {
-			go kill()
+		if calls == 60 {
+			// A third of the way through, once the process has been
+			// taking requests.
+			killer.Go(func() { killErr = proc.killWhenBusy(base) })
 		}
 	})
-	checkLoad(t, e, "load", lr, fleet, errs)
-	if lr.retries.Load() == 0 {
-		t.Log("note: no call had to be retried")
+	killer.Wait()
+	must(t, killErr)
+	at := proc.killedAt.Load()
+	if at == nil {
+		t.Fatal("the replica was never killed")
 	}
+	if lr.calls.Load() <= 60 {
+		t.Fatalf("only %d calls: the kill was not mid-run", lr.calls.Load())
+	}
+	checkLoad(t, e, "load", lr, fleet, errs)
+	if n := lr.failedAcross(*at); n == 0 || lr.retries.Load() == 0 {
+		t.Fatalf("the kill cost no call an answer (%d failed across it, %d retries): it tested nothing", n, lr.retries.Load())
+	}
+	t.Logf("%d calls under way at the kill got no answer and were retried", lr.failedAcross(*at))
 }

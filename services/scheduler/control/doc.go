@@ -28,6 +28,10 @@
 //	iid.<cluster>.<host identity>          identity index: a re-registering host gets its instance back
 //	tok.<cluster>.<hash of clientToken>    RunTask idempotency: the request's hash and its tasks
 //
+// Task definitions belong to the taskdefs service: RunTask and StartTask
+// resolve them with a request to berth.internal.taskdefs.DescribeTaskDefinition
+// and never read its bucket.
+//
 // An instance record carries what placement needs: registered and
 // remaining CPU and memory, reserved ports, the number of tasks holding
 // resources and their groups. How many run or are pending is derived from

@@ -29,11 +29,16 @@ const (
 // taskSpec is a checked RunTask or StartTask request: what every task of
 // it looks like and how to place it.
 type taskSpec struct {
-	cluster    *events.ClusterRecord
-	td         *events.TaskDefRecord
-	tdJSON     json.RawMessage // td.TaskDefinition, marshalled once for every assignment
-	overrides  *ecsapi.TaskOverride
-	res        scheduler.Resources
+	cluster *events.ClusterRecord
+	td      *events.TaskDefRecord
+	// tdJSON is the task definition as the agent runs it (td with the
+	// overrides' cpu, memory and other container settings applied, see
+	// scheduler.ApplyOverrides), marshalled once for every assignment.
+	tdJSON    json.RawMessage
+	overrides *ecsapi.TaskOverride
+	res       scheduler.Resources
+	// attrs are the instance attributes the task requires.
+	attrs      []scheduler.Attribute
 	plan       *scheduler.Plan
 	group      string
 	startedBy  string
@@ -161,7 +166,11 @@ func (s *Service) newSpec(ctx context.Context, c *events.ClusterRecord, tdRef st
 			}
 		}
 	}
-	res, err := scheduler.ResourcesFromTaskDefinition(&td.TaskDefinition, ov)
+	eff, err := scheduler.ApplyOverrides(&td.TaskDefinition, ov)
+	if err != nil {
+		return nil, invalid("%s", err.Error())
+	}
+	res, err := scheduler.Reserved(eff)
 	if err != nil {
 		return nil, invalid("%s", err.Error())
 	}
@@ -171,13 +180,16 @@ func (s *Service) newSpec(ctx context.Context, c *events.ClusterRecord, tdRef st
 	if propagate == "TASK_DEFINITION" {
 		tags = mergeTags(td.Tags, tags)
 	}
-	return &taskSpec{cluster: c, td: td, tdJSON: mustJSON(&td.TaskDefinition), overrides: ov, res: res, group: group, startedBy: startedBy, tags: tags}, nil
+	return &taskSpec{
+		cluster: c, td: td, tdJSON: mustJSON(eff), overrides: ov, res: res, attrs: scheduler.RequiredAttributes(eff),
+		group: group, startedBy: startedBy, tags: tags,
+	}, nil
 }
 
 // compilePlan compiles the placement of sp; invalid constraints and
 // strategies are InvalidParameterExceptions.
 func compilePlan(sp *taskSpec, cs []scheduler.Constraint, ss []scheduler.Strategy) (*scheduler.Plan, error) {
-	plan, err := scheduler.Compile(scheduler.TaskRequest{Resources: sp.res, Group: sp.group, Constraints: cs, Strategies: ss})
+	plan, err := scheduler.Compile(scheduler.TaskRequest{Resources: sp.res, Attributes: sp.attrs, Group: sp.group, Constraints: cs, Strategies: ss})
 	if err != nil {
 		if errors.Is(err, scheduler.ErrInvalidParameter) {
 			return nil, invalid("%s", err.Error())

@@ -86,8 +86,6 @@ type Service struct {
 	hb *heartbeats
 	// pub publishes the public events; set by Run.
 	pub *publisher
-	// taskdefs reads task definitions; set by Run.
-	taskdefs *taskDefs
 	// bg runs the background loops (and the committers); bgCtx ends with
 	// them. Set by Run.
 	bg    *background

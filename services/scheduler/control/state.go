@@ -171,7 +171,6 @@ func (s *Service) startState(ctx context.Context) (*background, error) {
 		}
 	}
 	s.pub = &publisher{js: s.js, region: s.cfg.Region, account: s.cfg.Account, log: s.log, counts: s.cache.taskCounts}
-	s.taskdefs = &taskDefs{js: s.js}
 
 	bctx, cancel := context.WithCancel(context.Background())
 	bg := &background{cancel: cancel}

@@ -6,102 +6,64 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
-
-	"github.com/nats-io/nats.go/jetstream"
+	"time"
 
 	"github.com/berth-project/berth/events"
+	"github.com/berth-project/berth/events/ecsapi"
+	"github.com/berth-project/berth/internal/apierr"
+	"github.com/berth-project/berth/internal/natsutil"
 )
 
-// maxCachedTaskDefs bounds the cache of task definition revisions.
-const maxCachedTaskDefs = 4096
-
-// taskDefs reads task definitions from events.BucketTaskDefs, which the
-// taskdefs service writes. A revision's content never changes, only its
-// status, and the status lives in the family record too; so the revision
-// records are cached and the (small) family record is read on every
-// resolve.
-type taskDefs struct {
-	js jetstream.JetStream
-
-	mu   sync.Mutex
-	kv   jetstream.KeyValue
-	revs map[string]*events.TaskDefRecord // family:revision -> record
-}
-
-// bucket opens the task-definition bucket; nil (and no error) while the
-// taskdefs service has not created it.
-func (t *taskDefs) bucket(ctx context.Context) (jetstream.KeyValue, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.kv != nil {
-		return t.kv, nil
-	}
-	kv, err := t.js.KeyValue(ctx, events.BucketTaskDefs.Name)
-	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", events.BucketTaskDefs.Name, err)
-	}
-	t.kv = kv
-	return kv, nil
-}
-
-// resolve finds the task definition ref names: "family" (its latest ACTIVE
-// revision), "family:revision" or an ARN. The record's status is the
-// current one. Unknown references are ClientException "TaskDefinition not
-// found."
+// resolveTaskDef finds the task definition ref names: "family" (its latest
+// ACTIVE revision), "family:revision" or an ARN. It asks the taskdefs
+// service, which owns events.BucketTaskDefs, over
+// berth.internal.taskdefs.DescribeTaskDefinition: the answer is exactly
+// DescribeTaskDefinition's (with the tags), including the roll-forward of a
+// registration whose replica died before indexing it, and the status is
+// the current one. Unknown references are ClientException "TaskDefinition
+// not found."; a taskdefs service that does not answer is a server fault.
 func (s *Service) resolveTaskDef(ctx context.Context, ref string) (*events.TaskDefRecord, error) {
-	family, rev, ok := s.parseTaskDefRef(ref)
-	if !ok {
+	if _, _, ok := s.parseTaskDefRef(ref); !ok {
 		return nil, errClient(msgTaskDefNotFound)
 	}
-	t := s.taskdefs
-	kv, err := t.bucket(ctx)
+	resp, err := s.describeTaskDef(ctx, ref)
+	if e, ok := apierr.As(err); ok && (e.Code == events.CodeClient || e.Code == events.CodeInvalidParameter) {
+		return nil, errClient(msgTaskDefNotFound)
+	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("resolve task definition %s: %w", ref, err)
 	}
-	if kv == nil {
-		return nil, errClient(msgTaskDefNotFound)
+	if resp.TaskDefinition == nil {
+		return nil, fmt.Errorf("resolve task definition %s: empty answer", ref)
 	}
-	fam, _, err := getJSON[events.FamilyRecord](ctx, kv, events.TaskDefFamilyKey(family))
-	if err != nil {
-		return nil, err
-	}
-	if fam == nil {
-		return nil, errClient(msgTaskDefNotFound)
-	}
-	if rev == 0 {
-		if rev, ok = fam.LatestActive(); !ok {
-			return nil, errClient(msgTaskDefNotFound)
+	return &events.TaskDefRecord{TaskDefinition: *resp.TaskDefinition, Tags: resp.Tags}, nil
+}
+
+// resolveAttempt bounds one request to the taskdefs service. A request or
+// its reply can be lost (core NATS is at most once, and a taskdefs replica
+// can die with it); describing is a read, so it is asked again.
+const resolveAttempt = 5 * time.Second
+
+// describeTaskDef asks the taskdefs service, again after a lost request or
+// while no replica answers, until ctx ends.
+func (s *Service) describeTaskDef(ctx context.Context, ref string) (ecsapi.DescribeTaskDefinitionResponse, error) {
+	req := ecsapi.DescribeTaskDefinitionRequest{TaskDefinition: ref, Include: []string{"TAGS"}}
+	subj := events.SubjInternal(events.ServiceTaskDefs, "DescribeTaskDefinition")
+	for {
+		var resp ecsapi.DescribeTaskDefinitionResponse
+		actx, cancel := context.WithTimeout(ctx, resolveAttempt)
+		err := natsutil.Call(actx, s.nc, subj, req, &resp)
+		cancel()
+		lost := errors.Is(err, context.DeadlineExceeded) || errors.Is(err, natsutil.ErrUnavailable)
+		if !lost || ctx.Err() != nil {
+			return resp, err
+		}
+		select {
+		case <-ctx.Done():
+			return resp, err
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	status := fam.Status(rev)
-	if status == "" {
-		return nil, errClient(msgTaskDefNotFound)
-	}
-	cacheKey := family + ":" + strconv.Itoa(int(rev))
-	t.mu.Lock()
-	rec := t.revs[cacheKey]
-	t.mu.Unlock()
-	if rec == nil {
-		if rec, _, err = getJSON[events.TaskDefRecord](ctx, kv, events.TaskDefRevisionKey(family, rev)); err != nil {
-			return nil, err
-		}
-		if rec == nil {
-			return nil, errClient(msgTaskDefNotFound)
-		}
-		t.mu.Lock()
-		if t.revs == nil || len(t.revs) >= maxCachedTaskDefs {
-			t.revs = map[string]*events.TaskDefRecord{}
-		}
-		t.revs[cacheKey] = rec
-		t.mu.Unlock()
-	}
-	out := *rec
-	out.TaskDefinition.Status = status
-	return &out, nil
 }
 
 // parseTaskDefRef splits a task definition reference into family and

@@ -85,8 +85,6 @@ func registerErrorCases() []errCase {
 		c("duplicate container names", reg("", okContainer, okContainer), "Duplicate container name 'a'. Container names must be unique within a task definition."),
 		c("missing image", reg("", `{"name":"a","memory":64}`), "Container.image should not be null or empty."),
 		c("no essential container", regC("", `"essential":false`), "At least one essential container is required."),
-		c("EC2 without memory", reg("", `{"name":"a","image":"busybox"}`), "Invalid setting for container 'a'. At least one of 'memory' or 'memoryReservation' must be specified."),
-		c("requires EC2 without memory", reg(`"requiresCompatibilities":["EC2"]`, `{"name":"a","image":"busybox"}`), "Invalid setting for container 'a'. At least one of 'memory' or 'memoryReservation' must be specified."),
 		c("memoryReservation over memory", regC("", `"memoryReservation":128`), "Invalid setting for container 'a'. 'memory' must be greater than or equal to 'memoryReservation'."),
 		c("zero memory", reg("", `{"name":"a","image":"busybox","memory":0}`), "Invalid 'memory' setting for container 'a'."),
 		c("fargate bridge", reg(`"requiresCompatibilities":["FARGATE"],"cpu":"256","memory":"512"`, okContainer), "Fargate only supports network mode 'awsvpc'."),

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -43,8 +42,17 @@ type Service struct {
 	js  jetstream.JetStream
 	st  *store
 
-	internalWG sync.WaitGroup
+	// internalSlots bounds the internal handlers running at once: a
+	// handler takes a slot before its goroutine starts and gives it back
+	// when it has answered. stopping closes at shutdown, after which no
+	// handler takes a slot.
+	internalSlots chan struct{}
+	stopping      chan struct{}
 }
+
+// maxInternalInFlight bounds the internal requests one replica serves at
+// once; further requests wait in NATS's pending queue of the subscription.
+const maxInternalInFlight = 64
 
 // New returns a service that talks to NATS over nc and js. Nothing happens
 // until Run.
@@ -67,7 +75,11 @@ func New(cfg Config, nc *nats.Conn, js jetstream.JetStream) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{cfg: cfg, nc: nc, js: js}, nil
+	return &Service{
+		cfg: cfg, nc: nc, js: js,
+		internalSlots: make(chan struct{}, maxInternalInFlight),
+		stopping:      make(chan struct{}),
+	}, nil
 }
 
 // Run ensures the bucket, serves the API until ctx ends, then stops taking
@@ -113,6 +125,10 @@ func (s *Service) Run(ctx context.Context) error {
 		"TagResource":         s.tagResource,
 		"UntagResource":       s.untagResource,
 		"ListTagsForResource": s.listTags,
+		// DescribeTaskDefinition is how other services (the scheduler)
+		// resolve a task definition: the very answer of the public
+		// operation, index roll-forward included.
+		"DescribeTaskDefinition": s.describe,
 	} {
 		if err := internal.AddEndpoint(op, s.internalHandler(op, h)); err != nil {
 			_ = svc.Stop()
@@ -124,7 +140,7 @@ func (s *Service) Run(ctx context.Context) error {
 	<-ctx.Done()
 	stopErr := svc.Stop()
 	api.Wait()
-	s.internalWG.Wait()
+	s.waitInternal()
 	if stopErr != nil {
 		return fmt.Errorf("taskdefs: stop: %w", stopErr)
 	}
@@ -133,33 +149,64 @@ func (s *Service) Run(ctx context.Context) error {
 
 // internalHandler serves an internal subject (berth.internal.taskdefs.<op>)
 // with the same contract as natsutil's API endpoints: AWS JSON in, AWS JSON
-// out, errors as micro error headers mapped by natsutil.ErrorReply.
+// out, errors as micro error headers mapped by natsutil.ErrorReply. At most
+// maxInternalInFlight requests run at once: micro's delivery goroutine
+// waits for a free slot before it starts another handler goroutine.
 func (s *Service) internalHandler(op string, h natsutil.Handler) micro.Handler {
 	return micro.HandlerFunc(func(r micro.Request) {
-		s.internalWG.Add(1)
+		select {
+		case <-s.stopping:
+			return // shutting down: the caller retries on another replica
+		default:
+		}
+		select {
+		case s.internalSlots <- struct{}{}:
+		case <-s.stopping:
+			return
+		}
 		go func() {
-			defer s.internalWG.Done()
-			ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
-			defer cancel()
-			req := &natsutil.Request{Operation: op, Data: r.Data(), Headers: r.Headers()}
-			resp, err := callSafe(ctx, h, req)
-			var body []byte
-			if err == nil {
-				body, err = json.Marshal(resp)
-			}
-			if err != nil {
-				code, msg, data := natsutil.ErrorReply(err, events.CodeServer)
-				if _, ok := apierr.As(err); !ok {
-					s.cfg.Log.Error("operation failed", "operation", op, "err", err)
-				}
-				_ = r.Error(string(code), msg, data)
-				return
-			}
-			if err := r.Respond(body); err != nil {
-				s.cfg.Log.Warn("respond", "operation", op, "err", err)
-			}
+			defer func() { <-s.internalSlots }()
+			s.serveInternal(op, h, r)
 		}()
 	})
+}
+
+// waitInternal stops new internal handlers and waits for the running ones:
+// it holds every slot once they are all given back.
+func (s *Service) waitInternal() {
+	close(s.stopping)
+	for range cap(s.internalSlots) {
+		s.internalSlots <- struct{}{}
+	}
+}
+
+func (s *Service) serveInternal(op string, h natsutil.Handler, r micro.Request) {
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
+	defer cancel()
+	req := &natsutil.Request{Operation: op, Data: r.Data(), Headers: r.Headers()}
+	resp, err := callSafe(ctx, h, req)
+	var body []byte
+	if err == nil {
+		body, err = json.Marshal(resp)
+	}
+	if err != nil {
+		code, msg, data := natsutil.ErrorReply(err, events.CodeServer)
+		if _, ok := apierr.As(err); !ok {
+			s.cfg.Log.Error("operation failed", "operation", op, "err", err)
+		}
+		// Not r.Error: it records the error in the request, which micro's
+		// delivery goroutine reads for its stats once the callback returned,
+		// concurrently with this goroutine (a data race). The reply is the
+		// same: micro's error headers.
+		hdr := micro.Headers{micro.ErrorHeader: {msg}, micro.ErrorCodeHeader: {string(code)}}
+		if err := r.Respond(data, micro.WithHeaders(hdr)); err != nil {
+			s.cfg.Log.Warn("respond error", "operation", op, "err", err)
+		}
+		return
+	}
+	if err := r.Respond(body); err != nil {
+		s.cfg.Log.Warn("respond", "operation", op, "err", err)
+	}
 }
 
 func callSafe(ctx context.Context, h natsutil.Handler, req *natsutil.Request) (resp any, err error) {

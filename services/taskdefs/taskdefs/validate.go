@@ -229,7 +229,6 @@ func checkContainers(td *ecsapi.TaskDefinition, sz sized) error {
 		volumes[v.Name] = true
 	}
 	essential := false
-	memoryRule := needsContainerMemory(td)
 	var sumCPU, sumReserved int
 	for i := range td.ContainerDefinitions {
 		c := &td.ContainerDefinitions[i]
@@ -242,7 +241,7 @@ func checkContainers(td *ecsapi.TaskDefinition, sz sized) error {
 		if c.Essential == nil || *c.Essential {
 			essential = true
 		}
-		if err := checkResources(c, td, memoryRule); err != nil {
+		if err := checkResources(c, td); err != nil {
 			return err
 		}
 		if c.Cpu != nil {
@@ -279,25 +278,12 @@ func checkContainers(td *ecsapi.TaskDefinition, sz sized) error {
 	return nil
 }
 
-// needsContainerMemory: for EC2 (requiresCompatibilities absent or naming
-// an instance-based launch type) every container needs memory or
-// memoryReservation unless the task sets memory.
-func needsContainerMemory(td *ecsapi.TaskDefinition) bool {
-	if td.Memory != "" {
-		return false
-	}
-	if len(td.RequiresCompatibilities) == 0 {
-		return true
-	}
-	for _, c := range td.RequiresCompatibilities {
-		if c != "FARGATE" {
-			return true
-		}
-	}
-	return false
-}
-
-func checkResources(c *ecsapi.ContainerDefinition, td *ecsapi.TaskDefinition, memoryRule bool) error {
+// checkResources checks a container's cpu, memory and timeouts. Unlike AWS,
+// which refuses an EC2 container with neither memory nor memoryReservation
+// (and no task-level memory), Berth accepts it: such a container reserves
+// no memory and runs without a memory limit, so the ECS tutorial's
+// definitions that name no memory run as they are.
+func checkResources(c *ecsapi.ContainerDefinition, td *ecsapi.TaskDefinition) error {
 	if c.Cpu != nil && *c.Cpu < 0 {
 		return errContainerSetting("cpu", c.Name)
 	}
@@ -306,9 +292,6 @@ func checkResources(c *ecsapi.ContainerDefinition, td *ecsapi.TaskDefinition, me
 	}
 	if c.MemoryReservation != nil && *c.MemoryReservation <= 0 {
 		return errContainerSetting("memoryReservation", c.Name)
-	}
-	if memoryRule && c.Memory == nil && c.MemoryReservation == nil {
-		return errClient("Invalid setting for container '%s'. At least one of 'memory' or 'memoryReservation' must be specified.", c.Name)
 	}
 	if c.Memory != nil && c.MemoryReservation != nil && *c.MemoryReservation > *c.Memory {
 		return errClient("Invalid setting for container '%s'. 'memory' must be greater than or equal to 'memoryReservation'.", c.Name)
