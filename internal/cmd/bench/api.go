@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -15,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
+	"github.com/nats-io/nats.go"
 )
 
 // operation is one timed API call.
@@ -45,8 +47,13 @@ func registerInput(family string) *ecs.RegisterTaskDefinitionInput {
 	}
 }
 
-// result is one operation's latencies on one target.
-type result struct{ p50, p99 time.Duration }
+// result is one operation's latencies on one target, and for Berth the
+// NATS messages the taskdefs service sent per call (its JetStream requests
+// and its reply).
+type result struct {
+	p50, p99 time.Duration
+	msgs     float64
+}
 
 func runAPI(ctx context.Context, args []string, _ func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench api", flag.ContinueOnError)
@@ -55,6 +62,7 @@ func runAPI(ctx context.Context, args []string, _ func(string) string, stdout, s
 	rounds := fs.Int("rounds", 1, "rounds (each starts a fresh Berth and moto_server)")
 	conn := fs.String("conn", "inproc", "how Berth's services reach NATS: inproc (the all-in-one) or tcp")
 	moto := fs.String("moto", "moto_server", "moto_server command")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the Berth calls (client, gateway, service and NATS server: one process) to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -63,22 +71,22 @@ func runAPI(ctx context.Context, args []string, _ func(string) string, stdout, s
 	}
 	fmt.Fprintf(stdout, "API latency, one AWS SDK for Go v2 client, %d sequential calls per operation; Berth: in-process stack, NATS connections %s, JetStream file storage (default sync)\n\n", *n, *conn)
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight|tabwriter.Debug)
-	fmt.Fprintln(tw, "round\toperation\tBerth p50 ms\tBerth p99 ms\tmoto p50 ms\tmoto p99 ms\tload avg\t")
+	fmt.Fprintln(tw, "round\toperation\tBerth p50 ms\tBerth p99 ms\tmoto p50 ms\tmoto p99 ms\tBerth NATS msgs/call\tload avg\t")
 	for r := 1; r <= *rounds; r++ {
-		berth, motoRes, err := apiRound(ctx, *n, *conn == "inproc", *moto)
+		berth, motoRes, err := apiRound(ctx, *n, *conn == "inproc", *moto, *cpuprofile)
 		if err != nil {
 			return err
 		}
 		for i, op := range operations {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r, op.name,
-				ms(berth[i].p50), ms(berth[i].p99), ms(motoRes[i].p50), ms(motoRes[i].p99), loadAvg())
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%.1f\t%s\t\n", r, op.name,
+				ms(berth[i].p50), ms(berth[i].p99), ms(motoRes[i].p50), ms(motoRes[i].p99), berth[i].msgs, loadAvg())
 		}
 	}
 	return tw.Flush()
 }
 
 // apiRound starts both targets and times every operation on each.
-func apiRound(ctx context.Context, n int, inproc bool, motoBin string) ([]result, []result, error) {
+func apiRound(ctx context.Context, n int, inproc bool, motoBin, cpuprofile string) ([]result, []result, error) {
 	dir, err := os.MkdirTemp("", "berth-bench-")
 	if err != nil {
 		return nil, nil, err
@@ -94,11 +102,24 @@ func apiRound(ctx context.Context, n int, inproc bool, motoBin string) ([]result
 		return nil, nil, err
 	}
 	defer stopMoto()
-	berth, err := timeOps(ctx, client(st.endpoint, st.key.AccessKeyID, st.key.SecretAccessKey), n)
+	if cpuprofile != "" {
+		f, err := os.Create(cpuprofile)
+		if err != nil {
+			return nil, nil, err
+		}
+		defer func() { _ = f.Close() }()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return nil, nil, err
+		}
+	}
+	berth, err := timeOps(ctx, client(st.endpoint, st.key.AccessKeyID, st.key.SecretAccessKey), n, st.svcNC)
+	if cpuprofile != "" {
+		pprof.StopCPUProfile()
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("berth: %w", err)
 	}
-	moto, err := timeOps(ctx, client(motoURL, "test", "test"), n)
+	moto, err := timeOps(ctx, client(motoURL, "test", "test"), n, nil)
 	if err != nil {
 		return nil, nil, fmt.Errorf("moto: %w", err)
 	}
@@ -116,7 +137,7 @@ func client(endpoint, id, secret string) *ecs.Client {
 
 // timeOps seeds the describe family, warms the connection up, then makes n
 // calls of each operation in sequence.
-func timeOps(ctx context.Context, c *ecs.Client, n int) ([]result, error) {
+func timeOps(ctx context.Context, c *ecs.Client, n int, svcNC *nats.Conn) ([]result, error) {
 	if _, err := c.RegisterTaskDefinition(ctx, registerInput("bench-describe")); err != nil {
 		return nil, fmt.Errorf("seed: %w", err)
 	}
@@ -126,6 +147,10 @@ func timeOps(ctx context.Context, c *ecs.Client, n int) ([]result, error) {
 			if err := op.call(ctx, c); err != nil {
 				return nil, fmt.Errorf("%s (warm-up): %w", op.name, err)
 			}
+		}
+		var before uint64
+		if svcNC != nil {
+			before = svcNC.Stats().OutMsgs
 		}
 		lat := make([]time.Duration, n)
 		for i := range lat {
@@ -137,7 +162,11 @@ func timeOps(ctx context.Context, c *ecs.Client, n int) ([]result, error) {
 		}
 		slices.Sort(lat)
 		pct := func(p float64) time.Duration { return lat[min(len(lat)-1, int(float64(len(lat))*p))] }
-		out = append(out, result{pct(0.50), pct(0.99)})
+		res := result{p50: pct(0.50), p99: pct(0.99)}
+		if svcNC != nil {
+			res.msgs = float64(svcNC.Stats().OutMsgs-before) / float64(n)
+		}
+		out = append(out, res)
 	}
 	return out, nil
 }

@@ -27,7 +27,10 @@ const (
 type stack struct {
 	endpoint string
 	key      events.AccessKey
-	stop     func()
+	// svcNC is the taskdefs service's connection: its OutMsgs count the
+	// service's JetStream requests plus its replies.
+	svcNC *nats.Conn
+	stop  func()
 }
 
 // startBerth starts the stack with its JetStream store under dir. inproc
@@ -103,6 +106,7 @@ func startBerth(ctx context.Context, dir string, inproc bool) (*stack, error) {
 	if err != nil {
 		return fail(err)
 	}
+	st.svcNC = tdNC
 	td, err := taskdefs.New(taskdefs.Config{Region: region, Account: account, Replicas: 1}, tdNC, tdJS)
 	if err != nil {
 		return fail(err)
