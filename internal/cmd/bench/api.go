@@ -62,6 +62,7 @@ func runAPI(ctx context.Context, args []string, _ func(string) string, stdout, s
 	rounds := fs.Int("rounds", 1, "rounds (each starts a fresh Berth and moto_server)")
 	conn := fs.String("conn", "inproc", "how Berth's services reach NATS: inproc (the all-in-one) or tcp")
 	moto := fs.String("moto", "moto_server", "moto_server command")
+	stages := fs.Bool("stages", false, "also time Berth's layers on their own (KV read, KV write, NATS request to the service)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the Berth calls (client, gateway, service and NATS server: one process) to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -73,7 +74,7 @@ func runAPI(ctx context.Context, args []string, _ func(string) string, stdout, s
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight|tabwriter.Debug)
 	fmt.Fprintln(tw, "round\toperation\tBerth p50 ms\tBerth p99 ms\tmoto p50 ms\tmoto p99 ms\tBerth NATS msgs/call\tload avg\t")
 	for r := 1; r <= *rounds; r++ {
-		berth, motoRes, err := apiRound(ctx, *n, *conn == "inproc", *moto, *cpuprofile)
+		berth, motoRes, err := apiRound(ctx, *n, *conn == "inproc", *moto, *cpuprofile, stagesOut(*stages, stdout))
 		if err != nil {
 			return err
 		}
@@ -86,7 +87,7 @@ func runAPI(ctx context.Context, args []string, _ func(string) string, stdout, s
 }
 
 // apiRound starts both targets and times every operation on each.
-func apiRound(ctx context.Context, n int, inproc bool, motoBin, cpuprofile string) ([]result, []result, error) {
+func apiRound(ctx context.Context, n int, inproc bool, motoBin, cpuprofile string, stages io.Writer) ([]result, []result, error) {
 	dir, err := os.MkdirTemp("", "berth-bench-")
 	if err != nil {
 		return nil, nil, err
@@ -97,6 +98,11 @@ func apiRound(ctx context.Context, n int, inproc bool, motoBin, cpuprofile strin
 		return nil, nil, err
 	}
 	defer st.stop()
+	if stages != nil {
+		if err := printStages(ctx, stages, st, n); err != nil {
+			return nil, nil, fmt.Errorf("stages: %w", err)
+		}
+	}
 	motoURL, stopMoto, err := startMoto(ctx, motoBin)
 	if err != nil {
 		return nil, nil, err
@@ -184,4 +190,12 @@ func loadAvg() string {
 		return "?"
 	}
 	return f[0]
+}
+
+// stagesOut is where the stage table goes: w when on, else nowhere.
+func stagesOut(on bool, w io.Writer) io.Writer {
+	if !on {
+		return nil
+	}
+	return w
 }
