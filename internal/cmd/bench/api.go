@@ -136,7 +136,9 @@ func client(endpoint, id, secret string) *ecs.Client {
 	cfg := aws.Config{
 		Region:           region,
 		Credentials:      credentials.NewStaticCredentialsProvider(id, secret, ""),
-		RetryMaxAttempts: 1,
+		// The SDK's default of 3 attempts: under load moto_server now and
+		// then drops a keep-alive connection; a retried call's time counts.
+		RetryMaxAttempts: 3,
 	}
 	return ecs.NewFromConfig(cfg, func(o *ecs.Options) { o.BaseEndpoint = aws.String(endpoint) })
 }
