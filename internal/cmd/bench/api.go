@@ -134,8 +134,8 @@ func apiRound(ctx context.Context, n int, inproc bool, motoBin, cpuprofile strin
 
 func client(endpoint, id, secret string) *ecs.Client {
 	cfg := aws.Config{
-		Region:           region,
-		Credentials:      credentials.NewStaticCredentialsProvider(id, secret, ""),
+		Region:      region,
+		Credentials: credentials.NewStaticCredentialsProvider(id, secret, ""),
 		// The SDK's default of 3 attempts: under load moto_server now and
 		// then drops a keep-alive connection; a retried call's time counts.
 		RetryMaxAttempts: 3,
