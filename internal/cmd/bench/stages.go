@@ -40,6 +40,14 @@ func printStages(ctx context.Context, w io.Writer, st *stack, n int) error {
 	if err != nil {
 		return err
 	}
+	mem, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "bench_stages_mem", Storage: jetstream.MemoryStorage, History: 1})
+	if err != nil {
+		return err
+	}
+	memRev, err := mem.Put(ctx, "k", []byte(`{"family":"bench"}`))
+	if err != nil {
+		return err
+	}
 	regBody := []byte(`{"family":"bench-stages","containerDefinitions":[{"name":"nginx","image":"nginx","cpu":384,"memory":384,"essential":true,` +
 		`"portMappings":[{"containerPort":80,"hostPort":0,"protocol":"tcp"}]}]}`)
 	if _, err := natsutil.RequestRaw(ctx, st.svcNC, events.SubjAPI(events.APIECS, "RegisterTaskDefinition"), regBody, nil); err != nil {
@@ -55,6 +63,11 @@ func printStages(ctx context.Context, w io.Writer, st *stack, n int) error {
 		{"KV Update with expected revision (1 stored write)", func(ctx context.Context) error {
 			r, err := kv.Update(ctx, "k", []byte(`{"family":"bench"}`), rev)
 			rev = r
+			return err
+		}},
+		{"KV Update, memory storage (comparison only: Berth stores on file)", func(ctx context.Context) error {
+			r, err := mem.Update(ctx, "k", []byte(`{"family":"bench"}`), memRev)
+			memRev = r
 			return err
 		}},
 		{"RegisterTaskDefinition as a NATS request (no gateway)", func(ctx context.Context) error {
