@@ -15,7 +15,7 @@ import (
 // (from any replica) exactly one gets each revision, and revisions are never
 // reused. A registration that finds its revision taken rolls the family index
 // forward to it (whoever took it may have died before indexing it) and tries
-// the next one; after its own create it indexes its revision with sync.
+// the next one; after its own create it indexes its revision with index.
 func (s *Service) register(ctx context.Context, r *natsutil.Request) (any, error) {
 	if n := len(r.Data); n > maxDefinitionBytes {
 		return nil, errTooLarge(n)
@@ -56,7 +56,7 @@ func (s *Service) register(ctx context.Context, r *natsutil.Request) (any, error
 			if err != nil {
 				return err
 			}
-			return s.st.sync(ctx, td.Family, rev)
+			return s.st.index(ctx, fam, rev, td.Status)
 		}
 	})
 	if err != nil {

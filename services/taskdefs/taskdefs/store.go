@@ -170,6 +170,25 @@ func (st *store) sync(ctx context.Context, family string, revision int32) error 
 	})
 }
 
+// index brings the family index up to date with a revision record just
+// created with status, in one write: fam is the index as read before the
+// create, so the compare-and-set succeeds only if nobody has written the
+// index since, and then nobody can have indexed a newer status of the
+// record either (a writer that changes the record writes the index after
+// it). This is sync without its two reads; on a conflict it falls back to
+// sync, which re-reads both. It changes fam.rec.
+func (st *store) index(ctx context.Context, fam familyEntry, revision int32, status string) error {
+	if fam.rec.LastRevision < revision || fam.rec.Status(revision) != status {
+		fam.rec.LastRevision = max(fam.rec.LastRevision, revision)
+		fam.rec.SetStatus(revision, status)
+		err := st.putFamily(ctx, fam)
+		if err == nil || !natsutil.IsConflict(err) {
+			return err
+		}
+	}
+	return st.sync(ctx, fam.rec.Family, revision)
+}
+
 // retry runs fn until it succeeds, fails with anything but a revision
 // conflict, or ctx ends. Between attempts it waits a random time that grows
 // with the attempt, so concurrent writers from any number of replicas spread
