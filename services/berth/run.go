@@ -208,7 +208,7 @@ func runComponents(ctx context.Context, log *slog.Logger, comps []component) err
 
 func printBanner(w io.Writer, c config, credFile, confFile string, notes []string) {
 	fmt.Fprintf(w, `Berth is running.
-  AWS APIs (ECS, ECR):  http://%s
+  AWS APIs:             http://%s  (ECS, ECR, CloudWatch Logs, EventBridge, Scheduler)
   OCI registry:         %s
   NATS (JetStream):     nats://%s
   data folder:          %s
