@@ -30,7 +30,7 @@ func (n *node) components(ctx context.Context, keyID string) ([]component, []str
 	if err != nil {
 		return nil, nil, err
 	}
-	gw, err := gateway.New(gateway.Config{Addr: c.APIAddr, Keys: keys, Log: n.log.With("component", "gateway")}, gwNC)
+	gw, err := gateway.New(gateway.Config{Addr: c.APIAddr, Keys: keys, Region: c.Region, Log: n.log.With("component", "gateway")}, gwNC)
 	if err != nil {
 		return nil, nil, err
 	}

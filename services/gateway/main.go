@@ -17,13 +17,14 @@ func main() { svc.Exec("gateway", run) }
 func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
 	var common svc.Common
 	var addr string
-	var anyKey, bootstrap bool
+	var bootstrap bool
+	var awsDir string
 	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	common.Register(fs, getenv)
 	svc.String(fs, getenv, &addr, "addr", "BERTH_API_ADDR", "127.0.0.1:4566", "listen address")
-	svc.Bool(fs, getenv, &anyKey, "allow-any-key", "BERTH_ALLOW_ANY_KEY", false, "accept any access key without checking signatures (development only)")
-	svc.Bool(fs, getenv, &bootstrap, "bootstrap", "BERTH_BOOTSTRAP", false, "create the root access key if none exists, and print it")
+	svc.Bool(fs, getenv, &bootstrap, "bootstrap", "BERTH_BOOTSTRAP", false, "create the root access key if none exists, and write it as an AWS credentials file (see --aws-dir)")
+	svc.String(fs, getenv, &awsDir, "aws-dir", "BERTH_AWS_DIR", "berth-aws", "folder for the AWS credentials and config files written by --bootstrap (mode 0600)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -41,16 +42,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		if err != nil {
 			return err
 		}
-		log.Info("root access key", "access_key_id", k.AccessKeyID, "created", created)
-		if created {
-			fmt.Fprintf(stderr, "[berth]\naws_access_key_id = %s\naws_secret_access_key = %s\n", k.AccessKeyID, k.SecretAccessKey)
+		cred, conf, err := accesskeys.WriteAWSFiles(awsDir, k, common.Region)
+		if err != nil {
+			return fmt.Errorf("write AWS files: %w", err)
 		}
+		// The secret goes only into the 0600 file, never to the log.
+		log.Info("root access key", "access_key_id", k.AccessKeyID, "created", created, "credentials_file", cred, "config_file", conf)
 	}
 	keys, err := accesskeys.Watch(ctx, js, common.Replicas, log)
 	if err != nil {
 		return err
 	}
-	g, err := gateway.New(gateway.Config{Addr: addr, Keys: keys, AllowAnyKey: anyKey, Log: log}, nc)
+	g, err := gateway.New(gateway.Config{Addr: addr, Keys: keys, Region: common.Region, Log: log}, nc)
 	if err != nil {
 		return err
 	}

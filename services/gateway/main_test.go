@@ -4,6 +4,8 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -25,7 +27,8 @@ func TestRun_Standalone(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	var logs testenv.SafeBuffer
-	args := []string{"--nats-url", s.ClientURL(), "--addr", addr, "--bootstrap"}
+	awsDir := t.TempDir()
+	args := []string{"--nats-url", s.ClientURL(), "--addr", addr, "--bootstrap", "--aws-dir", awsDir}
 	go func() { done <- run(ctx, args, func(string) string { return "" }, &logs) }()
 	natstest.Eventually(t, 15*time.Second, 50*time.Millisecond, func() error {
 		resp, err := http.Get("http://" + addr + "/healthz")
@@ -43,7 +46,19 @@ func TestRun_Standalone(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("gateway did not stop")
 	}
-	if !strings.Contains(logs.String(), "aws_secret_access_key") {
-		t.Fatalf("bootstrap did not print the new key:\n%s", logs.String())
+	cred, err := os.ReadFile(filepath.Join(awsDir, "credentials"))
+	if err != nil {
+		t.Fatalf("bootstrap wrote no credentials file: %v", err)
+	}
+	_, secret, ok := strings.Cut(string(cred), "aws_secret_access_key = ")
+	secret = strings.TrimSpace(secret)
+	if !ok || secret == "" {
+		t.Fatalf("credentials file has no secret:\n%s", cred)
+	}
+	if fi, err := os.Stat(filepath.Join(awsDir, "credentials")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("credentials file mode: %v %v", fi.Mode(), err)
+	}
+	if strings.Contains(logs.String(), secret) || strings.Contains(logs.String(), "aws_secret_access_key") {
+		t.Fatalf("the secret reached the log:\n%s", logs.String())
 	}
 }

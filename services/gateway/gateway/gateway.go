@@ -39,13 +39,20 @@ type Config struct {
 	Addr string
 	// Routes are the APIs served; default events.Routes().
 	Routes []events.APIRoute
-	// Keys verifies signatures. Required unless AllowAnyKey.
+	// Keys verifies signatures. Required.
 	Keys KeyStore
-	// AllowAnyKey skips signature checks (a development mode, off by default).
-	AllowAnyKey bool
+	// Region is the region a signature's credential scope must name
+	// (default us-east-1).
+	Region string
 	// RequestTimeout bounds one API call (default 60 s).
 	RequestTimeout time.Duration
-	Log            *slog.Logger
+	// ReadTimeout bounds reading one request, body included (default 60 s);
+	// IdleTimeout closes idle keep-alive connections (default 120 s).
+	ReadTimeout, IdleTimeout time.Duration
+	// MaxConcurrent caps the calls served at once; calls beyond it get
+	// ThrottlingException (default 1024).
+	MaxConcurrent int
+	Log           *slog.Logger
 	// Now is the clock (tests); default time.Now.
 	Now func() time.Time
 }
@@ -55,6 +62,8 @@ type Gateway struct {
 	cfg     Config
 	nc      *nats.Conn
 	targets map[string]*events.APIRoute
+	// slots holds one token per call in flight (MaxConcurrent).
+	slots chan struct{}
 }
 
 // New returns a gateway that forwards calls over nc.
@@ -62,11 +71,23 @@ func New(cfg Config, nc *nats.Conn) (*Gateway, error) {
 	if cfg.Routes == nil {
 		cfg.Routes = events.Routes()
 	}
-	if cfg.Keys == nil && !cfg.AllowAnyKey {
+	if cfg.Keys == nil {
 		return nil, errors.New("gateway: no key store")
+	}
+	if cfg.Region == "" {
+		cfg.Region = "us-east-1"
 	}
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = 60 * time.Second
+	}
+	if cfg.ReadTimeout <= 0 {
+		cfg.ReadTimeout = 60 * time.Second
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = 120 * time.Second
+	}
+	if cfg.MaxConcurrent <= 0 {
+		cfg.MaxConcurrent = 1024
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
@@ -74,7 +95,7 @@ func New(cfg Config, nc *nats.Conn) (*Gateway, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	g := &Gateway{cfg: cfg, nc: nc, targets: map[string]*events.APIRoute{}}
+	g := &Gateway{cfg: cfg, nc: nc, targets: map[string]*events.APIRoute{}, slots: make(chan struct{}, cfg.MaxConcurrent)}
 	for i := range cfg.Routes {
 		g.targets[cfg.Routes[i].TargetPrefix] = &cfg.Routes[i]
 	}
@@ -107,6 +128,10 @@ func (g *Gateway) Serve(ctx context.Context, l net.Listener) error {
 	srv := &http.Server{
 		Handler:           g.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       g.cfg.ReadTimeout,
+		WriteTimeout:      g.cfg.ReadTimeout + g.cfg.RequestTimeout,
+		IdleTimeout:       g.cfg.IdleTimeout,
+		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(g.cfg.Log.Handler(), slog.LevelWarn),
 	}
 	errc := make(chan error, 1)
@@ -138,17 +163,14 @@ func (g *Gateway) serveAPI(w http.ResponseWriter, r *http.Request) {
 		g.writeError(w, reqID, apierr.New(events.CodeUnknownOperation, "Unknown operation: X-Amz-Target %q.", target), fault)
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			g.writeError(w, reqID, apierr.New(events.CodeRequestEntityTooLarge, "Request body is larger than %d bytes.", MaxBody), fault)
-			return
-		}
-		g.writeError(w, reqID, apierr.Serialization("Unable to read the request body."), fault)
+	select {
+	case g.slots <- struct{}{}:
+		defer func() { <-g.slots }()
+	default:
+		g.writeError(w, reqID, apierr.New(events.CodeThrottling, "Rate exceeded"), fault)
 		return
 	}
-	key, err := g.authenticate(r, body, route)
+	body, key, err := g.authenticate(w, r, route)
 	if err != nil {
 		g.writeError(w, reqID, err, fault)
 		return
@@ -181,35 +203,47 @@ func (g *Gateway) serveAPI(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(reply.Data)
 }
 
-// authenticate verifies the request's signature and returns the access key
-// id that signed it.
-func (g *Gateway) authenticate(r *http.Request, body []byte, route *events.APIRoute) (string, error) {
+// authenticate checks the request's signature and returns its body and the
+// access key id that signed it. Everything that needs no body (the
+// Authorization header, a known key, the credential scope, the clock skew,
+// the declared length) is checked before a byte of the body is read, so a
+// caller without a valid key cannot make the gateway read, let alone
+// buffer, a large body: the connection is answered and closed.
+func (g *Gateway) authenticate(w http.ResponseWriter, r *http.Request, route *events.APIRoute) ([]byte, string, error) {
 	auth := r.Header.Get("Authorization")
-	if g.cfg.AllowAnyKey {
-		c, err := parseAuthorization(auth)
-		if err != nil {
-			return "", nil
-		}
-		return c.AccessKey, nil
-	}
 	if auth == "" {
-		return "", apierr.New(events.CodeMissingAuthToken, "Request is missing Authentication Token")
+		return nil, "", apierr.New(events.CodeMissingAuthToken, "Request is missing Authentication Token")
 	}
 	c, err := parseAuthorization(auth)
 	if err != nil {
-		return "", err
+		return nil, "", err
 	}
 	k, ok := g.cfg.Keys.Lookup(c.AccessKey)
 	if !ok {
-		return "", apierr.New(events.CodeUnrecognizedClient, "The security token included in the request is invalid.")
+		return nil, "", apierr.New(events.CodeUnrecognizedClient, "The security token included in the request is invalid.")
 	}
-	if c.Service != route.SigningName {
-		return "", apierr.New(events.CodeInvalidSignature, "Credential should be scoped to correct service: '%s'. ", route.SigningName)
+	if err := checkScope(r, c, g.cfg.Region, route.SigningName, g.cfg.Now()); err != nil {
+		return nil, "", err
 	}
-	if err := verifySigV4(r, body, c, k.SecretAccessKey, g.cfg.Now()); err != nil {
-		return "", err
+	if r.ContentLength > MaxBody {
+		return nil, "", tooLarge()
 	}
-	return c.AccessKey, nil
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, "", tooLarge()
+		}
+		return nil, "", apierr.Serialization("Unable to read the request body.")
+	}
+	if err := verifySignature(r, body, c, k.SecretAccessKey); err != nil {
+		return nil, "", err
+	}
+	return body, c.AccessKey, nil
+}
+
+func tooLarge() error {
+	return apierr.New(events.CodeRequestEntityTooLarge, "Request body is larger than %d bytes.", MaxBody)
 }
 
 // writeError is the one place errors become AWS error responses.

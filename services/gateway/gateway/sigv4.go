@@ -19,8 +19,9 @@ import (
 const (
 	sigAlgorithm = "AWS4-HMAC-SHA256"
 	amzDate      = "20060102T150405Z"
-	// maxSkew is how far X-Amz-Date may be from the server's clock.
-	maxSkew = 5 * time.Minute
+	// maxSkew is how far X-Amz-Date may be from the server's clock: AWS
+	// allows 15 minutes either way.
+	maxSkew = 15 * time.Minute
 )
 
 // credential is the parsed Authorization header.
@@ -66,10 +67,11 @@ func parseAuthorization(h string) (credential, error) {
 	return c, nil
 }
 
-// verifySigV4 checks r's signature against secret. body is the full request
-// body. It replays the client's algorithm: canonical request, string to sign,
-// derived key, HMAC; the comparison is constant time.
-func verifySigV4(r *http.Request, body []byte, c credential, secret string, now time.Time) error {
+// checkScope checks what a signature claims before the body is read: the
+// date (within AWS's 15-minute skew, and the scope's date), the scope's
+// region and service, and that Host is signed. A request that fails here is
+// answered without reading its body.
+func checkScope(r *http.Request, c credential, region, service string, now time.Time) error {
 	dateHdr := r.Header.Get("X-Amz-Date")
 	if dateHdr == "" {
 		dateHdr = r.Header.Get("Date")
@@ -84,19 +86,36 @@ func verifySigV4(r *http.Request, body []byte, c credential, secret string, now 
 	}
 	switch {
 	case t.Before(now.Add(-maxSkew)):
-		return apierr.New(events.CodeInvalidSignature, "Signature expired: %s is now earlier than %s (%s - 5 min.)",
+		return apierr.New(events.CodeInvalidSignature, "Signature expired: %s is now earlier than %s (%s - 15 min.)",
 			t.UTC().Format(amzDate), now.Add(-maxSkew).UTC().Format(amzDate), now.UTC().Format(amzDate))
 	case t.After(now.Add(maxSkew)):
-		return apierr.New(events.CodeInvalidSignature, "Signature not yet current: %s is still later than %s (%s + 5 min.)",
+		return apierr.New(events.CodeInvalidSignature, "Signature not yet current: %s is still later than %s (%s + 15 min.)",
 			t.UTC().Format(amzDate), now.Add(maxSkew).UTC().Format(amzDate), now.UTC().Format(amzDate))
 	}
 	if t.UTC().Format("20060102") != c.Date {
 		return apierr.New(events.CodeInvalidSignature, "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '%s' != '%s', from '%s'.", c.Date, t.UTC().Format("20060102"), dateHdr)
 	}
+	if region != "" && c.Region != region {
+		return apierr.New(events.CodeInvalidSignature, "Credential should be scoped to a valid region, not '%s'. ", c.Region)
+	}
+	if c.Service != service {
+		return apierr.New(events.CodeInvalidSignature, "Credential should be scoped to correct service: '%s'. ", service)
+	}
 	if !slices.Contains(c.SignedHeaders, "host") {
 		return apierr.New(events.CodeInvalidSignature, "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.")
 	}
+	return nil
+}
 
+// verifySignature checks r's signature against secret once checkScope has
+// passed. body is the full request body. It replays the client's algorithm:
+// canonical request, string to sign, derived key, HMAC; the comparison is
+// constant time.
+func verifySignature(r *http.Request, body []byte, c credential, secret string) error {
+	dateHdr := r.Header.Get("X-Amz-Date")
+	if dateHdr == "" {
+		dateHdr = r.Header.Get("Date")
+	}
 	bodyHash := sha256Hex(body)
 	if claimed := r.Header.Get("X-Amz-Content-Sha256"); claimed != "" && claimed != bodyHash {
 		return apierr.New(events.CodeInvalidSignature, "The provided 'x-amz-content-sha256' header does not match what was computed.")

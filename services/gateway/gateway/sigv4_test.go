@@ -20,6 +20,11 @@ var testCreds = aws.Credentials{AccessKeyID: "AKIDEXAMPLE", SecretAccessKey: "wJ
 
 func signedRequest(t *testing.T, body string, at time.Time, service string) *http.Request {
 	t.Helper()
+	return signedRequestIn(t, body, at, service, "us-east-1")
+}
+
+func signedRequestIn(t *testing.T, body string, at time.Time, service, region string) *http.Request {
+	t.Helper()
 	r, err := http.NewRequest("POST", "http://127.0.0.1:4566/", strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
@@ -28,7 +33,7 @@ func signedRequest(t *testing.T, body string, at time.Time, service string) *htt
 	r.Header.Set("X-Amz-Target", "AmazonEC2ContainerServiceV20141113.ListClusters")
 	r.Header.Set("Amz-Sdk-Request", "attempt=1")
 	sum := sha256.Sum256([]byte(body))
-	if err := v4.NewSigner().SignHTTP(context.Background(), testCreds, r, hex.EncodeToString(sum[:]), service, "us-east-1", at); err != nil {
+	if err := v4.NewSigner().SignHTTP(context.Background(), testCreds, r, hex.EncodeToString(sum[:]), service, region, at); err != nil {
 		t.Fatal(err)
 	}
 	// What a server sees: Host moved out of the header map.
@@ -41,7 +46,10 @@ func verify(r *http.Request, body string, secret string, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	return verifySigV4(r, []byte(body), c, secret, now)
+	if err := checkScope(r, c, "us-east-1", "ecs", now); err != nil {
+		return err
+	}
+	return verifySignature(r, []byte(body), c, secret)
 }
 
 func TestVerifySigV4_SDKSigner(t *testing.T) {
@@ -58,10 +66,14 @@ func TestVerifySigV4_SDKSigner(t *testing.T) {
 	}{
 		{name: "valid", req: signedRequest(t, body, now, "ecs"), body: body, secret: testCreds.SecretAccessKey, now: now},
 		{name: "valid within skew", req: signedRequest(t, body, now, "ecs"), body: body, secret: testCreds.SecretAccessKey, now: now.Add(4 * time.Minute)},
+		{name: "skew 14 min late", req: signedRequest(t, body, now, "ecs"), body: body, secret: testCreds.SecretAccessKey, now: now.Add(14 * time.Minute)},
+		{name: "skew 14 min early", req: signedRequest(t, body, now, "ecs"), body: body, secret: testCreds.SecretAccessKey, now: now.Add(-14 * time.Minute)},
+		{name: "wrong region", req: signedRequestIn(t, body, now, "ecs", "eu-west-1"), body: body, secret: testCreds.SecretAccessKey, now: now, code: events.CodeInvalidSignature, message: "Credential should be scoped to a valid region, not 'eu-west-1'. "},
+		{name: "wrong service", req: signedRequest(t, body, now, "ecr"), body: body, secret: testCreds.SecretAccessKey, now: now, code: events.CodeInvalidSignature, message: "Credential should be scoped to correct service: 'ecs'. "},
 		{name: "tampered body", req: signedRequest(t, body, now, "ecs"), body: `{"maxResults": 11}`, secret: testCreds.SecretAccessKey, now: now, code: events.CodeInvalidSignature, message: "does not match"},
 		{name: "wrong secret", req: signedRequest(t, body, now, "ecs"), body: body, secret: "other", now: now, code: events.CodeInvalidSignature, message: "does not match"},
-		{name: "expired", req: signedRequest(t, body, now, "ecs"), body: body, secret: testCreds.SecretAccessKey, now: now.Add(6 * time.Minute), code: events.CodeInvalidSignature, message: "Signature expired: 20261121T184027Z is now earlier than 20261121T184127Z (20261121T184627Z - 5 min.)"},
-		{name: "not yet current", req: signedRequest(t, body, now, "ecs"), body: body, secret: testCreds.SecretAccessKey, now: now.Add(-6 * time.Minute), code: events.CodeInvalidSignature, message: "Signature not yet current"},
+		{name: "expired", req: signedRequest(t, body, now, "ecs"), body: body, secret: testCreds.SecretAccessKey, now: now.Add(16 * time.Minute), code: events.CodeInvalidSignature, message: "Signature expired: 20261121T184027Z is now earlier than 20261121T184127Z (20261121T185627Z - 15 min.)"},
+		{name: "not yet current", req: signedRequest(t, body, now, "ecs"), body: body, secret: testCreds.SecretAccessKey, now: now.Add(-16 * time.Minute), code: events.CodeInvalidSignature, message: "Signature not yet current: 20261121T184027Z is still later than 20261121T183927Z (20261121T182427Z + 15 min.)"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
