@@ -110,7 +110,7 @@ var LogsRoute = APIRoute{
 }
 
 // Routes lists every API the gateway serves.
-func Routes() []APIRoute { return []APIRoute{ECSRoute, ECRRoute, LogsRoute} }
+func Routes() []APIRoute { return []APIRoute{ECSRoute, ECRRoute, LogsRoute, MetricsRoute} }
 
 // RequiredServices lists the Berth services that answer at least one
 // operation of routes: what a health check waits for.

@@ -107,6 +107,7 @@ func (g *Gateway) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", g.healthz)
 	mux.HandleFunc("POST /", g.serveAPI)
+	mux.HandleFunc("POST /service/{service}/operation/{operation}", g.serveRPCv2)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		g.writeError(w, ids.UUID(), apierr.New(events.CodeUnknownOperation, "Berth serves AWS JSON APIs: POST / with an X-Amz-Target header."), events.CodeServer)
 	})
@@ -151,6 +152,10 @@ func (g *Gateway) Serve(ctx context.Context, l net.Listener) error {
 }
 
 func (g *Gateway) serveAPI(w http.ResponseWriter, r *http.Request) {
+	if isQuery(r) {
+		g.serveQuery(w, r)
+		return
+	}
 	reqID := ids.UUID()
 	target := r.Header.Get("X-Amz-Target")
 	prefix, op, _ := strings.Cut(target, ".")
@@ -262,6 +267,9 @@ func (g *Gateway) writeError(w http.ResponseWriter, reqID string, err error, fau
 	_ = json.NewEncoder(&buf).Encode(body)
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	w.Header().Set("X-Amzn-ErrorType", string(code))
+	if q, ok := events.QueryErrorCodes[code]; ok && fault == events.CodeCWInternalServiceFault {
+		w.Header().Set("x-amzn-query-error", q)
+	}
 	w.Header().Set("x-amzn-RequestId", reqID)
 	w.WriteHeader(code.HTTPStatus())
 	_, _ = w.Write(buf.Bytes())
