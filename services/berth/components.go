@@ -110,6 +110,7 @@ func (n *node) localAgent(ctx context.Context, accessKeyID string) (*agent.Agent
 		CleanupDelay:      c.AgentTaskCleanupWait,
 		Owner:             c.AgentOwner,
 		AWSVPCSubnet:      c.AgentAWSVPCSubnet,
+		InsightsInterval:  c.AgentInsightsInterval,
 		Logger:            n.log,
 	}, agNC)
 	if err != nil {

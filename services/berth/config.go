@@ -39,6 +39,15 @@ type config struct {
 	// AgentAWSVPCSubnet turns on awsvpc tasks on the local agent: the IPv4
 	// CIDR their addresses come from ("" leaves awsvpc off).
 	AgentAWSVPCSubnet string
+	// AgentInsightsInterval is the local agent's Container Insights sample
+	// interval.
+	AgentInsightsInterval time.Duration
+	// MetricsAddr serves Prometheus /metrics ("" = off).
+	MetricsAddr string
+	// MetricsPublic allows MetricsAddr on a non-loopback address.
+	MetricsPublic bool
+	// OTLPEndpoint receives OTLP/HTTP metrics ("" = off).
+	OTLPEndpoint string
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -66,6 +75,14 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.DurationVar(&c.AgentTaskCleanupWait, "agent-task-cleanup-wait", cleanup, "how long the local agent keeps stopped tasks' containers (env ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION)")
 	svc.String(fs, getenv, &c.AgentOwner, "agent-owner", "BERTH_AGENT_OWNER", docker.DefaultOwner, "io.berth.managed label of the local agent's containers (distinct per Berth sharing a Docker daemon)")
 	svc.String(fs, getenv, &c.AgentAWSVPCSubnet, "agent-awsvpc-subnet", "BERTH_AGENT_AWSVPC_SUBNET", "", "IPv4 CIDR the local agent's awsvpc tasks get addresses from (empty: awsvpc off)")
+	insights := time.Minute
+	if v, err := time.ParseDuration(getenv("BERTH_AGENT_INSIGHTS_INTERVAL")); err == nil {
+		insights = v
+	}
+	fs.DurationVar(&c.AgentInsightsInterval, "agent-insights-interval", insights, "how often the local agent samples containers for Container Insights (clusters with containerInsights enabled; env BERTH_AGENT_INSIGHTS_INTERVAL)")
+	svc.String(fs, getenv, &c.MetricsAddr, "metrics-addr", "BERTH_METRICS_ADDR", "", "Prometheus /metrics listen address (empty: off; a non-loopback address also needs --metrics-public)")
+	svc.Bool(fs, getenv, &c.MetricsPublic, "metrics-public", "BERTH_METRICS_PUBLIC", false, "allow --metrics-addr on a non-loopback address")
+	svc.String(fs, getenv, &c.OTLPEndpoint, "otlp-endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT", "", "OTLP/HTTP endpoint for metrics, e.g. http://127.0.0.1:4318 (empty: off)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
