@@ -309,7 +309,7 @@ var StreamMetricData = StreamDef{
 	Subjects:    []string{"berth.metrics.data.>"},
 	Retention:   RetentionLimits,
 	MaxAge:      15 * 24 * time.Hour,
-	MaxBytes:    4 << 30,
+	MaxBytes:    1 << 30,
 	Duplicates:  10 * time.Minute,
 	Compressed:  true,
 }

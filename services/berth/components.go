@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/berth-project/berth/internal/accesskeys"
+	"github.com/berth-project/berth/metrics"
 	"github.com/berth-project/berth/registry"
 	"github.com/berth-project/berth/services/agent/agent"
 	"github.com/berth-project/berth/services/gateway/gateway"
@@ -70,6 +71,19 @@ func (n *node) components(ctx context.Context, keyID string) ([]component, []str
 	// The registry serves HTTP (a front door) and ECR operations; it stops
 	// with the front doors, after its in-flight pushes and pulls.
 	comps = append(comps, component{name: "registry", stage: 0, run: rg.Run})
+
+	mtNC, mtJS, err := n.connect("metrics")
+	if err != nil {
+		return nil, nil, err
+	}
+	mt, err := metrics.New(metrics.Config{
+		Region: c.Region, Account: c.Account, Replicas: 1, CountsInterval: c.AgentInsightsInterval,
+		Log: n.log.With("component", "metrics"),
+	}, mtNC, mtJS)
+	if err != nil {
+		return nil, nil, err
+	}
+	comps = append(comps, component{name: "metrics", stage: 1, run: mt.Run})
 
 	switch ag, note, err := n.localAgent(ctx, keyID); {
 	case err != nil:
