@@ -31,7 +31,18 @@ func (n *node) components(ctx context.Context, keyID string) ([]component, []str
 	if err != nil {
 		return nil, nil, err
 	}
-	gw, err := gateway.New(gateway.Config{Addr: c.APIAddr, Keys: keys, Region: c.Region, Log: n.log.With("component", "gateway")}, gwNC)
+	exp, expComp, err := n.exporter(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if expComp != nil {
+		comps = append(comps, *expComp)
+	}
+	gwCfg := gateway.Config{Addr: c.APIAddr, Keys: keys, Region: c.Region, Log: n.log.With("component", "gateway")}
+	if exp != nil {
+		gwCfg.Meter = exp.Meter()
+	}
+	gw, err := gateway.New(gwCfg, gwNC)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -76,10 +87,17 @@ func (n *node) components(ctx context.Context, keyID string) ([]component, []str
 	if err != nil {
 		return nil, nil, err
 	}
-	mt, err := metrics.New(metrics.Config{
+	mtCfg := metrics.Config{
 		Region: c.Region, Account: c.Account, Replicas: 1, CountsInterval: c.AgentInsightsInterval,
 		Log: n.log.With("component", "metrics"),
-	}, mtNC, mtJS)
+	}
+	if exp != nil {
+		mtCfg.Observer = exp
+		if err := exp.RegisterNATSHealth(mtJS); err != nil {
+			return nil, nil, err
+		}
+	}
+	mt, err := metrics.New(mtCfg, mtNC, mtJS)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -3,10 +3,20 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
+
+	colmetrics "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/berth-project/berth/internal/natstest"
 	"github.com/berth-project/berth/internal/testenv"
@@ -55,7 +65,12 @@ func TestE2E_ContainerInsights(t *testing.T) {
 	bin := buildBerth(t)
 	owner := e2eOwner(t)
 	const interval = 5 * time.Second
-	p := startBerthWithAgent(t, bin, t.TempDir(), owner, "--agent-insights-interval", interval.String())
+	recv := &otlpReceiver{values: map[string][]float64{}}
+	otlp := httptest.NewServer(recv)
+	defer otlp.Close()
+	promAddr := testenv.FreeAddr(t)
+	p := startBerthWithAgent(t, bin, t.TempDir(), owner, "--agent-insights-interval", interval.String(),
+		"--metrics-addr", promAddr, "--otlp-endpoint", otlp.URL)
 	image := p.pushBusybox(t, "busybox", "insights")
 
 	p.aws(t, "ecs", "update-cluster-settings", "--cluster", "default", "--settings", "name=containerInsights,value=enabled")
@@ -129,6 +144,8 @@ func TestE2E_ContainerInsights(t *testing.T) {
 		t.Errorf("AWS/ECS CPUReservation: %v %+v", err, u)
 	}
 
+	checkPrometheus(t, promAddr)
+
 	// Disabled: after the agent has seen the setting (one sample may be in
 	// flight), no datapoint is added over four intervals.
 	p.aws(t, "ecs", "update-cluster-settings", "--cluster", "default", "--settings", "name=containerInsights,value=disabled")
@@ -150,4 +167,81 @@ func TestE2E_ContainerInsights(t *testing.T) {
 			t.Fatalf("disabled cluster: datapoints grew from %v to %v", base, n)
 		}
 	}
+	// SIGTERM flushes the OTLP exporter into the in-process receiver.
+	p.stop(t, syscall.SIGTERM)
+	recv.mu.Lock()
+	defer recv.mu.Unlock()
+	if mem := recv.values["ecs.task.memory.utilized"]; len(mem) == 0 || slices.Max(mem) < 95 {
+		t.Errorf("OTLP receiver: ecs.task.memory.utilized %v, want about 100", mem)
+	}
+	if len(recv.values["ecs.task.cpu.utilized"]) == 0 {
+		t.Errorf("OTLP receiver: no ecs.task.cpu.utilized: %v", recv.values)
+	}
+}
+
+// checkPrometheus reads /metrics: the Container Insights series of both
+// families and the gateway's request counter by operation.
+func checkPrometheus(t *testing.T, addr string) {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	text := string(body)
+	var cpu, mem float64
+	for _, line := range strings.Split(text, "\n") {
+		fields := strings.Fields(line)
+		if len(fields) != 2 {
+			continue
+		}
+		v, _ := strconv.ParseFloat(fields[1], 64)
+		switch {
+		case strings.HasPrefix(line, "ecs_task_cpu_utilized{") && strings.Contains(line, `TaskDefinitionFamily="ci-burn"`):
+			cpu = v
+		case strings.HasPrefix(line, "ecs_task_memory_utilized_mebibytes{") && strings.Contains(line, `TaskDefinitionFamily="ci-hog"`):
+			mem = v
+		}
+	}
+	t.Logf("prometheus: burn ecs_task_cpu_utilized %.0f, hog ecs_task_memory_utilized_mebibytes %.1f", cpu, mem)
+	if cpu < 150 || mem < 95 || mem > 115 {
+		t.Errorf("/metrics: cpu %v, memory %v:\n%s", cpu, mem, text)
+	}
+	for _, want := range []string{`berth_gateway_requests_total{api="cloudwatch",operation="GetMetricStatistics",status="2xx"}`,
+		`berth_jetstream_consumer_pending{consumer="metrics-telemetry",stream="TELEMETRY"}`, `berth_agents_connected{ClusterName="default"} 1`} {
+		if !strings.Contains(text, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
+
+// otlpReceiver is an in-process OTLP/HTTP receiver keeping gauge values by
+// metric name.
+type otlpReceiver struct {
+	mu     sync.Mutex
+	values map[string][]float64
+}
+
+func (r *otlpReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	body, _ := io.ReadAll(req.Body)
+	var in colmetrics.ExportMetricsServiceRequest
+	if req.URL.Path != "/v1/metrics" || proto.Unmarshal(body, &in) != nil {
+		http.Error(w, "bad request", http.StatusBadRequest)
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, rm := range in.ResourceMetrics {
+		for _, sm := range rm.ScopeMetrics {
+			for _, m := range sm.Metrics {
+				for _, dp := range m.GetGauge().GetDataPoints() {
+					r.values[m.Name] = append(r.values[m.Name], dp.GetAsDouble())
+				}
+			}
+		}
+	}
+	out, _ := proto.Marshal(&colmetrics.ExportMetricsServiceResponse{})
+	w.Header().Set("Content-Type", "application/x-protobuf")
+	_, _ = w.Write(out)
 }

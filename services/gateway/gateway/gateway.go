@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"go.opentelemetry.io/otel/metric"
 
 	"github.com/berth-project/berth/events"
 	"github.com/berth-project/berth/internal/accesskeys"
@@ -53,6 +54,8 @@ type Config struct {
 	// ThrottlingException (default 1024).
 	MaxConcurrent int
 	Log           *slog.Logger
+	// Meter records API calls and latency by operation (nil: none).
+	Meter metric.Meter
 	// Now is the clock (tests); default time.Now.
 	Now func() time.Time
 }
@@ -127,7 +130,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 // Serve is Run on an existing listener.
 func (g *Gateway) Serve(ctx context.Context, l net.Listener) error {
 	srv := &http.Server{
-		Handler:           g.Handler(),
+		Handler:           g.instrument(g.Handler()),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       g.cfg.ReadTimeout,
 		WriteTimeout:      g.cfg.ReadTimeout + g.cfg.RequestTimeout,

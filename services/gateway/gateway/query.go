@@ -57,6 +57,7 @@ func (g *Gateway) serveQuery(w http.ResponseWriter, r *http.Request) {
 		if v := form.Get("Version"); v != "" && v != events.MetricsAPIVersion {
 			return op, nil, apierr.New(events.CodeCWInvalidParameterValue, "The value %s for parameter Version is invalid.", v)
 		}
+		setOperation(r, op)
 		req, err := FormToJSON(form)
 		return op, req, err
 	})
