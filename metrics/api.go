@@ -351,8 +351,11 @@ func (s *Service) getMetricStatistics(ctx context.Context, req *natsutil.Request
 		return nil, err
 	}
 	from := maxTime(w.start, retentionFloor(s.cfg.Now(), w.period))
-	_, pts, _ := s.st.points(seriesKey(in.Namespace, in.MetricName, in.Dimensions), from, w.end)
-	order, aggs := bucket(pts, w.start, w.period, in.Unit)
+	var order []time.Time
+	var aggs map[time.Time]*agg
+	s.st.points(seriesKey(in.Namespace, in.MetricName, in.Dimensions), from, w.end, func(pts []events.StoredPoint) {
+		order, aggs = bucket(pts, w.start, w.period, in.Unit)
+	})
 	out := events.GetMetricStatisticsResponse{Label: in.MetricName, Datapoints: []events.Datapoint{}}
 	for _, t := range order {
 		a := aggs[t]

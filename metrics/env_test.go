@@ -19,14 +19,14 @@ type env struct {
 	cw *cloudwatch.Client
 }
 
-func newEnv(t *testing.T, cfg metrics.Config) *env {
+func newEnv(t testing.TB, cfg metrics.Config) *env {
 	t.Helper()
 	e := testenv.New(t)
 	startMetrics(t, e, cfg)
 	return &env{Env: e, cw: cloudwatch.NewFromConfig(e.AWSConfig(), func(o *cloudwatch.Options) { o.BaseEndpoint = aws.String(e.Endpoint) })}
 }
 
-func startMetrics(t *testing.T, e *testenv.Env, cfg metrics.Config) {
+func startMetrics(t testing.TB, e *testenv.Env, cfg metrics.Config) {
 	t.Helper()
 	cfg.Region, cfg.Account = testenv.Region, testenv.Account
 	if cfg.CountsInterval == 0 {

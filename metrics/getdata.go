@@ -145,8 +145,11 @@ func (s *Service) metricStat(param string, ms *events.MetricStat, start, end *aw
 		return ts{}, 0, err
 	}
 	from := maxTime(w.start, retentionFloor(s.cfg.Now(), w.period))
-	_, pts, _ := s.st.points(seriesKey(ms.Metric.Namespace, ms.Metric.MetricName, ms.Metric.Dimensions), from, w.end)
-	order, aggs := bucket(pts, w.start, w.period, ms.Unit)
+	var order []time.Time
+	var aggs map[time.Time]*agg
+	s.st.points(seriesKey(ms.Metric.Namespace, ms.Metric.MetricName, ms.Metric.Dimensions), from, w.end, func(pts []events.StoredPoint) {
+		order, aggs = bucket(pts, w.start, w.period, ms.Unit)
+	})
 	out := ts{label: ms.Metric.MetricName, values: map[time.Time]float64{}}
 	for _, t := range order {
 		if v, ok := aggs[t].stat(ms.Stat); ok {

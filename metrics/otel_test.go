@@ -68,6 +68,9 @@ func TestExporter_PrometheusAndOTLP(t *testing.T) {
 	for _, want := range []string{
 		`ecs_task_cpu_utilized{ClusterName="default",TaskDefinitionFamily="burn",TaskId="t1"} 1000`,
 		`ecs_task_memory_utilized_mebibytes{ClusterName="default",ServiceName="web",TaskDefinitionFamily="hog",TaskId="t2"} 100`,
+		`ecs_task_network_rx_rate_bytes_per_second{ClusterName="default",TaskDefinitionFamily="burn",TaskId="t1"} 10`,
+		`ecs_task_cpu_reserved{`, `ecs_task_memory_reserved_mebibytes{`, `ecs_task_network_tx_rate_bytes_per_second{`,
+		`ecs_task_storage_read_bytes{`, `ecs_task_storage_write_bytes{`,
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("/metrics lacks %s:\n%s", want, text)

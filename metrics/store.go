@@ -150,13 +150,14 @@ func (s *store) sync(ctx context.Context) error {
 	return nil
 }
 
-// snapshot returns copies of the matching series' points in [from, to).
-func (s *store) points(key string, from, to time.Time) (events.Metric, []events.StoredPoint, bool) {
+// points calls fn with the series' points in [from, to), under the view's
+// lock (fn must not keep the slice).
+func (s *store) points(key string, from, to time.Time, fn func([]events.StoredPoint)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sr := s.byKey[key]
 	if sr == nil {
-		return events.Metric{}, nil, false
+		return
 	}
 	if !sr.sorted {
 		sort.SliceStable(sr.points, func(i, j int) bool { return sr.points[i].Time.Before(sr.points[j].Time) })
@@ -164,7 +165,7 @@ func (s *store) points(key string, from, to time.Time) (events.Metric, []events.
 	}
 	lo := sort.Search(len(sr.points), func(i int) bool { return !sr.points[i].Time.Before(from) })
 	hi := sort.Search(len(sr.points), func(i int) bool { return !sr.points[i].Time.Before(to) })
-	return sr.metric, slices.Clone(sr.points[lo:hi]), true
+	fn(sr.points[lo:hi])
 }
 
 // metrics returns the metrics with a datapoint newer than since, in a

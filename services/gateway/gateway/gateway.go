@@ -247,6 +247,9 @@ func (g *Gateway) authenticate(w http.ResponseWriter, r *http.Request, route *ev
 	if err := verifySignature(r, body, c, k.SecretAccessKey); err != nil {
 		return nil, "", err
 	}
+	if body, err = decodeBody(r, body); err != nil {
+		return nil, "", err
+	}
 	return body, c.AccessKey, nil
 }
 
