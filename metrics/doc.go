@@ -48,4 +48,26 @@
 // and interval: task totals over the instance's registered CPU and memory)
 // and CPUUtilization, MemoryUtilization at [ClusterName, ServiceName]
 // (used over reserved).
+//
+// # Performance log events
+//
+// Each sample also becomes EMF events of Type Task (with the
+// CloudWatchMetrics block) and Container in
+// /aws/ecs/containerinsights/<cluster>/performance, stream
+// AgentTelemetry-<container instance id>, and each counts round a Cluster
+// event (stream ClusterTelemetry), written with CreateLogGroup,
+// CreateLogStream and PutLogEvents over NATS (events/logsapi shapes). No
+// Service events: Berth has no ECS services yet. Without a logs service the
+// events are dropped (the datapoints are stored regardless).
+//
+// # Prometheus and OTLP
+//
+// Exporter (go.opentelemetry.io/otel) keeps the latest values of every task
+// and exports them as gauges (ecs.task.cpu.utilized in {cpu_unit},
+// ecs.task.memory.utilized in MiBy, ... with ClusterName,
+// TaskDefinitionFamily, TaskId and ServiceName attributes) through a
+// Prometheus registry served on /metrics and an OTLP/HTTP periodic push.
+// Other components record through Exporter.Meter (the gateway's
+// berth.gateway.requests and berth.gateway.request.duration), and
+// RegisterNATSHealth adds JetStream consumer lag and connected agents.
 package metrics
