@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -95,18 +96,55 @@ func (a *Agent) publishInsights(ctx context.Context, js jetstream.JetStream, smp
 
 // primeInsights takes a first sample of running containers not sampled yet.
 func (a *Agent) primeInsights(ctx context.Context) {
-	for _, rep := range a.eng.Tasks() {
+	pts := a.fetchStats(ctx, a.eng.Tasks(), func(id string) bool { _, ok := a.ins.prev[id]; return !ok })
+	for id, p := range pts {
+		a.ins.prev[id] = p
+	}
+}
+
+// statsConcurrency bounds the stats calls in flight: a busy daemon takes
+// up to a second per one-shot call, so 50 containers one after the other
+// would take most of a minute.
+const statsConcurrency = 8
+
+// fetchStats makes one stats call per running container of reps that want
+// accepts, at most statsConcurrency at a time.
+func (a *Agent) fetchStats(ctx context.Context, reps []engine.Report, want func(id string) bool) map[string]containerPoint {
+	var ids []string
+	for _, rep := range reps {
 		if rep.LastStatus != engine.TaskRunning {
 			continue
 		}
 		for _, c := range rep.Containers {
-			if _, ok := a.ins.prev[c.RuntimeID]; ok || c.RuntimeID == "" || c.LastStatus != engine.ContainerRunning {
-				continue
+			if c.RuntimeID != "" && c.LastStatus == engine.ContainerRunning && want(c.RuntimeID) {
+				ids = append(ids, c.RuntimeID)
 			}
-			var scratch events.TaskSample
-			a.sampleContainer(ctx, c, &scratch)
 		}
 	}
+	out := make(map[string]containerPoint, len(ids))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, statsConcurrency)
+	for _, id := range ids {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			a.ins.calls.Add(1)
+			raw, err := a.dc.Stats(sctx, id, false)
+			if err != nil {
+				return
+			}
+			if p, ok := parseContainerPoint(raw); ok {
+				mu.Lock()
+				out[id] = p
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return out
 }
 
 // insightsEnabled asks the scheduler for the cluster's settings.
@@ -136,7 +174,9 @@ func (a *Agent) sampleInsights(ctx context.Context) events.TelemetrySample {
 		Timestamp: time.Now().UTC(), RegisteredCPU: float64(a.host.CPUs * 1024), RegisteredMemory: float64(a.host.MemoryMiB),
 	}
 	seen := map[string]bool{}
-	for _, rep := range a.eng.Tasks() {
+	reps := a.eng.Tasks()
+	pts := a.fetchStats(ctx, reps, func(string) bool { return true })
+	for _, rep := range reps {
 		if rep.LastStatus != engine.TaskRunning {
 			continue
 		}
@@ -144,7 +184,7 @@ func (a *Agent) sampleInsights(ctx context.Context) events.TelemetrySample {
 		if smp.ClusterArn == "" {
 			smp.ClusterArn = asg.ClusterArn
 		}
-		ts, ok := a.sampleTask(ctx, rep, asg, seen)
+		ts, ok := a.sampleTask(rep, asg, seen, pts)
 		if ok {
 			smp.Tasks = append(smp.Tasks, ts)
 		}
@@ -157,7 +197,7 @@ func (a *Agent) sampleInsights(ctx context.Context) events.TelemetrySample {
 	return smp
 }
 
-func (a *Agent) sampleTask(ctx context.Context, rep engine.Report, asg events.TaskAssignment, seen map[string]bool) (events.TaskSample, bool) {
+func (a *Agent) sampleTask(rep engine.Report, asg events.TaskAssignment, seen map[string]bool, pts map[string]containerPoint) (events.TaskSample, bool) {
 	ts := events.TaskSample{
 		TaskArn: rep.TaskARN, Family: rep.Family, Revision: rep.Revision, KnownStatus: "RUNNING", LaunchType: "EC2",
 		CreatedAt: asg.CreatedAt, StartedAt: rep.StartedAt, PullStartedAt: rep.PullStartedAt, PullStoppedAt: rep.PullStoppedAt,
@@ -181,7 +221,7 @@ func (a *Agent) sampleTask(ctx context.Context, rep engine.Report, asg events.Ta
 			continue
 		}
 		seen[c.RuntimeID] = true
-		cs, ok := a.sampleContainer(ctx, c, &ts)
+		cs, ok := a.sampleContainer(c, &ts, pts)
 		if def := containerDef(asg, c.Name); def != nil {
 			if def.Cpu != nil {
 				cs.CpuReserved = float64(*def.Cpu)
@@ -215,18 +255,11 @@ func (a *Agent) sampleTask(ctx context.Context, rep engine.Report, asg events.Ta
 	return ts, complete
 }
 
-// sampleContainer makes one stats call and adds the container's network
-// and storage to the task.
-func (a *Agent) sampleContainer(ctx context.Context, c engine.ContainerReport, ts *events.TaskSample) (events.ContainerSample, bool) {
+// sampleContainer computes a container's values from its fetched point
+// and adds its network and storage to the task.
+func (a *Agent) sampleContainer(c engine.ContainerReport, ts *events.TaskSample, pts map[string]containerPoint) (events.ContainerSample, bool) {
 	cs := events.ContainerSample{Name: c.Name, DockerID: c.RuntimeID, Image: c.Image}
-	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	a.ins.calls.Add(1)
-	raw, err := a.dc.Stats(sctx, c.RuntimeID, false)
-	if err != nil {
-		return cs, false
-	}
-	cur, ok := parseContainerPoint(raw)
+	cur, ok := pts[c.RuntimeID]
 	if !ok {
 		return cs, false
 	}
