@@ -137,7 +137,7 @@ var LogsRoute = APIRoute{
 }
 
 // Routes lists every API the gateway serves.
-func Routes() []APIRoute { return []APIRoute{ECSRoute, ECRRoute, LogsRoute, EventsRoute} }
+func Routes() []APIRoute { return []APIRoute{ECSRoute, ECRRoute, LogsRoute, EventsRoute, MetricsRoute} }
 
 // RequiredServices lists the Berth services that answer at least one
 // operation of routes: what a health check waits for.

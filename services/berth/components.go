@@ -9,6 +9,7 @@ import (
 
 	"github.com/berth-project/berth/internal/accesskeys"
 	"github.com/berth-project/berth/logs"
+	"github.com/berth-project/berth/metrics"
 	"github.com/berth-project/berth/registry"
 	"github.com/berth-project/berth/services/agent/agent"
 	"github.com/berth-project/berth/services/cron/cron"
@@ -34,7 +35,18 @@ func (n *node) components(ctx context.Context, keyID string) ([]component, []str
 	if err != nil {
 		return nil, nil, err
 	}
-	gw, err := gateway.New(gateway.Config{Addr: c.APIAddr, Keys: keys, Region: c.Region, Log: n.log.With("component", "gateway")}, gwNC)
+	exp, expComp, err := n.exporter(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if expComp != nil {
+		comps = append(comps, *expComp)
+	}
+	gwCfg := gateway.Config{Addr: c.APIAddr, Keys: keys, Region: c.Region, Log: n.log.With("component", "gateway")}
+	if exp != nil {
+		gwCfg.Meter = exp.Meter()
+	}
+	gw, err := gateway.New(gwCfg, gwNC)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -104,6 +116,26 @@ func (n *node) components(ctx context.Context, keyID string) ([]component, []str
 	}
 	comps = append(comps, component{name: "logs", stage: 1, run: lg.Run})
 
+	mtNC, mtJS, err := n.connect("metrics")
+	if err != nil {
+		return nil, nil, err
+	}
+	mtCfg := metrics.Config{
+		Region: c.Region, Account: c.Account, Replicas: 1, CountsInterval: c.AgentInsightsInterval,
+		Log: n.log.With("component", "metrics"),
+	}
+	if exp != nil {
+		mtCfg.Observer = exp
+		if err := exp.RegisterNATSHealth(mtJS); err != nil {
+			return nil, nil, err
+		}
+	}
+	mt, err := metrics.New(mtCfg, mtNC, mtJS)
+	if err != nil {
+		return nil, nil, err
+	}
+	comps = append(comps, component{name: "metrics", stage: 1, run: mt.Run})
+
 	switch ag, note, err := n.localAgent(ctx, keyID); {
 	case err != nil:
 		return nil, nil, err
@@ -154,6 +186,7 @@ func (n *node) localAgent(_ context.Context, accessKeyID string) (*agent.Agent, 
 		CleanupDelay:      c.AgentTaskCleanupWait,
 		Owner:             c.AgentOwner,
 		AWSVPCSubnet:      c.AgentAWSVPCSubnet,
+		InsightsInterval:  c.AgentInsightsInterval,
 		Logger:            n.log,
 	}, agNC)
 	if err != nil {

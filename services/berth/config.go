@@ -45,6 +45,15 @@ type config struct {
 	// CronMinute is the length of a minute in rate expressions (tests
 	// shorten it).
 	CronMinute time.Duration
+	// AgentInsightsInterval is the local agent's Container Insights sample
+	// interval.
+	AgentInsightsInterval time.Duration
+	// MetricsAddr serves Prometheus /metrics ("" = off).
+	MetricsAddr string
+	// MetricsPublic allows MetricsAddr on a non-loopback address.
+	MetricsPublic bool
+	// OTLPEndpoint receives OTLP/HTTP metrics ("" = off).
+	OTLPEndpoint string
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -75,6 +84,10 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	svc.String(fs, getenv, &c.AgentAWSVPCSubnet, "agent-awsvpc-subnet", "BERTH_AGENT_AWSVPC_SUBNET", "", "IPv4 CIDR the local agent's awsvpc tasks get addresses from (empty: awsvpc off)")
 	fs.DurationVar(&c.ServiceHealthyAfter, "service-healthy-after", envDuration(getenv, "BERTH_SERVICE_HEALTHY_AFTER", 40*time.Second), "how long a RUNNING service task without a health check waits before it counts as healthy (env BERTH_SERVICE_HEALTHY_AFTER)")
 	fs.DurationVar(&c.CronMinute, "cron-minute", envDuration(getenv, "BERTH_CRON_MINUTE", time.Minute), "length of a minute in rate schedule expressions, for tests (env BERTH_CRON_MINUTE)")
+	fs.DurationVar(&c.AgentInsightsInterval, "agent-insights-interval", envDuration(getenv, "BERTH_AGENT_INSIGHTS_INTERVAL", time.Minute), "how often the local agent samples containers for Container Insights (clusters with containerInsights enabled; env BERTH_AGENT_INSIGHTS_INTERVAL)")
+	svc.String(fs, getenv, &c.MetricsAddr, "metrics-addr", "BERTH_METRICS_ADDR", "", "Prometheus /metrics listen address (empty: off; a non-loopback address also needs --metrics-public)")
+	svc.Bool(fs, getenv, &c.MetricsPublic, "metrics-public", "BERTH_METRICS_PUBLIC", false, "allow --metrics-addr on a non-loopback address")
+	svc.String(fs, getenv, &c.OTLPEndpoint, "otlp-endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT", "", "OTLP/HTTP endpoint for metrics, e.g. http://127.0.0.1:4318 (empty: off)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}

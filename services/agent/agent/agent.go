@@ -45,6 +45,7 @@ type Agent struct {
 	outbox  *outbox
 	auth    *registryAuth
 	stats   *statsCache
+	ins     *insights
 	started atomic.Bool
 	ready   chan struct{}
 
@@ -90,6 +91,7 @@ func New(cfg Config, nc *nats.Conn) (*Agent, error) {
 		outbox:  newOutbox(),
 		auth:    newRegistryAuth(nc, cfg, log.With("component", "registry-auth")),
 		stats:   newStatsCache(),
+		ins:     &insights{prev: map[string]containerPoint{}},
 		ready:   make(chan struct{}),
 	}, nil
 }
@@ -223,6 +225,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	wg.Go(func() { a.proto.RunHeartbeats(ctx, a.cfg.HeartbeatInterval, a.heartbeat) })
 	wg.Go(func() { a.followDesired(ctx) })
 	wg.Go(func() { a.runLogShipper(ctx) })
+	wg.Go(func() { a.runInsights(ctx) })
 
 	var runErr error
 	select {

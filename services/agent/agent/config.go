@@ -81,6 +81,9 @@ type Config struct {
 	// CleanupDelay: stopped tasks' containers are removed after it
 	// (ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION). Default 3 h.
 	CleanupDelay time.Duration
+	// InsightsInterval is the Container Insights sample interval while the
+	// cluster has containerInsights enabled. Default 60 s.
+	InsightsInterval time.Duration
 	// ImageCleanup removes images the agent pulled once unused
 	// (ECS_DISABLE_IMAGE_CLEANUP, ECS_IMAGE_CLEANUP_INTERVAL,
 	// ECS_IMAGE_MINIMUM_CLEANUP_AGE, ECS_NUM_IMAGES_DELETE_PER_CYCLE).

@@ -13,4 +13,16 @@
 //
 // GET /healthz answers 200 once every service the routes name answers its
 // micro PING.
+//
+// CloudWatch metrics (events.MetricsRoute) also arrives in two other
+// protocols, translated to and from the service's JSON 1.0 (query.go,
+// rpcv2.go): the query protocol the Debian aws CLI 2.9 sends (form-encoded
+// POST / with Action and Version, routed by the SigV4 scope's service
+// "monitoring"; XML <Op>Response or ErrorResponse), and Smithy RPC v2 CBOR
+// the Go SDK v2 sends (POST /service/GraniteServiceVersion20100801/operation/<Op>,
+// smithy-protocol: rpc-v2-cbor; CBOR errors with x-amzn-query-error).
+// JSON 1.0 (newer botocore) is the X-Amz-Target route itself. Bodies with
+// Content-Encoding: gzip are decoded after the signature check. With
+// Config.Meter set, every call is counted and timed by API, operation and
+// status class (telemetry.go).
 package gateway

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"go.opentelemetry.io/otel/metric"
 
 	"github.com/berth-project/berth/events"
 	"github.com/berth-project/berth/internal/accesskeys"
@@ -53,6 +54,8 @@ type Config struct {
 	// ThrottlingException (default 1024).
 	MaxConcurrent int
 	Log           *slog.Logger
+	// Meter records API calls and latency by operation (nil: none).
+	Meter metric.Meter
 	// Now is the clock (tests); default time.Now.
 	Now func() time.Time
 }
@@ -108,6 +111,7 @@ func (g *Gateway) Handler() http.Handler {
 	mux.HandleFunc("GET /healthz", g.healthz)
 	mux.HandleFunc("POST /", g.serveAPI)
 	g.restRoutes(mux)
+	mux.HandleFunc("POST /service/{service}/operation/{operation}", g.serveRPCv2)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		g.writeError(w, ids.UUID(), apierr.New(events.CodeUnknownOperation, "Berth serves AWS JSON APIs: POST / with an X-Amz-Target header."), events.CodeServer)
 	})
@@ -127,7 +131,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 // Serve is Run on an existing listener.
 func (g *Gateway) Serve(ctx context.Context, l net.Listener) error {
 	srv := &http.Server{
-		Handler:           g.Handler(),
+		Handler:           g.instrument(g.Handler()),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       g.cfg.ReadTimeout,
 		WriteTimeout:      g.cfg.ReadTimeout + g.cfg.RequestTimeout,
@@ -152,6 +156,10 @@ func (g *Gateway) Serve(ctx context.Context, l net.Listener) error {
 }
 
 func (g *Gateway) serveAPI(w http.ResponseWriter, r *http.Request) {
+	if isQuery(r) {
+		g.serveQuery(w, r)
+		return
+	}
 	reqID := ids.UUID()
 	target := r.Header.Get("X-Amz-Target")
 	prefix, op, _ := strings.Cut(target, ".")
@@ -240,6 +248,9 @@ func (g *Gateway) authenticate(w http.ResponseWriter, r *http.Request, route *ev
 	if err := verifySignature(r, body, c, k.SecretAccessKey); err != nil {
 		return nil, "", err
 	}
+	if body, err = decodeBody(r, body); err != nil {
+		return nil, "", err
+	}
 	return body, c.AccessKey, nil
 }
 
@@ -263,6 +274,9 @@ func (g *Gateway) writeError(w http.ResponseWriter, reqID string, err error, fau
 	_ = json.NewEncoder(&buf).Encode(body)
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	w.Header().Set("X-Amzn-ErrorType", string(code))
+	if q, ok := events.QueryErrorCodes[code]; ok && fault == events.CodeCWInternalServiceFault {
+		w.Header().Set("x-amzn-query-error", q)
+	}
 	w.Header().Set("x-amzn-RequestId", reqID)
 	w.WriteHeader(code.HTTPStatus())
 	_, _ = w.Write(buf.Bytes())
