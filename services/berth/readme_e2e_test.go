@@ -85,7 +85,7 @@ func TestReadme_Quickstart(t *testing.T) {
 		t.Fatalf("README quickstart failed: %v\n%s\n--- berth:\n%s", err, out.String(), p.logs.String())
 	}
 	t.Logf("quickstart output:\n%s", out.String())
-	for _, want := range []string{"hello from berth", `"ContainerInstanceArn"`, `"detail-type"`, "STOPPED", "line 3", "cron(0 3 * * ? *)"} {
+	for _, want := range []string{"hello from berth", `"ContainerInstanceArn"`, `"detail-type"`, "STOPPED", "line 3", "cron(0 3 * * ? *)", `"Maximum": 42`} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("quickstart output lacks %q:\n%s", want, out.String())
 		}
