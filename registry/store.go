@@ -86,8 +86,12 @@ type manifestRecord struct {
 	// Children are the manifests an index lists.
 	Children []string `json:"children,omitempty"`
 	// ImageSize is the config plus the layers, as ECR reports it.
-	ImageSize int64  `json:"imageSize"`
-	Bytes     []byte `json:"-"`
+	ImageSize int64 `json:"imageSize"`
+	// ScanOnPush says the repository asked for a scan on push when the
+	// manifest was pushed: the image then has a scan status (Berth has no
+	// scanner, so it is UNSUPPORTED_IMAGE).
+	ScanOnPush bool   `json:"scanOnPush,omitempty"`
+	Bytes      []byte `json:"-"`
 }
 
 // linkRecord is link.<repo>.<alg>.<hex>.
