@@ -167,12 +167,34 @@ func fill(r io.Reader, buf []byte) (n int, eof bool, err error) {
 func (st *store) deleteParts(ctx context.Context, parts []part) {
 	for _, p := range parts {
 		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		err := st.obs.Delete(dctx, p.Name)
+		err := st.deletePart(dctx, p)
 		cancel()
-		if err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+		if err != nil {
 			st.log.Warn("delete part", "object", p.Name, "err", err)
 		}
 	}
+}
+
+// deletePart removes a part object completely: its chunks, then its
+// metadata message. ObjectStore.Delete would leave a "deleted" metadata
+// message behind for every part ever dropped. Cut off in between, the
+// metadata is left without chunks: an object nothing owns, collected.
+func (st *store) deletePart(ctx context.Context, p part) error {
+	id := p.ID
+	if id == "" {
+		info, err := st.obs.GetInfo(ctx, p.Name, jetstream.GetObjectInfoShowDeleted())
+		if errors.Is(err, jetstream.ErrObjectNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		id = info.NUID
+	}
+	if err := st.objStream.Purge(ctx, jetstream.WithPurgeSubject(st.chunkSubject(id))); err != nil {
+		return err
+	}
+	return st.objStream.Purge(ctx, jetstream.WithPurgeSubject(st.metaSubject(p.Name)))
 }
 
 // partDeadline is how long reading one part may take: a Get without a

@@ -78,5 +78,12 @@
 // manifest uses, blobs no repository links and orphan part objects; nothing
 // younger than Config.GCGrace, and every delete expects the revision it was
 // decided on, so the touches above make a collector that raced a push or a
-// mount fail instead of deleting what it relies on.
+// mount fail instead of deleting what it relies on. It reads every key
+// space page by page (walk.go), keeping keys, revisions and digests but
+// never manifest contents, so its memory does not grow with the manifests.
+//
+// Finished, cancelled and expired uploads leave nothing behind: their
+// session key is purged (no delete marker stays: session ids are never
+// reused), and a part object is removed with its metadata message (where
+// ObjectStore.Delete would leave a "deleted" marker).
 package registry
