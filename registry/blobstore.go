@@ -71,6 +71,9 @@ func (st *store) writeParts(ctx context.Context, owner string, r io.Reader, h ha
 				var p part
 				if p, putErr = st.writeObject(ctx, name, j.buf[:j.n], j.sum); putErr == nil {
 					parts = append(parts, p)
+					if st.cache.keep(name, j.buf[:j.n], st.chunkSize) {
+						continue // the buffer now belongs to the cache
+					}
 				} else {
 					close(failed)
 				}
@@ -219,7 +222,7 @@ type blobReader struct {
 
 // prefetchParts is how many parts a reader requests ahead of the one it
 // sends.
-const prefetchParts = 2
+const prefetchParts = 1
 
 // openedPart is a part being read, with the deadline of its read.
 type openedPart struct {

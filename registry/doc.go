@@ -15,9 +15,12 @@
 // second copy, and reads start right at the data. The registry writes and
 // reads part objects itself in the Object Store's format (objects.go): a
 // bounded window of chunk publishes, retried whole from the part buffer;
-// reads are batched direct gets (no consumer), a part or two requested
-// ahead of the one being sent, within a per-connection byte budget (direct
-// gets have no flow control of their own). Each byte is hashed once, for
+// reads are batched direct gets (no consumer) on a few connections of the
+// registry's own (Config.ReadConns), the next part requested while one is
+// sent, within one byte budget for all reads in flight (direct gets have
+// no flow control of their own). Parts just written or read stay in a
+// per-replica cache (Config.BlobCacheSize) while they are among the most
+// recently used. Each byte is hashed once, for
 // the blob's digest: a part carries an Object Store digest only when that
 // is the same hash (a one-part sha256 upload). Chunks are 1 MiB (less if
 // the server's max_payload is smaller). Manifests live in KV values, so the

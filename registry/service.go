@@ -61,8 +61,14 @@ type Config struct {
 	PartSize int
 	// BlobCacheSize is how many bytes of recently read blob parts a
 	// replica keeps in memory to serve hot layers without reading them
-	// through JetStream again (default 128 MiB; negative: none).
+	// through JetStream again (default 64 MiB; negative: none).
 	BlobCacheSize int64
+	// ReadConns is how many NATS connections of its own (opened with the
+	// options of the one it is given) the registry reads blob content on
+	// (default 4; negative: none, reads share the given connection). Each
+	// has its own read loop on both ends, so part reads proceed in
+	// parallel instead of queueing on one connection.
+	ReadConns int
 	// MaxManifestSize is the largest manifest accepted (default 4 MiB).
 	MaxManifestSize int
 	// TokenTTL is the lifetime of GetAuthorizationToken tokens (default 12 h).
@@ -93,7 +99,7 @@ type Service struct {
 const (
 	defaultPartSize     = 8 << 20
 	defaultManifestSize = 4 << 20
-	defaultBlobCache    = 128 << 20
+	defaultBlobCache    = 64 << 20
 )
 
 // New checks cfg and returns a registry that works over nc and js.
@@ -223,6 +229,7 @@ func (s *Service) Serve(ctx context.Context, l net.Listener) error {
 	defer cancel()
 	shutErr := srv.Shutdown(sctx)
 	<-gcDone
+	s.st.closeReadConns()
 	return errors.Join(serveErr, stopErr, shutErr)
 }
 
@@ -260,7 +267,8 @@ func (s *Service) open(ctx context.Context) error {
 		s.log.Warn("manifest size limited by the NATS max_payload", "max_manifest_size", room, "max_payload", s.nc.MaxPayload())
 		s.cfg.MaxManifestSize = room
 	}
-	s.st = &store{nc: s.nc, js: s.js, kv: kv, kvStream: kvStream, obs: obs, objStream: objStream, partSize: s.cfg.PartSize, chunkSize: chunk, fetch: newBudget(fetchBudget), cache: newPartCache(s.cfg.BlobCacheSize), log: s.log}
+	s.st = &store{nc: s.nc, js: s.js, kv: kv, kvStream: kvStream, obs: obs, objStream: objStream, partSize: s.cfg.PartSize, chunkSize: chunk, cache: newPartCache(s.cfg.BlobCacheSize), log: s.log}
+	s.st.readers = openReadConns(s.nc, s.cfg.ReadConns, s.log)
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -29,7 +30,8 @@ type store struct {
 	objStream jetstream.Stream
 	partSize  int
 	chunkSize int
-	fetch     *budget    // bytes of blob reads requested and not yet arrived
+	readers   []*readConn // connections blob reads use, in turn
+	nextRead  atomic.Uint32
 	cache     *partCache // recently read parts
 	log       *slog.Logger
 }
