@@ -63,6 +63,10 @@ func (st *store) writeParts(ctx context.Context, owner string, r io.Reader, h ha
 	written := make(chan struct{})
 	var parts []part
 	var putErr error
+	// Parts are kept in the cache as they are written (write-through) while
+	// the blob so far fits it; past that, those kept are dropped.
+	var kept []string
+	var stored int64
 	go func() {
 		defer close(written)
 		for j := range toWrite {
@@ -71,7 +75,13 @@ func (st *store) writeParts(ctx context.Context, owner string, r io.Reader, h ha
 				var p part
 				if p, putErr = st.writeObject(ctx, name, j.buf[:j.n], j.sum); putErr == nil {
 					parts = append(parts, p)
-					if st.cache.keep(name, j.buf[:j.n], st.chunkSize) {
+					stored += int64(j.n)
+					if !st.cache.blobFits(stored) && kept != nil {
+						st.cache.remove(kept)
+						kept = nil
+					}
+					if st.cache.blobFits(stored) && st.cache.keep(name, j.buf[:j.n], st.chunkSize) {
+						kept = append(kept, name)
 						continue // the buffer now belongs to the cache
 					}
 				} else {
@@ -213,6 +223,7 @@ func partDeadline(size int64) time.Duration {
 type blobReader struct {
 	ctx   context.Context
 	st    *store
+	keep  bool   // parts read may be kept in the cache
 	parts []part // not opened yet
 	skip  int64  // bytes to drop at the start of the next part
 	left  int64
@@ -245,7 +256,7 @@ func (st *store) openRange(ctx context.Context, b *blobRecord, off, n int64) *bl
 		off -= parts[0].Size
 		parts = parts[1:]
 	}
-	return &blobReader{ctx: ctx, st: st, parts: parts, skip: off, left: n}
+	return &blobReader{ctx: ctx, st: st, parts: parts, skip: off, left: n, keep: st.cache.blobFits(b.Size)}
 }
 
 func (r *blobReader) Read(p []byte) (int, error) {
@@ -360,7 +371,7 @@ func (r *blobReader) openPart() (*openedPart, error) {
 	p := r.parts[0]
 	r.parts = r.parts[1:]
 	ctx, cancel := context.WithTimeout(r.ctx, partDeadline(p.Size))
-	rc, err := r.st.openPart(ctx, p)
+	rc, err := r.st.openPart(ctx, p, r.keep)
 	if err != nil {
 		cancel()
 		return nil, err

@@ -55,6 +55,25 @@ func (c *partCache) get(name string) [][]byte {
 	return el.Value.(*cachedPart).chunks
 }
 
+// blobFits reports whether the parts of a blob of size bytes may be kept:
+// a blob larger than half the cache is not, so that reading (or pushing)
+// it neither flushes the hot layers nor evicts its own first parts before
+// they are read again (a scan defeats least-recently-used).
+func (c *partCache) blobFits(size int64) bool { return c.max > 0 && size <= c.max/2 }
+
+// remove drops parts, if kept.
+func (c *partCache) remove(names []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, n := range names {
+		if el, ok := c.byKey[n]; ok {
+			c.order.Remove(el)
+			delete(c.byKey, n)
+			c.size -= el.Value.(*cachedPart).size
+		}
+	}
+}
+
 // reserve makes room for a part of size bytes about to be collected (the
 // least recently used parts go); false when it would not be kept, or when
 // parts being collected already hold the room. A reservation ends with put

@@ -190,11 +190,15 @@ const fetchStall = 10 * time.Second
 const (
 	fetchBudget = 16 << 20
 	fetchWindow = 4 << 20
-	// fetchQueue is how many answers (chunks) a part reader holds that
-	// its reader has not taken yet; more wait, still counted against the
-	// budget, in the connection's pending list.
-	fetchQueue = 2
 )
+
+// fetchQueue is how many answers a part reader can hold that it has not
+// taken yet: a whole window of chunks and the end-of-batch marker, so that
+// the subscription never waits for the reader and every byte that arrives
+// gives its budget back at once (a reader holding budget while it waits
+// for budget would deadlock the reads). What readers hold is thus bounded
+// by a window per part being read or prefetched.
+func (st *store) fetchQueue() int { return fetchWindow/min(st.chunkSize, fetchWindow) + 2 }
 
 // budget is a counting semaphore of bytes, granted all or nothing (so
 // that waiting requests never hold part of it).
@@ -237,8 +241,9 @@ func (b *budget) release(n int64) {
 
 // openPart starts reading a part: the request for its first chunks goes
 // out now, so opening the next part while the current one is read
-// prefetches it. ctx bounds the whole read.
-func (st *store) openPart(ctx context.Context, p part) (io.ReadCloser, error) {
+// prefetches it. ctx bounds the whole read. keep says the part may be
+// kept in the cache once read.
+func (st *store) openPart(ctx context.Context, p part, keep bool) (io.ReadCloser, error) {
 	if chunks := st.cache.get(p.Name); chunks != nil {
 		return &chunksReader{chunks: chunks}, nil
 	}
@@ -258,7 +263,7 @@ func (st *store) openPart(ctx context.Context, p part) (io.ReadCloser, error) {
 		st: st, conn: st.reader(), ctx: ctx, name: p.Name, subj: st.chunkSubject(id),
 		size: size, chunk: int64((size + uint64(chunks) - 1) / uint64(chunks)), left: chunks, next: seq,
 	}
-	if st.cache.reserve(int64(size)) {
+	if keep && st.cache.reserve(int64(size)) {
 		r.keep = make([][]byte, 0, chunks)
 	}
 	if err := r.ask(); err != nil {
@@ -268,9 +273,9 @@ func (st *store) openPart(ctx context.Context, p part) (io.ReadCloser, error) {
 	return r, nil
 }
 
-// subscribe opens a reply subscription on rc.
-func (rc *readConn) subscribe() (*fetchSub, error) {
-	fs := &fetchSub{budget: rc.budget, inbox: rc.nc.NewRespInbox(), in: make(chan *nats.Msg, fetchQueue), done: make(chan struct{})}
+// subscribe opens a reply subscription on rc, holding up to queue answers.
+func (rc *readConn) subscribe(queue int) (*fetchSub, error) {
+	fs := &fetchSub{budget: rc.budget, inbox: rc.nc.NewRespInbox(), in: make(chan *nats.Msg, queue), done: make(chan struct{})}
 	sub, err := rc.nc.Subscribe(fs.inbox, fs.arrive)
 	if err != nil {
 		return nil, err
@@ -314,7 +319,7 @@ func (fs *fetchSub) stop() error {
 // ask requests the next chunks (a window of them), from r.next on.
 func (r *partReader) ask() error {
 	if r.fs == nil {
-		fs, err := r.conn.subscribe()
+		fs, err := r.conn.subscribe(r.st.fetchQueue())
 		if err != nil {
 			return err
 		}
