@@ -56,10 +56,10 @@ func (c *partCache) get(name string) [][]byte {
 }
 
 // blobFits reports whether the parts of a blob of size bytes may be kept:
-// a blob larger than half the cache is not, so that reading (or pushing)
-// it neither flushes the hot layers nor evicts its own first parts before
-// they are read again (a scan defeats least-recently-used).
-func (c *partCache) blobFits(size int64) bool { return c.max > 0 && size <= c.max/2 }
+// a blob larger than the cache is not, so that reading (or pushing) it
+// does not keep evicting its own parts before they are read again (a scan
+// defeats least-recently-used) and flush everything else on the way.
+func (c *partCache) blobFits(size int64) bool { return c.max > 0 && size <= c.max }
 
 // remove drops parts, if kept.
 func (c *partCache) remove(names []string) {

@@ -61,7 +61,7 @@ type Config struct {
 	PartSize int
 	// BlobCacheSize is how many bytes of recently read blob parts a
 	// replica keeps in memory to serve hot layers without reading them
-	// through JetStream again (default 64 MiB; negative: none).
+	// through JetStream again (default 128 MiB; negative: none); a blob larger than the cache is not kept.
 	BlobCacheSize int64
 	// ReadConns is how many NATS connections of its own (opened with the
 	// options of the one it is given) the registry reads blob content on
@@ -99,7 +99,7 @@ type Service struct {
 const (
 	defaultPartSize     = 8 << 20
 	defaultManifestSize = 4 << 20
-	defaultBlobCache    = 64 << 20
+	defaultBlobCache    = 128 << 20
 )
 
 // New checks cfg and returns a registry that works over nc and js.
