@@ -28,7 +28,7 @@ import (
 	"github.com/berth-project/berth/registry"
 )
 
-// TestBlobGet_EightPullsBoundedHeap pushes a 1 GiB layer (256 MiB under
+// TestBlobGet_EightPullsBoundedHeap pushes a 1 GiB layer (64 MiB under
 // the race detector) and has 8 clients pull it at once, each checking the
 // digest, with the default configuration (the part cache on, 8 MiB parts):
 // the registry's heap in use (live data and garbage not yet collected)
@@ -43,7 +43,7 @@ func TestBlobGet_EightPullsBoundedHeap(t *testing.T) {
 	}
 	size := int64(1) << 30
 	if raceEnabled {
-		size = 256 << 20
+		size = 64 << 20
 	}
 	if v, err := strconv.Atoi(os.Getenv("BERTH_PULL_HEAP_MIB")); err == nil && v > 0 {
 		size = int64(v) << 20
