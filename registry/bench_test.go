@@ -120,7 +120,9 @@ func BenchmarkRegistryVsDockerRegistry(b *testing.B) {
 type benchTarget struct {
 	host string // 127.0.0.1:<port>
 	opts []remote.Option
-	pid  int // the registry's process when it is not this one
+	// user and pass are HTTP Basic credentials, when needed.
+	user, pass string
+	pid        int // the registry's process when it is not this one
 }
 
 // cpuTime is the CPU time this process (client, and Berth when in-process)
@@ -297,8 +299,25 @@ func pullLayers(b *testing.B, layers []v1.Layer, jobs int) int64 {
 // embedded JetStream server with file storage, reached over an in-process
 // connection, and the root access key for HTTP Basic credentials.
 func startBerthTarget(b *testing.B) *benchTarget {
+	var cache int64
+	if v := os.Getenv("BERTH_BENCH_BLOB_CACHE"); v != "" {
+		// e.g. -1: measure without the replica's cache of hot parts.
+		var err error
+		if cache, err = strconv.ParseInt(v, 10, 64); err != nil {
+			b.Fatalf("BERTH_BENCH_BLOB_CACHE=%q: %v", v, err)
+		}
+	}
+	return startBerthTargetWith(b, cache)
+}
+
+// startBerthTargetWith starts Berth with Config.BlobCacheSize cache (0: the
+// default, -1: none).
+func startBerthTargetWith(b *testing.B, cache int64) *benchTarget {
 	srv := natstest.Start(b)
 	nc, err := nats.Connect("", nats.InProcessServer(srv))
+	if os.Getenv("BERTH_BENCH_NATS_TCP") != "" { // a TCP connection instead
+		nc, err = nats.Connect(srv.ClientURL())
+	}
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -312,13 +331,7 @@ func startBerthTarget(b *testing.B) *benchTarget {
 	if err != nil {
 		b.Fatal(err)
 	}
-	cfg := registry.Config{CreateOnPush: true, GCInterval: -1}
-	if v := os.Getenv("BERTH_BENCH_BLOB_CACHE"); v != "" {
-		// e.g. -1: measure without the replica's cache of hot parts.
-		if cfg.BlobCacheSize, err = strconv.ParseInt(v, 10, 64); err != nil {
-			b.Fatalf("BERTH_BENCH_BLOB_CACHE=%q: %v", v, err)
-		}
-	}
+	cfg := registry.Config{CreateOnPush: true, GCInterval: -1, BlobCacheSize: cache}
 	reg, err := registry.New(cfg, nc, js)
 	if err != nil {
 		b.Fatal(err)
@@ -341,7 +354,7 @@ func startBerthTarget(b *testing.B) *benchTarget {
 		b.Fatalf("registry: %v", err)
 	}
 	auth := authn.FromConfig(authn.AuthConfig{Username: key.AccessKeyID, Password: key.SecretAccessKey})
-	return &benchTarget{host: l.Addr().String(), opts: []remote.Option{remote.WithAuth(auth)}}
+	return &benchTarget{host: l.Addr().String(), opts: []remote.Option{remote.WithAuth(auth)}, user: key.AccessKeyID, pass: key.SecretAccessKey}
 }
 
 // startDockerRegistryTarget runs docker-registry, or returns nil when it is

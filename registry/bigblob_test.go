@@ -89,11 +89,14 @@ type heapPeak struct {
 	peak uint64
 }
 
-func (p *heapPeak) watch() (stop func()) {
+func (p *heapPeak) watch() (stop func()) { return p.watchEvery(100 * time.Millisecond) }
+
+// watchEvery samples every period until stop is called.
+func (p *heapPeak) watchEvery(period time.Duration) (stop func()) {
 	done := make(chan struct{})
 	var once sync.Once
 	go func() {
-		t := time.NewTicker(100 * time.Millisecond)
+		t := time.NewTicker(period)
 		defer t.Stop()
 		for {
 			var ms runtime.MemStats

@@ -63,6 +63,10 @@ func (st *store) writeParts(ctx context.Context, owner string, r io.Reader, h ha
 	written := make(chan struct{})
 	var parts []part
 	var putErr error
+	// Parts are kept in the cache as they are written (write-through) while
+	// the blob so far fits it; past that, those kept are dropped.
+	var kept []string
+	var stored int64
 	go func() {
 		defer close(written)
 		for j := range toWrite {
@@ -71,6 +75,15 @@ func (st *store) writeParts(ctx context.Context, owner string, r io.Reader, h ha
 				var p part
 				if p, putErr = st.writeObject(ctx, name, j.buf[:j.n], j.sum); putErr == nil {
 					parts = append(parts, p)
+					stored += int64(j.n)
+					if !st.cache.blobFits(stored) && kept != nil {
+						st.cache.remove(kept)
+						kept = nil
+					}
+					if st.cache.blobFits(stored) && st.cache.keep(name, j.buf[:j.n], st.chunkSize) {
+						kept = append(kept, name)
+						continue // the buffer now belongs to the cache
+					}
 				} else {
 					close(failed)
 				}
@@ -167,12 +180,34 @@ func fill(r io.Reader, buf []byte) (n int, eof bool, err error) {
 func (st *store) deleteParts(ctx context.Context, parts []part) {
 	for _, p := range parts {
 		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		err := st.obs.Delete(dctx, p.Name)
+		err := st.deletePart(dctx, p)
 		cancel()
-		if err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+		if err != nil {
 			st.log.Warn("delete part", "object", p.Name, "err", err)
 		}
 	}
+}
+
+// deletePart removes a part object completely: its chunks, then its
+// metadata message. ObjectStore.Delete would leave a "deleted" metadata
+// message behind for every part ever dropped. Cut off in between, the
+// metadata is left without chunks: an object nothing owns, collected.
+func (st *store) deletePart(ctx context.Context, p part) error {
+	id := p.ID
+	if id == "" {
+		info, err := st.obs.GetInfo(ctx, p.Name, jetstream.GetObjectInfoShowDeleted())
+		if errors.Is(err, jetstream.ErrObjectNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		id = info.NUID
+	}
+	if err := st.objStream.Purge(ctx, jetstream.WithPurgeSubject(st.chunkSubject(id))); err != nil {
+		return err
+	}
+	return st.objStream.Purge(ctx, jetstream.WithPurgeSubject(st.metaSubject(p.Name)))
 }
 
 // partDeadline is how long reading one part may take: a Get without a
@@ -188,6 +223,7 @@ func partDeadline(size int64) time.Duration {
 type blobReader struct {
 	ctx   context.Context
 	st    *store
+	keep  bool   // parts read may be kept in the cache
 	parts []part // not opened yet
 	skip  int64  // bytes to drop at the start of the next part
 	left  int64
@@ -197,7 +233,7 @@ type blobReader struct {
 
 // prefetchParts is how many parts a reader requests ahead of the one it
 // sends.
-const prefetchParts = 2
+const prefetchParts = 1
 
 // openedPart is a part being read, with the deadline of its read.
 type openedPart struct {
@@ -220,7 +256,7 @@ func (st *store) openRange(ctx context.Context, b *blobRecord, off, n int64) *bl
 		off -= parts[0].Size
 		parts = parts[1:]
 	}
-	return &blobReader{ctx: ctx, st: st, parts: parts, skip: off, left: n}
+	return &blobReader{ctx: ctx, st: st, parts: parts, skip: off, left: n, keep: st.cache.blobFits(b.Size)}
 }
 
 func (r *blobReader) Read(p []byte) (int, error) {
@@ -335,7 +371,7 @@ func (r *blobReader) openPart() (*openedPart, error) {
 	p := r.parts[0]
 	r.parts = r.parts[1:]
 	ctx, cancel := context.WithTimeout(r.ctx, partDeadline(p.Size))
-	rc, err := r.st.openPart(ctx, p)
+	rc, err := r.st.openPart(ctx, p, r.keep)
 	if err != nil {
 		cancel()
 		return nil, err

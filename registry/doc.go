@@ -15,9 +15,12 @@
 // second copy, and reads start right at the data. The registry writes and
 // reads part objects itself in the Object Store's format (objects.go): a
 // bounded window of chunk publishes, retried whole from the part buffer;
-// reads are batched direct gets (no consumer), a part or two requested
-// ahead of the one being sent, within a per-connection byte budget (direct
-// gets have no flow control of their own). Each byte is hashed once, for
+// reads are batched direct gets (no consumer) on a few connections of the
+// registry's own (Config.ReadConns), the next part requested while one is
+// sent, within one byte budget for all reads in flight (direct gets have
+// no flow control of their own). Parts just written or read stay in a
+// per-replica cache (Config.BlobCacheSize) while they are among the most
+// recently used. Each byte is hashed once, for
 // the blob's digest: a part carries an Object Store digest only when that
 // is the same hash (a one-part sha256 upload). Chunks are 1 MiB (less if
 // the server's max_payload is smaller). Manifests live in KV values, so the
@@ -83,5 +86,12 @@
 // manifest uses, blobs no repository links and orphan part objects; nothing
 // younger than Config.GCGrace, and every delete expects the revision it was
 // decided on, so the touches above make a collector that raced a push or a
-// mount fail instead of deleting what it relies on.
+// mount fail instead of deleting what it relies on. It reads every key
+// space page by page (walk.go), keeping keys, revisions and digests but
+// never manifest contents, so its memory does not grow with the manifests.
+//
+// Finished, cancelled and expired uploads leave nothing behind: their
+// session key is purged (no delete marker stays: session ids are never
+// reused), and a part object is removed with its metadata message (where
+// ObjectStore.Delete would leave a "deleted" marker).
 package registry

@@ -127,6 +127,7 @@ func (s *Service) imageDetail(repo string, m *manifestRecord, tags []string) ecr
 		RegistryId:             s.cfg.Account,
 		RepositoryName:         repo,
 		ArtifactMediaType:      m.ConfigMediaType,
+		ImageScanStatus:        scanStatus(m),
 	}
 	if m.ArtifactType != "" {
 		d.ArtifactMediaType = m.ArtifactType
@@ -410,10 +411,27 @@ func (s *Service) batchCheckLayerAvailability(ctx context.Context, req *natsutil
 	return out, nil
 }
 
-// scanStatus is the stub scan result: Berth scans nothing, so every scan is
-// complete and finds nothing.
-func scanStatus() *ecrapi.ImageScanStatus {
-	return &ecrapi.ImageScanStatus{Status: "COMPLETE", Description: "The scan was completed successfully."}
+// Berth has no vulnerability scanner, so it never reports a completed scan.
+// It answers as ECR does for images its scanner cannot handle: an image
+// pushed to a repository with scanOnPush has the status UNSUPPORTED_IMAGE
+// (ECR's basic scanning reports an operating system it does not support
+// that way), StartImageScan refuses with UnsupportedImageTypeException, and
+// an image that was never scanned has no scan (ScanNotFoundException).
+
+// unsupportedScan is the scan status of an image scanned on push.
+func unsupportedScan() *ecrapi.ImageScanStatus {
+	return &ecrapi.ImageScanStatus{
+		Status:      "UNSUPPORTED_IMAGE",
+		Description: "UnsupportedImageError: The operating system and/or package manager are not supported.",
+	}
+}
+
+// scanStatus is the scan status of m, nil when it was never scanned.
+func scanStatus(m *manifestRecord) *ecrapi.ImageScanStatus {
+	if !m.ScanOnPush {
+		return nil
+	}
+	return unsupportedScan()
 }
 
 func (s *Service) scanTarget(ctx context.Context, repo string, id *ecrapi.ImageIdentifier) (*manifestRecord, ecrapi.ImageIdentifier, error) {
@@ -438,11 +456,10 @@ func (s *Service) startImageScan(ctx context.Context, req *natsutil.Request) (an
 	if err := req.Decode(&in); err != nil {
 		return nil, err
 	}
-	_, iid, err := s.scanTarget(ctx, in.RepositoryName, in.ImageId)
-	if err != nil {
+	if _, _, err := s.scanTarget(ctx, in.RepositoryName, in.ImageId); err != nil {
 		return nil, err
 	}
-	return ecrapi.StartImageScanResponse{RegistryId: s.cfg.Account, RepositoryName: in.RepositoryName, ImageId: &iid, ImageScanStatus: scanStatus()}, nil
+	return nil, apierr.New(events.CodeUnsupportedImageType, "The image is of a type that cannot be scanned.")
 }
 
 func (s *Service) describeImageScanFindings(ctx context.Context, req *natsutil.Request) (any, error) {
@@ -454,15 +471,15 @@ func (s *Service) describeImageScanFindings(ctx context.Context, req *natsutil.R
 	if err != nil {
 		return nil, err
 	}
+	status := scanStatus(m)
+	if status == nil {
+		return nil, apierr.New(events.CodeScanNotFound, "Image scan does not exist for the image with '%s' in the repository with name '%s' in the registry with id '%s'",
+			idString(*in.ImageId), in.RepositoryName, s.cfg.Account)
+	}
 	return ecrapi.DescribeImageScanFindingsResponse{
 		RegistryId:      s.cfg.Account,
 		RepositoryName:  in.RepositoryName,
 		ImageId:         &iid,
-		ImageScanStatus: scanStatus(),
-		ImageScanFindings: &ecrapi.ImageScanFindings{
-			Findings:              []ecrapi.ImageScanFinding{},
-			FindingSeverityCounts: map[string]int32{},
-			ImageScanCompletedAt:  awsjson.NewTime(m.PushedAt),
-		},
+		ImageScanStatus: status,
 	}, nil
 }

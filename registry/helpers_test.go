@@ -48,7 +48,9 @@ func newEnv(t testing.TB, cfg func(*registry.Config)) *env {
 // startReplica starts one more registry on the same JetStream.
 func (e *env) startReplica(t testing.TB, cfg func(*registry.Config)) (*registry.Service, string) {
 	t.Helper()
-	c := registry.Config{Region: testenv.Region, Account: testenv.Account, CreateOnPush: true, PartSize: 1 << 20}
+	// No part cache unless a test asks for one: reads then go through
+	// JetStream, the path a replica that did not see the push takes.
+	c := registry.Config{Region: testenv.Region, Account: testenv.Account, CreateOnPush: true, PartSize: 1 << 20, BlobCacheSize: -1}
 	if cfg != nil {
 		cfg(&c)
 	}

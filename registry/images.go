@@ -88,6 +88,7 @@ func (s *Service) putManifest(ctx context.Context, req putRequest) (*putResult, 
 		Subject:         p.SubjectD,
 		Annotations:     p.Doc.Annotations,
 		ImageSize:       imageSize,
+		ScanOnPush:      repo != nil && repo.ScanOnPush,
 		Bytes:           req.Body,
 	}
 	for _, b := range p.Blobs {

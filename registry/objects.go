@@ -144,6 +144,7 @@ func (st *store) writeObjectOnce(ctx context.Context, name, id string, data, sum
 // partReader streams one part object with batched direct gets.
 type partReader struct {
 	st     *store
+	conn   *readConn // the connection its requests and answers use
 	ctx    context.Context
 	name   string
 	keep   [][]byte // the chunks so far, for the cache
@@ -178,8 +179,10 @@ const fetchStall = 10 * time.Second
 // Direct gets have no flow control: the server sends a batch as fast as
 // it can, and closes a connection whose unsent data passes its max_pending
 // (64 MiB by default) as a slow consumer, answers in flight lost. So the
-// bytes requested and not yet arrived are bounded per connection
-// (fetchBudget) and per request (fetchWindow); bytes count as arrived when
+// bytes requested and not yet arrived are bounded for all the read
+// connections together (fetchBudget: this also bounds the memory of reads
+// in flight, whatever the number of pulls) and per request (fetchWindow);
+// bytes count as arrived when
 // the connection hands them to the reader's subscription, whatever the
 // reader does with them. The server counts a write as pending until all of
 // it is out, so its figure runs ahead of this one: the budget stays at a
@@ -188,6 +191,14 @@ const (
 	fetchBudget = 16 << 20
 	fetchWindow = 4 << 20
 )
+
+// fetchQueue is how many answers a part reader can hold that it has not
+// taken yet: a whole window of chunks and the end-of-batch marker, so that
+// the subscription never waits for the reader and every byte that arrives
+// gives its budget back at once (a reader holding budget while it waits
+// for budget would deadlock the reads). What readers hold is thus bounded
+// by a window per part being read or prefetched.
+func (st *store) fetchQueue() int { return fetchWindow/min(st.chunkSize, fetchWindow) + 2 }
 
 // budget is a counting semaphore of bytes, granted all or nothing (so
 // that waiting requests never hold part of it).
@@ -230,8 +241,9 @@ func (b *budget) release(n int64) {
 
 // openPart starts reading a part: the request for its first chunks goes
 // out now, so opening the next part while the current one is read
-// prefetches it. ctx bounds the whole read.
-func (st *store) openPart(ctx context.Context, p part) (io.ReadCloser, error) {
+// prefetches it. ctx bounds the whole read. keep says the part may be
+// kept in the cache once read.
+func (st *store) openPart(ctx context.Context, p part, keep bool) (io.ReadCloser, error) {
 	if chunks := st.cache.get(p.Name); chunks != nil {
 		return &chunksReader{chunks: chunks}, nil
 	}
@@ -248,10 +260,10 @@ func (st *store) openPart(ctx context.Context, p part) (io.ReadCloser, error) {
 		return io.NopCloser(eofReader{}), nil
 	}
 	r := &partReader{
-		st: st, ctx: ctx, name: p.Name, subj: st.chunkSubject(id),
+		st: st, conn: st.reader(), ctx: ctx, name: p.Name, subj: st.chunkSubject(id),
 		size: size, chunk: int64((size + uint64(chunks) - 1) / uint64(chunks)), left: chunks, next: seq,
 	}
-	if st.cache.fits(int64(size)) {
+	if keep && st.cache.reserve(int64(size)) {
 		r.keep = make([][]byte, 0, chunks)
 	}
 	if err := r.ask(); err != nil {
@@ -261,10 +273,10 @@ func (st *store) openPart(ctx context.Context, p part) (io.ReadCloser, error) {
 	return r, nil
 }
 
-// subscribe opens a reply subscription.
-func (st *store) subscribe() (*fetchSub, error) {
-	fs := &fetchSub{budget: st.fetch, inbox: st.nc.NewRespInbox(), in: make(chan *nats.Msg, 16), done: make(chan struct{})}
-	sub, err := st.nc.Subscribe(fs.inbox, fs.arrive)
+// subscribe opens a reply subscription on rc, holding up to queue answers.
+func (rc *readConn) subscribe(queue int) (*fetchSub, error) {
+	fs := &fetchSub{budget: rc.budget, inbox: rc.nc.NewRespInbox(), in: make(chan *nats.Msg, queue), done: make(chan struct{})}
+	sub, err := rc.nc.Subscribe(fs.inbox, fs.arrive)
 	if err != nil {
 		return nil, err
 	}
@@ -307,7 +319,7 @@ func (fs *fetchSub) stop() error {
 // ask requests the next chunks (a window of them), from r.next on.
 func (r *partReader) ask() error {
 	if r.fs == nil {
-		fs, err := r.st.subscribe()
+		fs, err := r.conn.subscribe(r.st.fetchQueue())
 		if err != nil {
 			return err
 		}
@@ -315,13 +327,13 @@ func (r *partReader) ask() error {
 	}
 	batch := max(1, min(r.left, int(fetchWindow/r.chunk)))
 	n := int64(batch) * r.chunk
-	if err := r.st.fetch.acquire(r.ctx, n); err != nil {
+	if err := r.conn.budget.acquire(r.ctx, n); err != nil {
 		return err
 	}
 	r.fs.reserved.Add(n)
 	req := mustJSON(jsDirectGet{Seq: r.next, NextFor: r.subj, Batch: batch, MaxBytes: int(n)})
-	if err := r.st.nc.PublishRequest(r.st.directSubject(), r.fs.inbox, req); err != nil {
-		r.st.fetch.release(r.fs.reserved.Swap(0))
+	if err := r.conn.nc.PublishRequest(r.st.directSubject(), r.fs.inbox, req); err != nil {
+		r.conn.budget.release(r.fs.reserved.Swap(0))
 		return err
 	}
 	r.asked = true
@@ -446,6 +458,10 @@ func (r *partReader) WriteTo(w io.Writer) (int64, error) {
 
 // Close stops the subscription and gives back what is still reserved.
 func (r *partReader) Close() error {
+	if r.keep != nil {
+		r.keep = nil
+		r.st.cache.unreserve(int64(r.size))
+	}
 	if r.fs == nil {
 		return nil
 	}

@@ -62,8 +62,14 @@ type Config struct {
 	PartSize int
 	// BlobCacheSize is how many bytes of recently read blob parts a
 	// replica keeps in memory to serve hot layers without reading them
-	// through JetStream again (default 128 MiB; negative: none).
+	// through JetStream again (default 128 MiB; negative: none); a blob larger than the cache is not kept.
 	BlobCacheSize int64
+	// ReadConns is how many NATS connections of its own (opened with the
+	// options of the one it is given) the registry reads blob content on
+	// (default 4; negative: none, reads share the given connection). Each
+	// has its own read loop on both ends, so part reads proceed in
+	// parallel instead of queueing on one connection.
+	ReadConns int
 	// MaxManifestSize is the largest manifest accepted (default 4 MiB).
 	MaxManifestSize int
 	// TokenTTL is the lifetime of GetAuthorizationToken tokens (default 12 h).
@@ -239,6 +245,7 @@ func (s *Service) Serve(ctx context.Context, l net.Listener) error {
 	defer cancel()
 	shutErr := srv.Shutdown(sctx)
 	<-gcDone
+	s.st.closeReadConns()
 	return errors.Join(serveErr, stopErr, shutErr)
 }
 
@@ -276,8 +283,9 @@ func (s *Service) open(ctx context.Context) error {
 		s.log.Warn("manifest size limited by the NATS max_payload", "max_manifest_size", room, "max_payload", s.nc.MaxPayload())
 		s.cfg.MaxManifestSize = room
 	}
-	s.st = &store{nc: s.nc, js: s.js, kv: kv, kvStream: kvStream, obs: obs, objStream: objStream, partSize: s.cfg.PartSize, chunkSize: chunk, fetch: newBudget(fetchBudget), cache: newPartCache(s.cfg.BlobCacheSize), log: s.log,
+	s.st = &store{nc: s.nc, js: s.js, kv: kv, kvStream: kvStream, obs: obs, objStream: objStream, partSize: s.cfg.PartSize, chunkSize: chunk, cache: newPartCache(s.cfg.BlobCacheSize), log: s.log,
 		out: outbox.New(outbox.Config{JS: s.js, Log: s.log, Follow: []string{events.SubjECREventsAll}})}
+	s.st.readers = openReadConns(s.nc, s.cfg.ReadConns, s.log)
 	return nil
 }
 

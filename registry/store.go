@@ -31,7 +31,8 @@ type store struct {
 	objStream jetstream.Stream
 	partSize  int
 	chunkSize int
-	fetch     *budget    // bytes of blob reads requested and not yet arrived
+	readers   []*readConn // connections blob reads use, in turn
+	nextRead  atomic.Uint32
 	cache     *partCache // recently read parts
 	log       *slog.Logger
 	// out publishes the events a committed write carries.
@@ -94,8 +95,12 @@ type manifestRecord struct {
 	// Children are the manifests an index lists.
 	Children []string `json:"children,omitempty"`
 	// ImageSize is the config plus the layers, as ECR reports it.
-	ImageSize int64  `json:"imageSize"`
-	Bytes     []byte `json:"-"`
+	ImageSize int64 `json:"imageSize"`
+	// ScanOnPush says the repository asked for a scan on push when the
+	// manifest was pushed: the image then has a scan status (Berth has no
+	// scanner, so it is UNSUPPORTED_IMAGE).
+	ScanOnPush bool   `json:"scanOnPush,omitempty"`
+	Bytes      []byte `json:"-"`
 }
 
 // linkRecord is link.<repo>.<alg>.<hex>.

@@ -176,11 +176,13 @@ func (s *Service) finishUpload(ctx context.Context, repo, id string, d digest, c
 	return nil
 }
 
-// endUpload deletes the record of a completed session. Its parts now belong
-// to a blob record (or were dropped as duplicates); a record left behind by
-// a failure here expires like any idle session.
+// endUpload removes the record of a completed session (purged: a session
+// id is never used again, so no delete marker needs to stay). Its parts
+// now belong to a blob record (or were dropped as duplicates); a record
+// left behind by a failure here expires like any idle session. A writer
+// still holding the session's revision fails its revision check.
 func (s *Service) endUpload(ctx context.Context, id string) {
-	if _, err := s.st.write(context.WithoutCancel(ctx), delAny(uploadKey(id))); err != nil {
+	if err := s.st.purgeKey(context.WithoutCancel(ctx), uploadKey(id)); err != nil {
 		s.log.Warn("delete completed upload session", "upload", id, "err", err)
 	}
 }
@@ -199,9 +201,10 @@ func (s *Service) cancelUpload(ctx context.Context, repo, id string) error {
 	return s.dropUpload(ctx, id, u.Parts)
 }
 
-// dropUpload deletes the session record, then its parts.
+// dropUpload removes the session record (purged, as in endUpload), then
+// its parts.
 func (s *Service) dropUpload(ctx context.Context, id string, parts []part) error {
-	if _, err := s.st.write(ctx, delAny(uploadKey(id))); err != nil {
+	if err := s.st.purgeKey(ctx, uploadKey(id)); err != nil {
 		return fmt.Errorf("delete upload %s: %w", id, err)
 	}
 	s.st.deleteParts(ctx, parts)
