@@ -209,15 +209,18 @@ func machineID() string {
 
 // Capability attribute names.
 const (
-	capPrefix         = "com.amazonaws.ecs.capability."
-	capDockerAPI      = capPrefix + "docker-remote-api."
-	capLoggingDriver  = capPrefix + "logging-driver."
-	capECRAuth        = capPrefix + "ecr-auth"
-	capPrivileged     = capPrefix + "privileged-container"
-	capHealthCheck    = "ecs.capability.container-health-check"
-	capOrdering       = "ecs.capability.container-ordering"
-	capTaskCPUMem     = "ecs.capability.task-cpu-mem-limit"
-	capTaskENI        = "ecs.capability.task-eni" // awsvpc network mode
+	capPrefix        = "com.amazonaws.ecs.capability."
+	capDockerAPI     = capPrefix + "docker-remote-api."
+	capLoggingDriver = capPrefix + "logging-driver."
+	capECRAuth       = capPrefix + "ecr-auth"
+	capPrivileged    = capPrefix + "privileged-container"
+	capHealthCheck   = "ecs.capability.container-health-check"
+	capOrdering      = "ecs.capability.container-ordering"
+	capTaskCPUMem    = "ecs.capability.task-cpu-mem-limit"
+	capTaskENI       = "ecs.capability.task-eni" // awsvpc network mode
+	// attrFargate: the agent offers Fargate capacity (FARGATE and
+	// FARGATE_SPOT); it does whenever its awsvpc network is on.
+	attrFargate       = "berth.fargate"
 	attrOSType        = "ecs.os-type"
 	attrOSFamily      = "ecs.os-family"
 	attrArch          = "ecs.cpu-architecture"
@@ -253,6 +256,7 @@ func attributes(cfg Config, h hostFacts) []ecsapi.Attribute {
 	add(capTaskCPUMem, "")
 	if cfg.AWSVPCSubnet != "" {
 		add(capTaskENI, "")
+		add(attrFargate, "")
 	}
 	for _, k := range slices.Sorted(maps.Keys(cfg.Attributes)) {
 		i := slices.IndexFunc(out, func(a ecsapi.Attribute) bool { return a.Name == k })
