@@ -115,7 +115,7 @@ func distribute(strategy []events.ClusterCapacityProviderItem, count int) []stri
 		total += it.Weight
 	}
 	placed := make([]int32, len(strategy))
-	for len(out) < count {
+	for k := 0; len(out) < count; k++ {
 		// The provider furthest below its weighted share takes the next task.
 		best, bestGap := 0, float64(-1<<31)
 		for i, it := range strategy {
@@ -126,7 +126,7 @@ func distribute(strategy []events.ClusterCapacityProviderItem, count int) []stri
 			if share == 0 {
 				continue
 			}
-			gap := share*float64(len(out)+1) - float64(placed[i])
+			gap := share*float64(k+1) - float64(placed[i])
 			if gap > bestGap {
 				best, bestGap = i, gap
 			}
