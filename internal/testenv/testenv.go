@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -176,11 +177,20 @@ func (c CLI) Run(t testing.TB, dir string, args ...string) CLIResult {
 	full := append([]string{"--endpoint-url", c.Endpoint, "--profile", "berth", "--output", "json"}, args...)
 	cmd := exec.Command(bin, full...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(),
+	// The region comes from the profile: an empty AWS_DEFAULT_REGION would
+	// be taken as region "" (and the gateway checks the signed region), so
+	// it is removed rather than cleared.
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "AWS_DEFAULT_REGION=") && !strings.HasPrefix(kv, "AWS_REGION=") {
+			env = append(env, kv)
+		}
+	}
+	cmd.Env = append(env,
 		"AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(c.AWSDir, "credentials"),
 		"AWS_CONFIG_FILE="+filepath.Join(c.AWSDir, "config"),
 		"AWS_PAGER=",
-		"AWS_ACCESS_KEY_ID=", "AWS_SECRET_ACCESS_KEY=", "AWS_PROFILE=", "AWS_DEFAULT_REGION=",
+		"AWS_ACCESS_KEY_ID=", "AWS_SECRET_ACCESS_KEY=", "AWS_PROFILE=",
 	)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb

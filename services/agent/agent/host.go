@@ -218,6 +218,7 @@ const (
 	capOrdering      = "ecs.capability.container-ordering"
 	capTaskCPUMem    = "ecs.capability.task-cpu-mem-limit"
 	capTaskENI       = "ecs.capability.task-eni" // awsvpc network mode
+	capExecAWSLogs   = "ecs.capability.execution-role-awslogs"
 	// attrFargate: the agent offers Fargate capacity (FARGATE and
 	// FARGATE_SPOT); it does whenever its awsvpc network is on.
 	attrFargate       = "berth.fargate"
@@ -248,6 +249,12 @@ func attributes(cfg Config, h hostFacts) []ecsapi.Attribute {
 	}
 	for _, d := range cfg.LoggingDrivers {
 		add(capLoggingDriver+d, "")
+		if d == "awslogs" {
+			// Task definitions with an executionRoleArn and awslogs require
+			// it (every Fargate sample has both); Berth ships the logs
+			// without a role.
+			add(capExecAWSLogs, "")
+		}
 	}
 	add(capECRAuth, "")
 	add(capPrivileged, "")
