@@ -292,3 +292,51 @@ func failureText(fs []types.Failure) string {
 	}
 	return b.String()
 }
+
+// PutClusterCapacityProviders sets what DescribeClusters shows and what
+// RunTask uses by default; DescribeCapacityProviders knows FARGATE and
+// FARGATE_SPOT only.
+func TestPutClusterCapacityProviders(t *testing.T) {
+	t.Parallel()
+	e := startSched(t, 1, testConfig())
+	ctx := context.Background()
+	e.cluster(t, "put")
+	e.agent(t, simagent.Config{Cluster: "put", AWSVPCSubnet: "10.210.11.0/24"})
+	td := e.fargateTD(t, "sample", "256", "512")
+
+	before := bucketState(t, e.Env)
+	_, err := e.ecs.PutClusterCapacityProviders(ctx, &ecs.PutClusterCapacityProvidersInput{Cluster: aws.String("put"), CapacityProviders: []string{"FARGATE", "my-asg"},
+		DefaultCapacityProviderStrategy: []types.CapacityProviderStrategyItem{}})
+	wantCode(t, err, events.CodeInvalidParameter)
+	_, err = e.ecs.PutClusterCapacityProviders(ctx, &ecs.PutClusterCapacityProvidersInput{Cluster: aws.String("put"), CapacityProviders: []string{"FARGATE"},
+		DefaultCapacityProviderStrategy: []types.CapacityProviderStrategyItem{{CapacityProvider: aws.String("FARGATE_SPOT"), Weight: 1}}})
+	wantCode(t, err, events.CodeInvalidParameter)
+	_, err = e.ecs.PutClusterCapacityProviders(ctx, &ecs.PutClusterCapacityProvidersInput{Cluster: aws.String("ghost"), CapacityProviders: []string{"FARGATE"},
+		DefaultCapacityProviderStrategy: []types.CapacityProviderStrategyItem{}})
+	wantCode(t, err, events.CodeClusterNotFound)
+	unchanged(t, e.Env, before, "bad PutClusterCapacityProviders")
+
+	put, err := e.ecs.PutClusterCapacityProviders(ctx, &ecs.PutClusterCapacityProvidersInput{Cluster: aws.String("put"), CapacityProviders: []string{"FARGATE", "FARGATE_SPOT"},
+		DefaultCapacityProviderStrategy: []types.CapacityProviderStrategyItem{{CapacityProvider: aws.String("FARGATE_SPOT"), Weight: 2, Base: 1}}})
+	must(t, err)
+	if !slices.Equal(put.Cluster.CapacityProviders, []string{"FARGATE", "FARGATE_SPOT"}) {
+		t.Fatalf("put: %+v", put.Cluster)
+	}
+	desc, err := e.ecs.DescribeClusters(ctx, &ecs.DescribeClustersInput{Clusters: []string{"put"}})
+	must(t, err)
+	if s := desc.Clusters[0].DefaultCapacityProviderStrategy; len(s) != 1 || aws.ToString(s[0].CapacityProvider) != "FARGATE_SPOT" || s[0].Weight != 2 || s[0].Base != 1 {
+		t.Fatalf("describe-clusters strategy: %+v", s)
+	}
+	out := e.runTask(t, &ecs.RunTaskInput{Cluster: aws.String("put"), TaskDefinition: aws.String(td), NetworkConfiguration: awsvpcNet("subnet-12345678")})
+	if len(out.Tasks) != 1 || aws.ToString(out.Tasks[0].CapacityProviderName) != "FARGATE_SPOT" {
+		t.Fatalf("run-task with the default strategy: %+v %s", out.Tasks, failureText(out.Failures))
+	}
+
+	cps, err := e.ecs.DescribeCapacityProviders(ctx, &ecs.DescribeCapacityProvidersInput{CapacityProviders: []string{"FARGATE_SPOT", "my-asg"}})
+	must(t, err)
+	if len(cps.CapacityProviders) != 1 || aws.ToString(cps.CapacityProviders[0].Name) != "FARGATE_SPOT" || cps.CapacityProviders[0].Status != types.CapacityProviderStatusActive ||
+		aws.ToString(cps.CapacityProviders[0].CapacityProviderArn) != "arn:aws:ecs:us-east-1:123456789012:capacity-provider/FARGATE_SPOT" ||
+		len(cps.Failures) != 1 || aws.ToString(cps.Failures[0].Reason) != "MISSING" {
+		t.Fatalf("describe-capacity-providers: %+v %+v", cps.CapacityProviders, cps.Failures)
+	}
+}

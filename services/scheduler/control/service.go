@@ -221,6 +221,9 @@ func (s *Service) handlers() map[string]natsutil.Handler {
 		"DeleteCluster":         decoded(s.deleteCluster),
 		"UpdateCluster":         decoded(s.updateCluster),
 		"UpdateClusterSettings": decoded(s.updateClusterSettings),
+
+		"PutClusterCapacityProviders": decoded(s.putClusterCapacityProviders),
+		"DescribeCapacityProviders":   decoded(s.describeCapacityProviders),
 		"TagResource":           s.tagResource,
 		"UntagResource":         s.untagResource,
 		"ListTagsForResource":   s.listTagsForResource,
