@@ -224,6 +224,7 @@ func (s *Service) handlers() map[string]natsutil.Handler {
 
 		"PutClusterCapacityProviders": decoded(s.putClusterCapacityProviders),
 		"DescribeCapacityProviders":   decoded(s.describeCapacityProviders),
+
 		"TagResource":           s.tagResource,
 		"UntagResource":         s.untagResource,
 		"ListTagsForResource":   s.listTagsForResource,
