@@ -221,13 +221,12 @@ func (s *Service) handlers() map[string]natsutil.Handler {
 		"DeleteCluster":         decoded(s.deleteCluster),
 		"UpdateCluster":         decoded(s.updateCluster),
 		"UpdateClusterSettings": decoded(s.updateClusterSettings),
-
-		"PutClusterCapacityProviders": decoded(s.putClusterCapacityProviders),
-		"DescribeCapacityProviders":   decoded(s.describeCapacityProviders),
-
 		"TagResource":           s.tagResource,
 		"UntagResource":         s.untagResource,
 		"ListTagsForResource":   s.listTagsForResource,
+
+		"PutClusterCapacityProviders": decoded(s.putClusterCapacityProviders),
+		"DescribeCapacityProviders":   decoded(s.describeCapacityProviders),
 
 		"RegisterContainerInstance":     decoded(s.registerContainerInstance),
 		"DeregisterContainerInstance":   decoded(s.deregisterContainerInstance),
