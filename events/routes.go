@@ -45,6 +45,9 @@ var ECSRoute = APIRoute{
 		"UpdateCluster":         ServiceScheduler,
 		"UpdateClusterSettings": ServiceScheduler,
 
+		"PutClusterCapacityProviders": ServiceScheduler,
+		"DescribeCapacityProviders":   ServiceScheduler,
+
 		"RegisterContainerInstance":     ServiceScheduler,
 		"DeregisterContainerInstance":   ServiceScheduler,
 		"DescribeContainerInstances":    ServiceScheduler,

@@ -96,6 +96,10 @@ type ServiceRecord struct {
 	PlacementStrategy       []ecsapi.PlacementStrategy     `json:"placementStrategy"`
 	Tags                    []ecsapi.Tag                   `json:"tags"`
 
+	// NetworkConfiguration is the awsvpc configuration the service's tasks
+	// are run with (passed to RunTask as given).
+	NetworkConfiguration *ecsapi.NetworkConfiguration `json:"networkConfiguration,omitempty"`
+
 	CreatedAt time.Time `json:"createdAt"`
 	CreatedBy string    `json:"createdBy,omitempty"`
 	// CreateHash identifies the CreateService request: the same request

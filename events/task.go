@@ -134,6 +134,19 @@ type TaskRecord struct {
 	// Version increases with every change; it is version in DescribeTasks
 	// and detail.version of the "ECS Task State Change" events.
 	Version int64 `json:"version"`
+
+	// Fargate and awsvpc (see events/awsvpc.go). CapacityProviderName is
+	// FARGATE or FARGATE_SPOT for a Fargate task (LaunchType FARGATE), which
+	// runs on a Berth agent offering Fargate capacity but is not shown on
+	// that container instance. NetworkConfiguration is the RunTask
+	// networkConfiguration of an awsvpc task; AttachmentID the id of its
+	// ElasticNetworkInterface attachment; Network the agent's last report of
+	// the task's own network.
+	CapacityProviderName string                       `json:"capacityProviderName,omitempty"`
+	PlatformVersion      string                       `json:"platformVersion,omitempty"`
+	NetworkConfiguration *ecsapi.NetworkConfiguration `json:"networkConfiguration,omitempty"`
+	AttachmentID         string                       `json:"attachmentId,omitempty"`
+	Network              *TaskNetworkReport           `json:"network,omitempty"`
 }
 
 // Stopped reports whether the task reached STOPPED.

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"maps"
 	"math/rand/v2"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -57,6 +58,12 @@ type Config struct {
 	Attributes map[string]string
 	// AgentVersion is versionInfo.agentVersion (default "1.80.0").
 	AgentVersion string
+	// AWSVPCSubnet, when set ("10.200.0.0/24"), makes the instance offer
+	// awsvpc and Fargate capacity (ecs.capability.task-eni, berth.fargate)
+	// as a Berth agent with --awsvpc-subnet does (and Docker API 1.18,
+	// which a task definition with a networkMode requires): its awsvpc tasks report
+	// a network (events.TaskNetworkReport) with an address of the subnet.
+	AWSVPCSubnet string
 
 	// HeartbeatInterval (default events.HeartbeatInterval).
 	HeartbeatInterval time.Duration
@@ -109,6 +116,11 @@ func (c Config) withDefaults() Config {
 	}
 	if c.AgentVersion == "" {
 		c.AgentVersion = "1.80.0"
+	}
+	if c.AWSVPCSubnet != "" {
+		attrs := map[string]string{"ecs.capability.task-eni": "", "berth.fargate": "", "com.amazonaws.ecs.capability.docker-remote-api.1.18": ""}
+		maps.Copy(attrs, c.Attributes)
+		c.Attributes = attrs
 	}
 	if c.HeartbeatInterval <= 0 {
 		c.HeartbeatInterval = events.HeartbeatInterval
@@ -188,6 +200,7 @@ type Agent struct {
 	useCPU, useMem   int64
 	peakCPU, peakMem int64
 	static           map[int]bool // static host ports in use
+	lastIP           int          // awsvpc addresses handed out
 	portConflicts    int
 }
 
@@ -197,7 +210,8 @@ type simTask struct {
 	a       events.TaskAssignment
 	res     scheduler.Resources
 	runtime map[string]string // container name -> runtime id
-	stop    chan struct{}     // closed when the desired status became STOPPED
+	network *events.TaskNetworkReport
+	stop    chan struct{} // closed when the desired status became STOPPED
 	closed  bool
 	done    bool // STOPPED reported
 }
@@ -387,6 +401,7 @@ func (a *Agent) play(t *simTask) {
 		return
 	}
 	bindings := a.bind(td)
+	t.network = a.network(asg.TaskArn, td)
 	started := time.Now().UTC()
 	running := containers(td, events.ContainerRunning, bindings, t.runtime)
 	if a.cfg.FullLifecycle {
@@ -399,7 +414,7 @@ func (a *Agent) play(t *simTask) {
 			running[i].HealthStatus = health
 		}
 	}
-	a.report(ctx, events.TaskStateReport{TaskArn: asg.TaskArn, LastStatus: events.TaskRunning, PullStartedAt: &pullStarted, PullStoppedAt: &started, StartedAt: &started, HealthStatus: health, Containers: running})
+	a.report(ctx, events.TaskStateReport{TaskArn: asg.TaskArn, LastStatus: events.TaskRunning, PullStartedAt: &pullStarted, PullStoppedAt: &started, StartedAt: &started, HealthStatus: health, Containers: running, Network: t.network})
 	runFor := a.cfg.RunTime
 	if runFor <= 0 {
 		runFor = 1<<63 - 1
@@ -448,6 +463,11 @@ func (a *Agent) finish(ctx context.Context, t *simTask, bindings map[string][]ec
 		for i := range r.Containers {
 			r.Containers[i].ExitCode = awsjson.Int32(exit)
 		}
+	}
+	if t.network != nil {
+		n := *t.network
+		n.Attached = false
+		r.Network = &n
 	}
 	a.report(ctx, r)
 	a.release(bindings)
@@ -606,5 +626,30 @@ func sleep(ctx context.Context, stop <-chan struct{}, d time.Duration) bool {
 		return false
 	case <-ctx.Done():
 		return false
+	}
+}
+
+// network is the network of an awsvpc task of an instance with an awsvpc
+// subnet (nil otherwise): the next address of the subnet, never reused.
+func (a *Agent) network(taskArn string, td *ecsapi.TaskDefinition) *events.TaskNetworkReport {
+	p, err := netip.ParsePrefix(a.cfg.AWSVPCSubnet)
+	if err != nil || !strings.EqualFold(td.NetworkMode, "awsvpc") {
+		return nil
+	}
+	a.mu.Lock()
+	a.lastIP++
+	n := a.lastIP
+	a.mu.Unlock()
+	ip := p.Masked().Addr().As4()
+	v := uint32(ip[0])<<24 | uint32(ip[1])<<16 | uint32(ip[2])<<8 | uint32(ip[3])
+	v += uint32(n) + 1 // .1 is the gateway
+	gw := p.Masked().Addr().Next()
+	return &events.TaskNetworkReport{
+		NetworkInterfaceID:  events.ENIID(taskArn),
+		PrivateIPv4Address:  netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}).String(),
+		SubnetIPv4CidrBlock: p.Masked().String(),
+		GatewayIPv4Address:  gw.String(),
+		MacAddress:          fmt.Sprintf("02:42:%02x:%02x:%02x:%02x", byte(v>>24), byte(v>>16), byte(v>>8), byte(v)),
+		Attached:            true,
 	}
 }

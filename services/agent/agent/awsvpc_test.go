@@ -31,6 +31,9 @@ func TestAgent_AWSVPC(t *testing.T) {
 	if !slices.ContainsFunc(attrs, func(at ecsapi.Attribute) bool { return at.Name == "ecs.capability.task-eni" }) {
 		t.Errorf("no ecs.capability.task-eni in %v", attrs)
 	}
+	if !slices.ContainsFunc(attrs, func(at ecsapi.Attribute) bool { return at.Name == "berth.fargate" }) {
+		t.Errorf("no berth.fargate (Fargate capacity) in %v", attrs)
+	}
 
 	check := `out=$(wget -qO- "$ECS_CONTAINER_METADATA_URI_V4/task") || exit 1; case "$out" in *"\"TaskARN\": \"$EXPECT\""*) exit 0;; *) echo "$out"; exit 4;; esac`
 	asg := e.task(a.ContainerInstanceArn(), ecsapi.TaskDefinition{NetworkMode: "awsvpc", Cpu: "256", Memory: "512",

@@ -209,15 +209,19 @@ func machineID() string {
 
 // Capability attribute names.
 const (
-	capPrefix         = "com.amazonaws.ecs.capability."
-	capDockerAPI      = capPrefix + "docker-remote-api."
-	capLoggingDriver  = capPrefix + "logging-driver."
-	capECRAuth        = capPrefix + "ecr-auth"
-	capPrivileged     = capPrefix + "privileged-container"
-	capHealthCheck    = "ecs.capability.container-health-check"
-	capOrdering       = "ecs.capability.container-ordering"
-	capTaskCPUMem     = "ecs.capability.task-cpu-mem-limit"
-	capTaskENI        = "ecs.capability.task-eni" // awsvpc network mode
+	capPrefix        = "com.amazonaws.ecs.capability."
+	capDockerAPI     = capPrefix + "docker-remote-api."
+	capLoggingDriver = capPrefix + "logging-driver."
+	capECRAuth       = capPrefix + "ecr-auth"
+	capPrivileged    = capPrefix + "privileged-container"
+	capHealthCheck   = "ecs.capability.container-health-check"
+	capOrdering      = "ecs.capability.container-ordering"
+	capTaskCPUMem    = "ecs.capability.task-cpu-mem-limit"
+	capTaskENI       = "ecs.capability.task-eni" // awsvpc network mode
+	capExecAWSLogs   = "ecs.capability.execution-role-awslogs"
+	// attrFargate: the agent offers Fargate capacity (FARGATE and
+	// FARGATE_SPOT); it does whenever its awsvpc network is on.
+	attrFargate       = "berth.fargate"
 	attrOSType        = "ecs.os-type"
 	attrOSFamily      = "ecs.os-family"
 	attrArch          = "ecs.cpu-architecture"
@@ -245,6 +249,12 @@ func attributes(cfg Config, h hostFacts) []ecsapi.Attribute {
 	}
 	for _, d := range cfg.LoggingDrivers {
 		add(capLoggingDriver+d, "")
+		if d == "awslogs" {
+			// Task definitions with an executionRoleArn and awslogs require
+			// it (every Fargate sample has both); Berth ships the logs
+			// without a role.
+			add(capExecAWSLogs, "")
+		}
 	}
 	add(capECRAuth, "")
 	add(capPrivileged, "")
@@ -253,6 +263,7 @@ func attributes(cfg Config, h hostFacts) []ecsapi.Attribute {
 	add(capTaskCPUMem, "")
 	if cfg.AWSVPCSubnet != "" {
 		add(capTaskENI, "")
+		add(attrFargate, "")
 	}
 	for _, k := range slices.Sorted(maps.Keys(cfg.Attributes)) {
 		i := slices.IndexFunc(out, func(a ecsapi.Attribute) bool { return a.Name == k })

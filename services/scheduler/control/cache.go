@@ -47,15 +47,24 @@ type clusterCache struct {
 
 // instCounts are an instance's tasks by phase: pending (PROVISIONING,
 // PENDING, ACTIVATING) and running (RUNNING); later states count as neither.
-type instCounts struct{ pending, running int }
+// The fargate counts are the part of them that are Fargate tasks, which
+// the instance holds resources for but does not show.
+type instCounts struct{ pending, running, fargatePending, fargateRunning int }
 
 func (n *instCounts) add(t *taskSummary, d int) {
+	fargate := t.LaunchType == launchTypeFargate
 	switch r := events.TaskStatusRank(t.LastStatus); {
 	case r == 0:
 	case r < events.TaskStatusRank(events.TaskRunning):
 		n.pending += d
+		if fargate {
+			n.fargatePending += d
+		}
 	case r == events.TaskStatusRank(events.TaskRunning):
 		n.running += d
+		if fargate {
+			n.fargateRunning += d
+		}
 	}
 }
 
@@ -325,13 +334,14 @@ func (c *cache) removeTask(cluster, id string, rev uint64) {
 	}
 }
 
-// taskCounts returns an instance's pending and running task counts.
+// taskCounts returns an instance's pending and running task counts as
+// DescribeContainerInstances shows them: without Fargate tasks.
 func (c *cache) taskCounts(cluster, id string) (pending, running int) {
 	cc := c.cluster(cluster)
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	if n := cc.counts[id]; n != nil {
-		return n.pending, n.running
+		return n.pending - n.fargatePending, n.running - n.fargateRunning
 	}
 	return 0, 0
 }

@@ -58,6 +58,10 @@ func transition(t *events.TaskRecord, r *events.TaskStateReport, now time.Time) 
 	if r.StoppedReason != "" && t.StoppedReason == "" {
 		t.StoppedReason = r.StoppedReason
 	}
+	if r.Network != nil && t.AttachmentID != "" {
+		n := *r.Network
+		t.Network = &n
+	}
 	for _, rc := range r.Containers {
 		i := slices.IndexFunc(t.Containers, func(c events.TaskContainer) bool { return c.Name == rc.Name })
 		if i < 0 {

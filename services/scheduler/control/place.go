@@ -81,6 +81,7 @@ func (s *Service) place(ctx context.Context, sp *taskSpec) ([]*events.TaskRecord
 		}
 		for _, p := range placed {
 			t := s.newTask(sp, ids.Hex32(), r.snap.recs[p.index], r.now)
+			applyLaunch(t, sp, len(tasks))
 			tasks = append(tasks, t)
 			arns = append(arns, t.ARN)
 			taskAt = append(taskAt, r.b.put(events.TaskKey(t.Cluster, t.ID), t, 0))

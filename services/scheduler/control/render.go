@@ -157,6 +157,7 @@ func renderTask(t *events.TaskRecord, withTags bool) ecsapi.Task {
 			MemoryReservation: c.MemoryReservation,
 		})
 	}
+	renderFargate(&out, t)
 	if withTags {
 		out.Tags = nonNilTags(t.Tags)
 	}
@@ -272,6 +273,12 @@ func taskDetail(t *events.TaskRecord) events.TaskDetail {
 			RuntimeID:         c.RuntimeID,
 			TaskArn:           t.ARN,
 		})
+	}
+	if a, ok := eniAttachment(t); ok {
+		d.Attachments = []ecsapi.Attachment{a}
+	}
+	if t.LaunchType == launchTypeFargate {
+		d.ContainerInstanceArn = ""
 	}
 	return d
 }

@@ -53,6 +53,10 @@ type taskSpec struct {
 	token     string
 	tokenHash string
 	tokenRev  uint64
+	// launch says whether the tasks run on Fargate capacity; network is
+	// the networkConfiguration of awsvpc tasks (see fargate.go).
+	launch  launch
+	network *ecsapi.NetworkConfiguration
 }
 
 func (s *Service) runTask(ctx context.Context, in *ecsapi.RunTaskRequest) (any, error) {
@@ -67,11 +71,12 @@ func (s *Service) runTask(ctx context.Context, in *ecsapi.RunTaskRequest) (any, 
 	if count < 1 || count > maxRunCount {
 		return nil, invalid(msgCount)
 	}
-	if in.LaunchType != "" && in.LaunchType != events.LaunchTypeEC2 {
-		return nil, invalid(msgLaunchType, in.LaunchType)
+	l, err := resolveLaunch(c, in.LaunchType, in.CapacityProviderStrategy, count)
+	if err != nil {
+		return nil, err
 	}
-	if len(in.CapacityProviderStrategy) > 0 {
-		return nil, invalid(msgCapacityProviders)
+	if err := checkPlatformVersion(l, in.PlatformVersion); err != nil {
+		return nil, err
 	}
 	if !validClientToken(in.ClientToken) {
 		return nil, invalid(msgClientToken)
@@ -80,13 +85,20 @@ func (s *Service) runTask(ctx context.Context, in *ecsapi.RunTaskRequest) (any, 
 	if err != nil {
 		return nil, err
 	}
+	if err := checkLaunchSpec(sp, l, in.NetworkConfiguration); err != nil {
+		return nil, err
+	}
 	sp.count, sp.reference, sp.enableExec = count, in.ReferenceId, awsjson.Value(in.EnableExecuteCommand)
 	constraints := scheduler.TaskDefinitionConstraintsFromAPI(sp.td.TaskDefinition.PlacementConstraints)
 	if err := scheduler.ValidateTaskDefinitionConstraints(constraints); err != nil {
 		return nil, invalid("%s", err.Error())
 	}
 	constraints = append(constraints, scheduler.ConstraintsFromAPI(in.PlacementConstraints)...)
-	if sp.plan, err = compilePlan(sp, constraints, scheduler.StrategiesFromAPI(in.PlacementStrategy)); err != nil {
+	strategies := scheduler.StrategiesFromAPI(in.PlacementStrategy)
+	if l.fargate { // Fargate tasks take no placement constraints or strategies
+		constraints, strategies = nil, nil
+	}
+	if sp.plan, err = compilePlan(sp, constraints, strategies); err != nil {
 		return nil, err
 	}
 	if in.ClientToken != "" {
@@ -116,6 +128,9 @@ func (s *Service) startTask(ctx context.Context, in *ecsapi.StartTaskRequest) (a
 	}
 	sp, err := s.newSpec(ctx, c, in.TaskDefinition, in.Overrides, in.Group, in.StartedBy, in.Tags, in.PropagateTags)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkLaunchSpec(sp, launch{}, in.NetworkConfiguration); err != nil {
 		return nil, err
 	}
 	sp.targets, sp.count = in.ContainerInstances, len(in.ContainerInstances)

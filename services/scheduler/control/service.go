@@ -231,6 +231,9 @@ func (s *Service) handlers() map[string]natsutil.Handler {
 		"UntagResource":         s.untagResource,
 		"ListTagsForResource":   s.listTagsForResource,
 
+		"PutClusterCapacityProviders": decoded(s.putClusterCapacityProviders),
+		"DescribeCapacityProviders":   decoded(s.describeCapacityProviders),
+
 		"RegisterContainerInstance":     decoded(s.registerContainerInstance),
 		"DeregisterContainerInstance":   decoded(s.deregisterContainerInstance),
 		"DescribeContainerInstances":    decoded(s.describeContainerInstances),

@@ -203,7 +203,7 @@ func (s *Service) listTasks(ctx context.Context, in *ecsapi.ListTasksRequest) (a
 			return t.DesiredStatus == desired &&
 				(in.Family == "" || t.Family == in.Family) &&
 				(in.StartedBy == "" || t.StartedBy == in.StartedBy) &&
-				(instID == "" || t.ContainerInstanceID == instID) &&
+				(instID == "" || (t.ContainerInstanceID == instID && t.LaunchType != launchTypeFargate)) &&
 				(group == "" || t.Group == group) &&
 				(in.LaunchType == "" || t.LaunchType == in.LaunchType)
 		}) {

@@ -360,6 +360,7 @@ func (d *decider) launch(p *events.DeploymentRecord, count int, inst *Instance) 
 		ClientToken:          token,
 		PlacementConstraints: slices.Clone(rec.PlacementConstraints),
 		PlacementStrategy:    slices.Clone(rec.PlacementStrategy),
+		NetworkConfiguration: rec.NetworkConfiguration,
 	}
 	if len(req.PlacementStrategy) == 0 && inst == nil {
 		req.PlacementStrategy = []ecsapi.PlacementStrategy{

@@ -88,6 +88,7 @@ func (s *Service) newRecord(ctx context.Context, cluster string, in *ecsapi.Crea
 		DeploymentConfiguration: dc,
 		PlacementConstraints:    nonNil(in.PlacementConstraints),
 		PlacementStrategy:       nonNil(in.PlacementStrategy),
+		NetworkConfiguration:    in.NetworkConfiguration,
 		Tags:                    nonNil(in.Tags),
 		CreatedAt:               now, CreatedBy: "arn:aws:iam::" + s.cfg.Account + ":root",
 		CreateHash: hex.EncodeToString(sum[:]),
@@ -271,6 +272,9 @@ func (s *Service) applyUpdate(rec *events.ServiceRecord, in *ecsapi.UpdateServic
 	}
 	if in.PlacementStrategy != nil {
 		rec.PlacementStrategy = nonNil(in.PlacementStrategy)
+	}
+	if in.NetworkConfiguration != nil {
+		rec.NetworkConfiguration = in.NetworkConfiguration
 	}
 	if in.PropagateTags != "" {
 		rec.PropagateTags = in.PropagateTags

@@ -29,6 +29,7 @@ func (s *Service) render(rec *events.ServiceRecord, withTags bool) *ecsapi.Servi
 		ServiceRegistries:             []ecsapi.ServiceRegistry{},
 		PlacementConstraints:          nonNil(slices.Clone(rec.PlacementConstraints)),
 		PlacementStrategy:             nonNil(slices.Clone(rec.PlacementStrategy)),
+		NetworkConfiguration:          rec.NetworkConfiguration,
 		SchedulingStrategy:            rec.SchedulingStrategy,
 		PropagateTags:                 rec.PropagateTags,
 		EnableECSManagedTags:          awsjson.Bool(rec.EnableECSManaged),
