@@ -56,6 +56,11 @@ type Config struct {
 	Arch             string
 	// Attributes are extra attributes, custom or ecs.*.
 	Attributes map[string]string
+	// Bare registers no capability attributes (only the platform ones):
+	// an instance that cannot take tasks needing them. By default the
+	// instance advertises what a Berth agent on Docker API 1.44 with the
+	// default log drivers does (events.AgentCapabilities).
+	Bare bool
 	// AgentVersion is versionInfo.agentVersion (default "1.80.0").
 	AgentVersion string
 	// AWSVPCSubnet, when set ("10.200.0.0/24"), makes the instance offer
@@ -117,8 +122,11 @@ func (c Config) withDefaults() Config {
 	if c.AgentVersion == "" {
 		c.AgentVersion = "1.80.0"
 	}
-	if c.AWSVPCSubnet != "" {
-		attrs := map[string]string{"ecs.capability.task-eni": "", "berth.fargate": "", "com.amazonaws.ecs.capability.docker-remote-api.1.18": ""}
+	if !c.Bare {
+		attrs := map[string]string{}
+		for _, name := range events.AgentCapabilities(simDockerAPIMinor, simLoggingDrivers, c.AWSVPCSubnet != "") {
+			attrs[name] = ""
+		}
 		maps.Copy(attrs, c.Attributes)
 		c.Attributes = attrs
 	}
@@ -139,6 +147,11 @@ func (c Config) withDefaults() Config {
 	}
 	return c
 }
+
+// The Docker API version and log drivers a simulated instance advertises.
+const simDockerAPIMinor = 44
+
+var simLoggingDrivers = []string{"json-file", "awslogs", "none"}
 
 // request is the RegisterContainerInstance request of the instance.
 func (c Config) request() ecsapi.RegisterContainerInstanceRequest {

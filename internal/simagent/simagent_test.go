@@ -14,6 +14,7 @@ import (
 	"github.com/berth-project/berth/internal/natsutil"
 	"github.com/berth-project/berth/internal/simagent"
 	"github.com/berth-project/berth/services/scheduler/control"
+	"github.com/berth-project/berth/services/taskdefs/taskdefs"
 )
 
 // TestFleet runs a small fleet against a real scheduler: every instance
@@ -38,28 +39,24 @@ func TestFleet(t *testing.T) {
 	if err := natsutil.Call(ctx, nc, events.SubjAPI(events.APIECS, "CreateCluster"), ecsapi.CreateClusterRequest{ClusterName: "sim"}, nil); err != nil {
 		t.Fatal(err)
 	}
-	// The task definition bucket belongs to the taskdefs service; this test
-	// writes one revision itself, as that service would.
-	tdkv, err := natsutil.EnsureKV(ctx, js, events.BucketTaskDefs, 1)
+	// The scheduler resolves task definitions through the taskdefs service.
+	tds, err := taskdefs.New(taskdefs.Config{Region: "us-east-1", Account: "123456789012", Replicas: 1}, natstest.Connect(t, s), js)
 	if err != nil {
 		t.Fatal(err)
 	}
-	td := ecsapi.TaskDefinition{
-		Family: "sim", Revision: awsjson.Int32(1), Status: events.TaskDefActive,
-		TaskDefinitionArn: events.TaskDefinitionARN("us-east-1", "123456789012", "sim", 1),
+	tdDone := make(chan error, 1)
+	go func() { tdDone <- tds.Run(sctx) }()
+	defer func() { stop(); <-tdDone }()
+	reg := ecsapi.RegisterTaskDefinitionRequest{
+		Family: "sim",
 		ContainerDefinitions: []ecsapi.ContainerDefinition{{
 			Name: "app", Image: "busybox", Memory: awsjson.Int32(16),
 			PortMappings: []ecsapi.PortMapping{{ContainerPort: awsjson.Int32(8080)}},
 		}},
 	}
-	put := func(key string, v any) {
-		raw, _ := json.Marshal(v)
-		if _, err := tdkv.Put(ctx, key, raw); err != nil {
-			t.Fatal(err)
-		}
-	}
-	put(events.TaskDefRevisionKey("sim", 1), events.TaskDefRecord{TaskDefinition: td})
-	put(events.TaskDefFamilyKey("sim"), events.FamilyRecord{Family: "sim", LastRevision: 1, Active: []int32{1}})
+	natstest.Eventually(t, 15*time.Second, 50*time.Millisecond, func() error {
+		return natsutil.Call(ctx, nc, events.SubjAPI(events.APIECS, "RegisterTaskDefinition"), reg, nil)
+	})
 
 	fctx, fcancel := context.WithCancel(context.Background())
 	defer fcancel()

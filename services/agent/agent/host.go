@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/berth-project/berth/events"
 	"github.com/berth-project/berth/events/awsjson"
 	"github.com/berth-project/berth/events/ecsapi"
 	"github.com/berth-project/berth/services/agent/docker"
@@ -207,27 +208,13 @@ func machineID() string {
 	return h
 }
 
-// Capability attribute names.
+// Platform attribute names.
 const (
-	capPrefix        = "com.amazonaws.ecs.capability."
-	capDockerAPI     = capPrefix + "docker-remote-api."
-	capLoggingDriver = capPrefix + "logging-driver."
-	capECRAuth       = capPrefix + "ecr-auth"
-	capPrivileged    = capPrefix + "privileged-container"
-	capHealthCheck   = "ecs.capability.container-health-check"
-	capOrdering      = "ecs.capability.container-ordering"
-	capTaskCPUMem    = "ecs.capability.task-cpu-mem-limit"
-	capTaskENI       = "ecs.capability.task-eni" // awsvpc network mode
-	capExecAWSLogs   = "ecs.capability.execution-role-awslogs"
-	// attrFargate: the agent offers Fargate capacity (FARGATE and
-	// FARGATE_SPOT); it does whenever its awsvpc network is on.
-	attrFargate       = "berth.fargate"
-	attrOSType        = "ecs.os-type"
-	attrOSFamily      = "ecs.os-family"
-	attrArch          = "ecs.cpu-architecture"
-	attrAZ            = "ecs.availability-zone"
-	attrInstanceType  = "ecs.instance-type"
-	minDockerAPIMinor = 17
+	attrOSType       = "ecs.os-type"
+	attrOSFamily     = "ecs.os-family"
+	attrArch         = "ecs.cpu-architecture"
+	attrAZ           = "ecs.availability-zone"
+	attrInstanceType = "ecs.instance-type"
 )
 
 // attributes lists the instance's attributes: platform, placement, the
@@ -242,28 +229,9 @@ func attributes(cfg Config, h hostFacts) []ecsapi.Attribute {
 	add(attrArch, h.Arch)
 	add(attrAZ, cfg.AvailabilityZone)
 	add(attrInstanceType, cfg.InstanceType)
-	if minor, ok := apiMinor(h.APIVersion); ok {
-		for v := minDockerAPIMinor; v <= minor; v++ {
-			add(capDockerAPI+"1."+strconv.Itoa(v), "")
-		}
-	}
-	for _, d := range cfg.LoggingDrivers {
-		add(capLoggingDriver+d, "")
-		if d == "awslogs" {
-			// Task definitions with an executionRoleArn and awslogs require
-			// it (every Fargate sample has both); Berth ships the logs
-			// without a role.
-			add(capExecAWSLogs, "")
-		}
-	}
-	add(capECRAuth, "")
-	add(capPrivileged, "")
-	add(capHealthCheck, "")
-	add(capOrdering, "")
-	add(capTaskCPUMem, "")
-	if cfg.AWSVPCSubnet != "" {
-		add(capTaskENI, "")
-		add(attrFargate, "")
+	minor, _ := apiMinor(h.APIVersion)
+	for _, c := range events.AgentCapabilities(minor, cfg.LoggingDrivers, cfg.AWSVPCSubnet != "") {
+		add(c, "")
 	}
 	for _, k := range slices.Sorted(maps.Keys(cfg.Attributes)) {
 		i := slices.IndexFunc(out, func(a ecsapi.Attribute) bool { return a.Name == k })

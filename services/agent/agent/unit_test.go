@@ -100,7 +100,7 @@ func TestRegisterRequest(t *testing.T) {
 	api := 0
 	for _, a := range req.Attributes {
 		attrs[a.Name] = a.Value
-		if strings.HasPrefix(a.Name, capDockerAPI) {
+		if strings.HasPrefix(a.Name, events.CapDockerAPI) {
 			api++
 		}
 	}

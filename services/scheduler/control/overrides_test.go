@@ -151,7 +151,7 @@ func TestRunTask_RequiredAttributes(t *testing.T) {
 	e := startSched(t, 1, testConfig())
 	ctx := context.Background()
 	e.cluster(t, "attr")
-	plain := e.agent(t, simagent.Config{Cluster: "attr", CPU: 4096, Memory: 8192})
+	plain := e.agent(t, simagent.Config{Cluster: "attr", CPU: 4096, Memory: 8192, Bare: true})
 	register := func(family string, mutate func(*ecs.RegisterTaskDefinitionInput)) string {
 		in := &ecs.RegisterTaskDefinitionInput{Family: aws.String(family), ContainerDefinitions: []types.ContainerDefinition{{
 			Name: aws.String("app"), Image: aws.String("nginx:1.27"), Memory: aws.Int32(64),
@@ -182,7 +182,7 @@ func TestRunTask_RequiredAttributes(t *testing.T) {
 		t.Fatalf("start task: %+v", st.Failures)
 	}
 
-	capable := e.agent(t, simagent.Config{Cluster: "attr", CPU: 4096, Memory: 8192, Arch: "arm64", Attributes: map[string]string{
+	capable := e.agent(t, simagent.Config{Cluster: "attr", CPU: 4096, Memory: 8192, Arch: "arm64", Bare: true, Attributes: map[string]string{
 		"com.amazonaws.ecs.capability.docker-remote-api.1.24": "",
 		"ecs.capability.container-health-check":               "",
 	}})
