@@ -53,6 +53,9 @@ func berthTarget(t *testing.T) target {
 func motoTarget(t *testing.T) target {
 	bin, err := exec.LookPath("moto_server")
 	if err != nil {
+		if testenv.Required() {
+			t.Fatal("moto_server is required (CI=true or BERTH_REQUIRE_DOCKER=1) but not installed")
+		}
 		t.Skip("moto_server not installed")
 	}
 	addr := testenv.FreeAddr(t)

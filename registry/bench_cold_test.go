@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/berth-project/berth/internal/testenv"
 )
 
 // BenchmarkColdBlobGet reads blobs that were never read before (plain HTTP
@@ -38,6 +40,9 @@ func BenchmarkColdBlobGet(b *testing.B) {
 		for _, tg := range targets {
 			b.Run(tg.name+"/"+w.name, func(b *testing.B) {
 				if tg.t == nil {
+					if testenv.Required() {
+						b.Fatalf("%s is required (CI=true or BERTH_REQUIRE_DOCKER=1) but not installed", dockerRegistryBin)
+					}
 					b.Skipf("%s not installed", dockerRegistryBin)
 				}
 				benchColdGet(b, *tg.t, w.readers, w.size)
