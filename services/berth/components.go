@@ -7,6 +7,9 @@ import (
 	"log/slog"
 	"path/filepath"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/berth-project/berth/internal/accesskeys"
 	"github.com/berth-project/berth/logs"
 	"github.com/berth-project/berth/metrics"
@@ -23,10 +26,76 @@ import (
 // in-process connection. It returns notes for the banner (for example why
 // there is no local agent).
 func (n *node) components(ctx context.Context, keyID string) ([]component, []string, error) {
-	var comps []component
-	var notes []string
 	c := n.cfg
+	comps, exp, err := n.frontDoors(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	log := func(name string) *slog.Logger { return n.log.With("component", name) }
+	services := []struct {
+		name  string
+		build func(nc *nats.Conn, js jetstream.JetStream) (runner, error)
+	}{
+		{"taskdefs", func(nc *nats.Conn, js jetstream.JetStream) (runner, error) {
+			return taskdefs.New(taskdefs.Config{Region: c.Region, Account: c.Account, Replicas: 1, Log: log("taskdefs")}, nc, js)
+		}},
+		{"scheduler", func(nc *nats.Conn, js jetstream.JetStream) (runner, error) {
+			return control.New(control.Config{Region: c.Region, Account: c.Account, Replicas: 1, Services: control.AskSupervisor(nc), Log: log("scheduler")}, nc, js)
+		}},
+		{"supervisor", func(nc *nats.Conn, js jetstream.JetStream) (runner, error) {
+			return supervisor.New(supervisor.Config{Region: c.Region, Account: c.Account, Replicas: 1, HealthyAfter: c.ServiceHealthyAfter, Log: log("supervisor")}, nc, js)
+		}},
+		{"cron", func(nc *nats.Conn, js jetstream.JetStream) (runner, error) {
+			return cron.New(cron.Config{Region: c.Region, Account: c.Account, Replicas: 1, Minute: c.CronMinute, Log: log("cron")}, nc, js)
+		}},
+		{"logs", func(nc *nats.Conn, js jetstream.JetStream) (runner, error) {
+			return logs.New(logs.Config{Region: c.Region, Account: c.Account, Replicas: 1, Log: log("logs")}, nc, js)
+		}},
+		{"metrics", func(nc *nats.Conn, js jetstream.JetStream) (runner, error) {
+			cfg := metrics.Config{Region: c.Region, Account: c.Account, Replicas: 1, CountsInterval: c.AgentInsightsInterval, Log: log("metrics")}
+			if exp != nil {
+				cfg.Observer = exp
+				if err := exp.RegisterNATSHealth(js); err != nil {
+					return nil, err
+				}
+			}
+			return metrics.New(cfg, nc, js)
+		}},
+	}
+	for _, sv := range services {
+		nc, js, err := n.connect(sv.name)
+		if err != nil {
+			return nil, nil, err
+		}
+		r, err := sv.build(nc, js)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", sv.name, err)
+		}
+		comps = append(comps, component{name: sv.name, stage: 1, run: r.Run})
+	}
+	var notes []string
+	switch ag, note, err := n.localAgent(ctx, keyID); {
+	case err != nil:
+		return nil, nil, err
+	case ag != nil:
+		comps = append(comps, component{name: "agent", stage: 1, run: ag.Run})
+	default:
+		notes = append(notes, note)
+	}
+	return comps, notes, nil
+}
 
+// runner is a service of the all-in-one.
+type runner interface {
+	Run(ctx context.Context) error
+}
+
+// frontDoors builds the HTTP front doors (the gateway and the registry, stage
+// 0, on the listeners bound at start; they share the access keys) and the
+// metrics exporter.
+func (n *node) frontDoors(ctx context.Context) ([]component, *metrics.Exporter, error) {
+	c := n.cfg
+	var comps []component
 	gwNC, gwJS, err := n.connect("gateway")
 	if err != nil {
 		return nil, nil, err
@@ -52,45 +121,6 @@ func (n *node) components(ctx context.Context, keyID string) ([]component, []str
 	}
 	comps = append(comps, component{name: "gateway", stage: 0, run: func(ctx context.Context) error { return gw.Serve(ctx, n.ls.api) }})
 
-	tdNC, tdJS, err := n.connect("taskdefs")
-	if err != nil {
-		return nil, nil, err
-	}
-	td, err := taskdefs.New(taskdefs.Config{Region: c.Region, Account: c.Account, Replicas: 1, Log: n.log.With("component", "taskdefs")}, tdNC, tdJS)
-	if err != nil {
-		return nil, nil, err
-	}
-	comps = append(comps, component{name: "taskdefs", stage: 1, run: td.Run})
-
-	scNC, scJS, err := n.connect("scheduler")
-	if err != nil {
-		return nil, nil, err
-	}
-	sc, err := control.New(control.Config{Region: c.Region, Account: c.Account, Replicas: 1, Services: control.AskSupervisor(scNC), Log: n.log.With("component", "scheduler")}, scNC, scJS)
-	if err != nil {
-		return nil, nil, err
-	}
-	comps = append(comps, component{name: "scheduler", stage: 1, run: sc.Run})
-
-	svNC, svJS, err := n.connect("supervisor")
-	if err != nil {
-		return nil, nil, err
-	}
-	sv, err := supervisor.New(supervisor.Config{Region: c.Region, Account: c.Account, Replicas: 1, HealthyAfter: c.ServiceHealthyAfter, Log: n.log.With("component", "supervisor")}, svNC, svJS)
-	if err != nil {
-		return nil, nil, err
-	}
-	comps = append(comps, component{name: "supervisor", stage: 1, run: sv.Run})
-	crNC, crJS, err := n.connect("cron")
-	if err != nil {
-		return nil, nil, err
-	}
-	cr, err := cron.New(cron.Config{Region: c.Region, Account: c.Account, Replicas: 1, Minute: c.CronMinute, Log: n.log.With("component", "cron")}, crNC, crJS)
-	if err != nil {
-		return nil, nil, err
-	}
-	comps = append(comps, component{name: "cron", stage: 1, run: cr.Run})
-
 	rgNC, rgJS, err := n.connect("registry")
 	if err != nil {
 		return nil, nil, err
@@ -105,46 +135,7 @@ func (n *node) components(ctx context.Context, keyID string) ([]component, []str
 	// The registry serves HTTP (a front door) and ECR operations; it stops
 	// with the front doors, after its in-flight pushes and pulls.
 	comps = append(comps, component{name: "registry", stage: 0, run: func(ctx context.Context) error { return rg.Serve(ctx, n.ls.registry) }})
-
-	lgNC, lgJS, err := n.connect("logs")
-	if err != nil {
-		return nil, nil, err
-	}
-	lg, err := logs.New(logs.Config{Region: c.Region, Account: c.Account, Replicas: 1, Log: n.log.With("component", "logs")}, lgNC, lgJS)
-	if err != nil {
-		return nil, nil, err
-	}
-	comps = append(comps, component{name: "logs", stage: 1, run: lg.Run})
-
-	mtNC, mtJS, err := n.connect("metrics")
-	if err != nil {
-		return nil, nil, err
-	}
-	mtCfg := metrics.Config{
-		Region: c.Region, Account: c.Account, Replicas: 1, CountsInterval: c.AgentInsightsInterval,
-		Log: n.log.With("component", "metrics"),
-	}
-	if exp != nil {
-		mtCfg.Observer = exp
-		if err := exp.RegisterNATSHealth(mtJS); err != nil {
-			return nil, nil, err
-		}
-	}
-	mt, err := metrics.New(mtCfg, mtNC, mtJS)
-	if err != nil {
-		return nil, nil, err
-	}
-	comps = append(comps, component{name: "metrics", stage: 1, run: mt.Run})
-
-	switch ag, note, err := n.localAgent(ctx, keyID); {
-	case err != nil:
-		return nil, nil, err
-	case ag != nil:
-		comps = append(comps, component{name: "agent", stage: 1, run: ag.Run})
-	default:
-		notes = append(notes, note)
-	}
-	return comps, notes, nil
+	return comps, exp, nil
 }
 
 // agentNote probes the local Docker engine and explains why there will be
