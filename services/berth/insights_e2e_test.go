@@ -76,10 +76,10 @@ func TestE2E_ContainerInsights(t *testing.T) {
 	p.aws(t, "ecs", "update-cluster-settings", "--cluster", "default", "--settings", "name=containerInsights,value=enabled")
 	burn := p.registerTaskDef(t, taskDef("ci-burn", map[string]any{"name": "burn", "image": image, "cpu": 1024, "memory": 64,
 		"essential": true, "stopTimeout": 2, "command": []string{"sh", "-c", "while :; do :; done"}}))
-	// ash keeps the 100 MiB string of the command substitution; the echo
-	// after sleep stops it from exec'ing sleep in its place.
+	// dd fills one 100 MiB buffer from /dev/zero at once, then blocks
+	// writing it to a pipe nobody reads: 100 MiB stay resident.
 	hog := p.registerTaskDef(t, taskDef("ci-hog", map[string]any{"name": "hog", "image": image, "memory": 256,
-		"essential": true, "stopTimeout": 2, "command": []string{"sh", "-c", `x=$(head -c 104857600 /dev/zero | tr "\0" a); sleep 3600; echo ${#x}`}}))
+		"essential": true, "stopTimeout": 2, "command": []string{"sh", "-c", "dd if=/dev/zero bs=104857600 count=1 | sleep 3600"}}))
 	c := p.ecs(t)
 	started := time.Now()
 	for _, td := range []string{burn, hog} {

@@ -262,10 +262,26 @@ func TestE2E_LogsTailFollow(t *testing.T) {
 
 	cmd := exec.Command(testenv.RequireTool(t, "aws"), "--endpoint-url", "http://"+p.api, "--profile", "berth",
 		"logs", "tail", group, "--follow", "--format", "short")
-	cmd.Env = append(os.Environ(),
+	// The profile gives the credentials and the region: no AWS_* variable
+	// of this environment may override them (an empty AWS_DEFAULT_REGION
+	// would sign for region "").
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "AWS_") {
+			env = append(env, kv)
+		}
+	}
+	cmd.Env = append(env,
 		"AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(p.data, "aws", "credentials"),
 		"AWS_CONFIG_FILE="+filepath.Join(p.data, "aws", "config"),
-		"AWS_PAGER=", "AWS_ACCESS_KEY_ID=", "AWS_SECRET_ACCESS_KEY=", "AWS_PROFILE=", "AWS_DEFAULT_REGION=")
+		"AWS_PAGER=")
+	var stderr testenv.SafeBuffer
+	cmd.Stderr = &stderr
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("aws logs tail stderr:\n%s", stderr.String())
+		}
+	})
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

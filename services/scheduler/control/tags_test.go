@@ -170,6 +170,10 @@ func startFakeTaskDefs(t testing.TB, env *testenv.Env) *fakeTaskDefs {
 		record("UntagResource", r)
 		_ = r.Error(string(events.CodeClient), "Unable to describe task definition.", []byte(`{"reason":"fake"}`))
 	})
+	// The endpoints' subscriptions reach the server before the test calls.
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
 	return f
 }
 
