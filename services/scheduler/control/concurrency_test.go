@@ -189,7 +189,7 @@ func (lr *loadRun) failedSince(t time.Time) int {
 // runLoad sends clients×perClient RunTask calls of count 10 straight over
 // NATS, each with its own clientToken, retrying a call with the same token
 // until it gets an answer.
-func runLoad(t testing.TB, nc *nats.Conn, cluster string, tds []string, clients, perClient int, onCall func(calls int64)) *loadRun {
+func runLoad(t testing.TB, nc *nats.Conn, cluster string, tds []string, clients, perClient int, onCall func(lr *loadRun, calls int64)) *loadRun {
 	t.Helper()
 	lr := &loadRun{accepted: map[string]string{}, byToken: map[string]int{}, attempts: map[string][]string{}}
 	strategies := [][]ecsapi.PlacementStrategy{
@@ -216,7 +216,7 @@ func runLoad(t testing.TB, nc *nats.Conn, cluster string, tds []string, clients,
 				var out ecsapi.RunTaskResponse
 				for attempt := 0; ; attempt++ {
 					if n := lr.calls.Add(1); onCall != nil {
-						onCall(n)
+						onCall(lr, n)
 					}
 					start := time.Now()
 					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -332,7 +332,7 @@ func checkLoad(t testing.TB, e *schedEnv, cluster string, lr *loadRun, fleet *si
 // concurrencySetup is three replicas (the third a separate process the
 // test can kill -9, when asked), fifty simulated instances in three zones
 // and three task definitions, two with host ports.
-func concurrencySetup(t *testing.T, killable bool) (*schedEnv, *simagent.Fleet, []string, *errorCounter, *replicaProc) {
+func concurrencySetup(t *testing.T, killable bool) (*schedEnv, *simagent.Fleet, []string, *errorCounter, []*replicaProc) {
 	errs := &errorCounter{}
 	cfg := testConfig()
 	cfg.Log = slog.New(errs)
@@ -340,11 +340,15 @@ func concurrencySetup(t *testing.T, killable bool) (*schedEnv, *simagent.Fleet, 
 	if killable {
 		bin = buildScheduler(t)
 	}
-	e := startSched(t, 2, cfg)
-	var proc *replicaProc
+	var procs []*replicaProc
+	var e *schedEnv
 	if killable {
-		proc = startProcReplica(t, e.Env, bin)
+		// One in-process replica and two processes: the test kills the
+		// second process only if killing the first cost no call anything.
+		e = startSched(t, 1, cfg)
+		procs = append(procs, startProcReplica(t, e.Env, bin), startProcReplica(t, e.Env, bin))
 	} else {
+		e = startSched(t, 2, cfg)
 		startReplica(t, e.Env, cfg)
 	}
 	e.cluster(t, "load")
@@ -356,7 +360,7 @@ func concurrencySetup(t *testing.T, killable bool) (*schedEnv, *simagent.Fleet, 
 		},
 	})
 	tds := []string{e.taskDef(t, "small", 64, 128), e.taskDef(t, "medium", 128, 256, [2]int32{80, 0}), e.taskDef(t, "static", 32, 64, [2]int32{80, 8080})}
-	return e, fleet, tds, errs, proc
+	return e, fleet, tds, errs, procs
 }
 
 // TestConcurrency_ReplicasNeverOversubscribe: three replicas, fifty
@@ -374,22 +378,40 @@ func TestConcurrency_ReplicasNeverOversubscribe(t *testing.T) {
 // work in flight: at least one call must have got no answer after the kill
 // and been retried.
 func TestConcurrency_ReplicaKilled(t *testing.T) {
-	e, fleet, tds, errs, proc := concurrencySetup(t, true)
+	e, fleet, tds, errs, procs := concurrencySetup(t, true)
 	nc := natstest.Connect(t, e.Server)
-	base, err := proc.received()
+	base, err := procs[0].received()
 	must(t, err)
-	var killer sync.WaitGroup
-	var killErr error
-	lr := runLoad(t, nc, "load", tds, 20, 10, func(calls int64) {
-		if calls == 60 {
+	var first, second sync.WaitGroup
+	var killErr, secondErr error
+	firstDone := make(chan struct{})
+	lr := runLoad(t, nc, "load", tds, 20, 10, func(lr *loadRun, calls int64) {
+		switch calls {
+		case 60:
 			// A third of the way through, once the process has been
 			// taking requests.
-			killer.Go(func() { killErr = proc.killWhenBusy(base) })
+			first.Go(func() {
+				defer close(firstDone)
+				killErr = procs[0].killWhenBusy(base)
+			})
+		case 120:
+			// A kill that held no call tests nothing: kill the other
+			// process too, while the load goes on.
+			second.Go(func() {
+				<-firstDone
+				if at := procs[0].killedAt.Load(); at != nil && lr.failedSince(*at) == 0 {
+					if now, err := procs[1].received(); err == nil {
+						secondErr = procs[1].killWhenBusy(now - 10)
+					}
+				}
+			})
 		}
 	})
-	killer.Wait()
+	first.Wait()
+	second.Wait()
 	must(t, killErr)
-	at := proc.killedAt.Load()
+	must(t, secondErr)
+	at := procs[0].killedAt.Load()
 	if at == nil {
 		t.Fatal("the replica was never killed")
 	}
