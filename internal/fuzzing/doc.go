@@ -7,6 +7,6 @@
 // file) with its seed corpus in the test and, for inputs that once failed,
 // in that package's testdata/fuzz/FuzzX folder, where `go test -fuzz`
 // writes them. The list of targets is in fuzzing_test.go; the time per
-// target is BERTH_FUZZTIME (default 8s). `go test -short` skips the runs
+// target is BERTH_FUZZTIME (default 20000x, a count of executions). `go test -short` skips the runs
 // (the seed corpora still run as ordinary tests in their packages).
 package fuzzing

@@ -20,8 +20,10 @@ var targets = []struct{ pkg, name string }{
 	{"./services/taskdefs/taskdefs", "FuzzRegisterTaskDefinition"},
 }
 
-// TestFuzzTargets fuzzes each target for BERTH_FUZZTIME (default 8s). A
-// failure leaves the failing input in the package's testdata/fuzz folder
+// TestFuzzTargets fuzzes each target for BERTH_FUZZTIME (default 20000
+// executions; a count rather than a duration, because a -fuzztime deadline
+// can end Go's fuzzing engine with a spurious "context deadline exceeded").
+// A failure leaves the failing input in the package's testdata/fuzz folder
 // and prints how to replay it.
 func TestFuzzTargets(t *testing.T) {
 	if testing.Short() {
@@ -29,7 +31,7 @@ func TestFuzzTargets(t *testing.T) {
 	}
 	fuzztime := os.Getenv("BERTH_FUZZTIME")
 	if fuzztime == "" {
-		fuzztime = "8s"
+		fuzztime = "20000x"
 	}
 	root, err := filepath.Abs(filepath.Join("..", ".."))
 	if err != nil {
