@@ -39,17 +39,7 @@ func Register(ctx context.Context, nc *nats.Conn, req ecsapi.RegisterContainerIn
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return nil, nil, err
-	}
-	for _, def := range []events.StreamDef{events.StreamHeartbeats, events.StreamAgentReports} {
-		if _, err := OpenStream(ctx, js, def.Name, log); err != nil {
-			return nil, nil, err
-		}
-	}
-	kv, err := OpenKV(ctx, js, events.BucketECSState.Name, log)
-	if err != nil {
+	if err := openScheduler(ctx, nc, log); err != nil {
 		return nil, nil, err
 	}
 	var resp ecsapi.RegisterContainerInstanceResponse
@@ -57,17 +47,50 @@ func Register(ctx context.Context, nc *nats.Conn, req ecsapi.RegisterContainerIn
 	if err := callRetry(ctx, nc, subj, req, &resp, log); err != nil {
 		return nil, nil, fmt.Errorf("register container instance: %w", err)
 	}
-	ci := resp.ContainerInstance
+	c, err := bind(ctx, nc, resp.ContainerInstance, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, resp.ContainerInstance, nil
+}
+
+// openScheduler waits for the scheduler's streams to exist.
+func openScheduler(ctx context.Context, nc *nats.Conn, log *slog.Logger) error {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	for _, def := range []events.StreamDef{events.StreamHeartbeats, events.StreamAgentReports} {
+		if _, err := OpenStream(ctx, js, def.Name, log); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// bind returns a client for the registered container instance ci on nc.
+func bind(ctx context.Context, nc *nats.Conn, ci *ecsapi.ContainerInstance, log *slog.Logger) (*Client, error) {
 	if ci == nil || ci.ContainerInstanceArn == "" {
-		return nil, nil, errors.New("register container instance: empty response")
+		return nil, errors.New("register container instance: empty response")
 	}
 	arn, err := events.ParseECSARN(ci.ContainerInstanceArn)
 	if err != nil || arn.Type != events.ResourceContainerInstance || arn.Cluster == "" {
-		return nil, nil, fmt.Errorf("register container instance: unexpected ARN %q: %v", ci.ContainerInstanceArn, err)
+		return nil, fmt.Errorf("register container instance: unexpected ARN %q: %v", ci.ContainerInstanceArn, err)
+	}
+	if err := openScheduler(ctx, nc, log); err != nil {
+		return nil, err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, err
+	}
+	kv, err := OpenKV(ctx, js, events.BucketECSState.Name, log)
+	if err != nil {
+		return nil, err
 	}
 	c := &Client{nc: nc, js: js, kv: kv, log: log, cluster: arn.Cluster, instanceID: arn.ID, arn: ci.ContainerInstanceArn}
 	c.seq.Store(uint64(time.Now().UnixNano()))
-	return c, ci, nil
+	return c, nil
 }
 
 // callRetry retries while the scheduler is not up yet, logging the wait
@@ -255,3 +278,5 @@ func (c *Client) watchOnce(ctx context.Context, out chan<- Update) error {
 		}
 	}
 }
+
+func jsonBody(v any) ([]byte, error) { return json.Marshal(v) }

@@ -4,30 +4,106 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/berth-project/berth/internal/natsauth"
 )
+
+// Every test server runs with Berth's authentication (there is no switch
+// that turns it off): the identities and permissions of internal/natsauth,
+// with secrets generated once per test binary and shared by every server
+// it starts, so a cluster's nodes and the processes a test runs agree.
+var (
+	secretsOnce sync.Once
+	secrets     *natsauth.Secrets
+	secretsErr  error
+	confDir     string
+)
+
+// Secrets returns the test binary's NATS secrets.
+func Secrets(t testing.TB) *natsauth.Secrets {
+	t.Helper()
+	secretsOnce.Do(func() {
+		secrets, secretsErr = natsauth.NewSecrets()
+		if secretsErr != nil {
+			return
+		}
+		confDir, secretsErr = os.MkdirTemp("", "natstest-auth-")
+		if secretsErr != nil {
+			return
+		}
+		var conf string
+		conf, secretsErr = secrets.ServerConfig()
+		if secretsErr == nil {
+			secretsErr = os.WriteFile(filepath.Join(confDir, "auth.conf"), []byte(conf), 0o600)
+		}
+	})
+	if secretsErr != nil {
+		t.Fatalf("natstest: secrets: %v", secretsErr)
+	}
+	return secrets
+}
+
+// As returns the client options that connect as identity (a service name,
+// natsauth.Admin or natsauth.Subscriber).
+func As(t testing.TB, identity string) []nats.Option {
+	t.Helper()
+	s := Secrets(t)
+	pw, ok := s.Passwords[identity]
+	if !ok {
+		t.Fatalf("natstest: no identity %q", identity)
+	}
+	return []nats.Option{nats.UserInfo(identity, pw), nats.CustomInboxPrefix(natsauth.InboxPrefix(identity))}
+}
+
+// Admin returns the client options of the admin identity.
+func Admin(t testing.TB) []nats.Option { return As(t, natsauth.Admin) }
+
+// ContextFile writes a NATS context file for identity at url (what
+// --nats-creds takes) and returns its path.
+func ContextFile(t testing.TB, url, identity string) string {
+	t.Helper()
+	s := Secrets(t)
+	path := filepath.Join(t.TempDir(), identity+".json")
+	if err := natsauth.WriteContext(path, s.ContextFor(identity, url, "test")); err != nil {
+		t.Fatalf("natstest: context file: %v", err)
+	}
+	return path
+}
+
+// authOptions loads the authorization configuration into fresh options.
+func authOptions(t testing.TB) *server.Options {
+	t.Helper()
+	Secrets(t)
+	opts, err := server.ProcessConfigFile(filepath.Join(confDir, "auth.conf"))
+	if err != nil {
+		t.Fatalf("natstest: auth config: %v", err)
+	}
+	return opts
+}
 
 // Options returns the options Start uses: loopback, a random port, JetStream
 // with file storage under a temp dir, no logs, no signal handlers.
 func Options(t testing.TB) *server.Options {
 	t.Helper()
-	opts := &server.Options{
-		ServerName:         "berth-test",
-		Host:               "127.0.0.1",
-		Port:               -1,
-		JetStream:          true,
-		StoreDir:           t.TempDir(),
-		JetStreamMaxMemory: 256 << 20,
-		JetStreamMaxStore:  64 << 30,
-		MaxPayload:         8 << 20,
-		NoLog:              true,
-		NoSigs:             true,
-	}
+	opts := authOptions(t)
+	opts.ServerName = "berth-test"
+	opts.Host = "127.0.0.1"
+	opts.Port = -1
+	opts.JetStream = true
+	opts.StoreDir = t.TempDir()
+	opts.JetStreamMaxMemory = 256 << 20
+	opts.JetStreamMaxStore = 64 << 30
+	opts.MaxPayload = 8 << 20
+	opts.NoLog = true
+	opts.NoSigs = true
 	if os.Getenv("BERTH_TEST_NATS_DEBUG") == "1" {
 		opts.Port = 4222
 		opts.NoLog = false
@@ -68,10 +144,11 @@ func StartWith(t testing.TB, opts *server.Options) *server.Server {
 	return s
 }
 
-// Connect opens a client connection to s, closed at cleanup.
+// Connect opens a client connection to s as admin (unless opts name another
+// identity), closed at cleanup.
 func Connect(t testing.TB, s *server.Server, opts ...nats.Option) *nats.Conn {
 	t.Helper()
-	opts = append([]nats.Option{nats.Name(t.Name())}, opts...)
+	opts = append(append([]nats.Option{nats.Name(t.Name())}, Admin(t)...), opts...)
 	nc, err := nats.Connect(s.ClientURL(), opts...)
 	if err != nil {
 		t.Fatalf("natstest: connect: %v", err)
@@ -137,7 +214,7 @@ func Cluster(t testing.TB, n int) ([]*server.Server, string) {
 		}
 		urls += s.ClientURL()
 	}
-	nc, err := nats.Connect(urls)
+	nc, err := nats.Connect(urls, Admin(t)...)
 	if err != nil {
 		t.Fatalf("natstest: connect cluster: %v", err)
 	}

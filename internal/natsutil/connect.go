@@ -15,12 +15,45 @@ import (
 // until ctx ends, and reconnects forever afterwards. Extra options are applied
 // last (credentials, nats.InProcessServer, ...).
 func Connect(ctx context.Context, url, name string, log *slog.Logger, extra ...nats.Option) (*nats.Conn, error) {
+	opts := append([]nats.Option{nats.RetryOnFailedConnect(true)}, clientOptions(name, log)...)
+	opts = append(opts, extra...)
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("connect %s: %w", url, err)
+	}
+	for !nc.IsConnected() {
+		if nc.IsClosed() {
+			return nil, fmt.Errorf("connect %s: %w", url, nc.LastError())
+		}
+		select {
+		case <-ctx.Done():
+			nc.Close()
+			return nil, fmt.Errorf("connect %s: %w (last error: %v)", url, ctx.Err(), nc.LastError())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return nc, nil
+}
+
+// Dial connects once (an error, a refused credential included, comes back
+// at once) and reconnects forever afterwards.
+func Dial(url, name string, log *slog.Logger, extra ...nats.Option) (*nats.Conn, error) {
+	nc, err := nats.Connect(url, append(clientOptions(name, log), extra...)...)
+	if err != nil {
+		return nil, fmt.Errorf("connect %s: %w", url, err)
+	}
+	return nc, nil
+}
+
+// clientOptions are the options of every Berth connection: reconnect
+// forever, log disconnects and asynchronous errors (permission violations
+// among them).
+func clientOptions(name string, log *slog.Logger) []nats.Option {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	opts := []nats.Option{
+	return []nats.Option{
 		nats.Name(name),
-		nats.RetryOnFailedConnect(true),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250 * time.Millisecond),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
@@ -39,20 +72,6 @@ func Connect(ctx context.Context, url, name string, log *slog.Logger, extra ...n
 			log.Error("nats async error", "subject", subj, "err", err)
 		}),
 	}
-	opts = append(opts, extra...)
-	nc, err := nats.Connect(url, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("connect %s: %w", url, err)
-	}
-	for !nc.IsConnected() {
-		select {
-		case <-ctx.Done():
-			nc.Close()
-			return nil, fmt.Errorf("connect %s: %w", url, ctx.Err())
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-	return nc, nil
 }
 
 // WaitJetStream blocks until the JetStream API answers (the meta leader of a

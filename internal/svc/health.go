@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/berth-project/berth/internal/natsauth"
 	"io"
 	"net/http"
 	"time"
@@ -61,7 +62,11 @@ func checkHTTP(ctx context.Context, url string) error {
 func pingService(ctx context.Context, c Common, name string) error {
 	opts := []nats.Option{nats.Name(name + "-healthcheck")}
 	if c.NATSCreds != "" {
-		opts = append(opts, nats.UserCredentials(c.NATSCreds))
+		creds, err := natsauth.CredsOptions(c.NATSCreds)
+		if err != nil {
+			return fmt.Errorf("--nats-creds: %w", err)
+		}
+		opts = append(opts, creds...)
 	}
 	nc, err := nats.Connect(c.NATSURL, opts...)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/berth-project/berth/internal/natsauth"
 	"io"
 	"log/slog"
 	"regexp"
@@ -34,7 +35,7 @@ const DefaultAccount = "000000000000"
 // variable, then to the built-in default.
 func (c *Common) Register(fs *flag.FlagSet, getenv func(string) string) {
 	String(fs, getenv, &c.NATSURL, "nats-url", "BERTH_NATS_URL", "nats://127.0.0.1:4222", "NATS server URL(s), comma-separated")
-	String(fs, getenv, &c.NATSCreds, "nats-creds", "BERTH_NATS_CREDS", "", "NATS credentials file")
+	String(fs, getenv, &c.NATSCreds, "nats-creds", "BERTH_NATS_CREDS", "", "NATS credentials: a context file (JSON with user, password, inbox_prefix, as Berth writes them) or a JWT .creds file")
 	String(fs, getenv, &c.Region, "region", "BERTH_REGION", "us-east-1", "AWS region used in ARNs")
 	String(fs, getenv, &c.Account, "account", "BERTH_ACCOUNT", DefaultAccount, "12-digit AWS account id used in ARNs")
 	Int(fs, getenv, &c.Replicas, "replicas", "BERTH_REPLICAS", 1, "JetStream replicas for streams and buckets (3 in a cluster)")
@@ -103,7 +104,11 @@ const (
 func Connect(ctx context.Context, c Common, name string, log *slog.Logger, extra ...nats.Option) (*nats.Conn, jetstream.JetStream, error) {
 	extra = append([]nats.Option{nats.PingInterval(PingInterval), nats.MaxPingsOutstanding(MaxPingsOut)}, extra...)
 	if c.NATSCreds != "" {
-		extra = append([]nats.Option{nats.UserCredentials(c.NATSCreds)}, extra...)
+		creds, err := natsauth.CredsOptions(c.NATSCreds)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--nats-creds: %w", err)
+		}
+		extra = append(creds, extra...)
 	}
 	nc, err := natsutil.Connect(ctx, c.NATSURL, name, log, extra...)
 	if err != nil {

@@ -23,7 +23,8 @@ func RunMain(t *testing.T, run MainFunc, service string, env map[string]string) 
 	t.Helper()
 	s := natstest.Start(t)
 	nc := natstest.Connect(t, s)
-	vars := map[string]string{"BERTH_NATS_URL": s.ClientURL(), "BERTH_ACCOUNT": Account, "BERTH_REGION": Region}
+	vars := map[string]string{"BERTH_NATS_URL": s.ClientURL(), "BERTH_NATS_CREDS": natstest.ContextFile(t, s.ClientURL(), service),
+		"BERTH_ACCOUNT": Account, "BERTH_REGION": Region}
 	for k, v := range env {
 		vars[k] = v
 	}

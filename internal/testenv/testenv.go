@@ -73,7 +73,7 @@ func NewOn(t testing.TB, s *server.Server) *Env {
 // returns its endpoint URL.
 func (e *Env) StartGateway(t testing.TB) string {
 	t.Helper()
-	nc := natstest.Connect(t, e.Server)
+	nc := natstest.Connect(t, e.Server, natstest.As(t, events.ServiceGateway)...)
 	js, _ := jetstream.New(nc)
 	keys, err := accesskeys.Watch(e.Ctx, js, 1, nil)
 	if err != nil {

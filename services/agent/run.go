@@ -1,9 +1,16 @@
 package main
 
 import (
+	"log/slog"
+
+	"github.com/nats-io/nats.go"
+
 	"context"
 	"flag"
 	"fmt"
+	"github.com/berth-project/berth/internal/agentproto"
+	"github.com/berth-project/berth/internal/natsauth"
+	"github.com/berth-project/berth/internal/natsutil"
 	"io"
 	"time"
 
@@ -37,11 +44,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	cfg.Region, cfg.Account = common.Region, common.Account
 	log := svc.NewLogger(stderr, common.LogLevel, events.ServiceAgent)
 	cfg.Logger = log
-	nc, _, err := svc.Connect(ctx, common, events.ServiceAgent, log)
-	if err != nil {
-		return err
+	var nc *nats.Conn
+	if cfg.JoinToken != "" {
+		// Join with the token, then talk as the instance's own identity.
+		cfg.Dial = dialer(common, log)
+	} else {
+		var err error
+		if nc, _, err = svc.Connect(ctx, common, events.ServiceAgent, log); err != nil {
+			return err
+		}
+		defer nc.Drain()
 	}
-	defer nc.Drain()
 	a, err := agent.New(*cfg, nc)
 	if err != nil {
 		return err
@@ -91,9 +104,17 @@ func registerFlags(fs *flag.FlagSet, getenv func(string) string) (*agent.Config,
 	dur(&cfg.HeartbeatInterval, "heartbeat-interval", "BERTH_AGENT_HEARTBEAT_INTERVAL", events.HeartbeatInterval, "time between heartbeats")
 	dur(&cfg.ResyncInterval, "resync-interval", "BERTH_AGENT_RESYNC_INTERVAL", agent.DefaultResyncInterval, "time between full re-reads of the desired state")
 
+	var tokenFile string
+	str(&cfg.JoinToken, "join-token", "BERTH_JOIN_TOKEN", "", "cluster join token (prefer --join-token-file)")
+	str(&tokenFile, "join-token-file", "BERTH_JOIN_TOKEN_FILE", "", "file holding the cluster join token (the all-in-one writes <data>/secrets/join-token)")
 	finish := func() error {
 		cfg.DisableMetadataBridge = !bridge
 		var err error
+		if cfg.JoinToken == "" && tokenFile != "" {
+			if cfg.JoinToken, err = natsauth.ReadJoinToken(tokenFile); err != nil {
+				return fmt.Errorf("--join-token-file: %w", err)
+			}
+		}
 		if cfg.AccessKeyID == "" && credsFile != "" {
 			if cfg.AccessKeyID, err = accessKeyFromFile(credsFile); err != nil {
 				return fmt.Errorf("--access-key-file: %w", err)
@@ -120,4 +141,23 @@ func registerFlags(fs *flag.FlagSet, getenv func(string) string) (*agent.Config,
 		return nil
 	}
 	return cfg, finish
+}
+
+// dialer connects to the control plane's NATS as a given user, failing at
+// once when refused; once connected it reconnects forever.
+func dialer(c svc.Common, log *slog.Logger) agentproto.Dial {
+	return func(ctx context.Context, user, password, inbox string) (*nats.Conn, error) {
+		opts := []nats.Option{nats.UserInfo(user, password), nats.CustomInboxPrefix(inbox),
+			nats.PingInterval(svc.PingInterval), nats.MaxPingsOutstanding(svc.MaxPingsOut)}
+		if c.NATSCreds != "" {
+			// TLS or other settings from a context file; its user is
+			// replaced by the join identities.
+			extra, err := natsauth.CredsOptions(c.NATSCreds)
+			if err != nil {
+				return nil, err
+			}
+			opts = append(extra, opts...)
+		}
+		return natsutil.Dial(c.NATSURL, "agent", log, opts...)
+	}
 }

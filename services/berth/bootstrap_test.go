@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"github.com/berth-project/berth/internal/natsauth"
 	"io"
 	"log/slog"
 	"os"
@@ -70,7 +71,11 @@ func TestBerth_RestartAfterBootstrapCrash(t *testing.T) {
 func crashState(t *testing.T, data string, entries map[string][]byte) {
 	t.Helper()
 	c := config{Data: data, NATSAddr: testenv.FreeAddr(t), MaxMemory: 64}
-	s, err := startNATS(t.Context(), c, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	sec, err := natsauth.LoadOrCreate(filepath.Join(data, "secrets"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := startNATS(t.Context(), c, sec, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +83,7 @@ func crashState(t *testing.T, data string, entries map[string][]byte) {
 		s.Shutdown()
 		s.WaitForShutdown()
 	}()
-	nc, err := nats.Connect("", nats.InProcessServer(s))
+	nc, err := nats.Connect("", nats.InProcessServer(s), nats.UserInfo(natsauth.Admin, sec.Passwords[natsauth.Admin]))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/berth-project/berth/internal/accesskeys"
+	"github.com/berth-project/berth/internal/natsauth"
 	"github.com/berth-project/berth/logs"
 	"github.com/berth-project/berth/metrics"
 	"github.com/berth-project/berth/registry"
@@ -40,7 +41,8 @@ func (n *node) components(ctx context.Context, keyID string) ([]component, []str
 			return taskdefs.New(taskdefs.Config{Region: c.Region, Account: c.Account, Replicas: 1, Log: log("taskdefs")}, nc, js)
 		}},
 		{"scheduler", func(nc *nats.Conn, js jetstream.JetStream) (runner, error) {
-			return control.New(control.Config{Region: c.Region, Account: c.Account, Replicas: 1, Services: control.AskSupervisor(nc), Log: log("scheduler")}, nc, js)
+			auth := &control.AgentAuth{IssuerSeed: n.secrets.IssuerSeed, JoinToken: func() (string, error) { return natsauth.ReadJoinToken(joinTokenPath(c)) }}
+			return control.New(control.Config{Region: c.Region, Account: c.Account, Replicas: 1, Services: control.AskSupervisor(nc), Auth: auth, Log: log("scheduler")}, nc, js)
 		}},
 		{"supervisor", func(nc *nats.Conn, js jetstream.JetStream) (runner, error) {
 			return supervisor.New(supervisor.Config{Region: c.Region, Account: c.Account, Replicas: 1, HealthyAfter: c.ServiceHealthyAfter, Log: log("supervisor")}, nc, js)
@@ -162,11 +164,15 @@ func (n *node) localAgent(_ context.Context, accessKeyID string) (*agent.Agent, 
 	if n.agentNote != "" {
 		return nil, n.agentNote, nil
 	}
-	agNC, _, err := n.connect("agent")
+	token, err := natsauth.ReadJoinToken(joinTokenPath(c))
 	if err != nil {
 		return nil, "", err
 	}
+	// The local agent joins as any agent does: with the join token, then
+	// as its instance's own identity.
+	dial := func(_ context.Context, user, password, inbox string) (*nats.Conn, error) { return n.dial(user, password, inbox) }
 	ag, err := agent.New(agent.Config{
+		JoinToken: token, Dial: dial,
 		Region: c.Region, Account: c.Account, DockerHost: c.DockerHost,
 		Listeners: agent.Listeners{Introspection: n.ls.introspection, Metadata: n.ls.metadata},
 
@@ -179,7 +185,7 @@ func (n *node) localAgent(_ context.Context, accessKeyID string) (*agent.Agent, 
 		AWSVPCSubnet:      c.AgentAWSVPCSubnet,
 		InsightsInterval:  c.AgentInsightsInterval,
 		Logger:            n.log,
-	}, agNC)
+	}, nil)
 	if err != nil {
 		return nil, "", err
 	}

@@ -65,7 +65,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	svc.String(fs, getenv, &c.Data, "data", "BERTH_DATA", filepath.Join(home, ".berth"), "data folder (NATS storage, generated AWS credentials)")
 	svc.String(fs, getenv, &c.APIAddr, "api-addr", "BERTH_API_ADDR", "127.0.0.1:4566", "AWS API (gateway) listen address")
 	svc.String(fs, getenv, &c.RegistryAddr, "registry-addr", "BERTH_REGISTRY_ADDR", "127.0.0.1:5000", "OCI registry listen address")
-	svc.String(fs, getenv, &c.NATSAddr, "nats-addr", "BERTH_NATS_ADDR", "127.0.0.1:4222", "embedded NATS listen address (for NATS clients)")
+	svc.String(fs, getenv, &c.NATSAddr, "nats-addr", "BERTH_NATS_ADDR", "", "embedded NATS client port, e.g. 127.0.0.1:4222 (empty: none; the services connect in-process). Clients need the credentials in <data>/aws/nats-*.json")
 	svc.String(fs, getenv, &c.Region, "region", "BERTH_REGION", "us-east-1", "AWS region used in ARNs and the generated config")
 	svc.String(fs, getenv, &c.Account, "account", "BERTH_ACCOUNT", svc.DefaultAccount, "12-digit AWS account id used in ARNs")
 	svc.String(fs, getenv, &c.LogLevel, "log-level", "BERTH_LOG_LEVEL", "info", "debug, info, warn or error")
@@ -99,6 +99,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		return c, err
 	}
 	for name, addr := range map[string]string{"--api-addr": c.APIAddr, "--registry-addr": c.RegistryAddr, "--nats-addr": c.NATSAddr} {
+		if addr == "" && name == "--nats-addr" {
+			continue
+		}
 		if _, _, err := net.SplitHostPort(addr); err != nil {
 			return c, fmt.Errorf("%s %q: %w", name, addr, err)
 		}

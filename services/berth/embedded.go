@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/berth-project/berth/internal/natsauth"
 )
 
 // natsStartTimeout bounds the embedded server's start (JetStream recovery of
@@ -21,26 +23,42 @@ const natsStartTimeout = 30 * time.Second
 // data/nats. A busy --nats-addr fails at once with an error naming the flag:
 // the server reports its listen failure through the logger's Fatalf, which
 // natsLogger turns into an error.
-func startNATS(ctx context.Context, c config, log *slog.Logger) (*server.Server, error) {
-	host, portStr, _ := net.SplitHostPort(c.NATSAddr)
-	port, err := strconv.Atoi(portStr)
+func startNATS(ctx context.Context, c config, sec *natsauth.Secrets, log *slog.Logger) (*server.Server, error) {
+	// Authentication is always on (internal/natsauth): the generated
+	// configuration holds the identities and their permissions.
+	conf, err := sec.ServerConfig()
 	if err != nil {
-		return nil, fmt.Errorf("--nats-addr %s: %w", c.NATSAddr, err)
+		return nil, err
 	}
-	if port == 0 {
-		port = server.RANDOM_PORT // nats-server takes 0 for its default, 4222
+	confPath := filepath.Join(c.Data, "secrets", "nats-auth.conf")
+	if err := natsauth.WriteSecretFile(confPath, []byte(conf)); err != nil {
+		return nil, fmt.Errorf("nats auth config: %w", err)
 	}
-	opts := &server.Options{
-		ServerName:            "berth",
-		Host:                  host,
-		Port:                  port,
-		JetStream:             true,
-		StoreDir:              filepath.Join(c.Data, "nats"),
-		JetStreamMaxMemory:    int64(c.MaxMemory) << 20,
-		MaxPayload:            8 << 20,
-		StreamMaxBufferedSize: 1 << 30,
-		NoSigs:                true,
-		NoLog:                 true,
+	opts, err := server.ProcessConfigFile(confPath)
+	if err != nil {
+		return nil, fmt.Errorf("nats auth config: %w", err)
+	}
+	opts.ServerName = "berth"
+	opts.JetStream = true
+	opts.StoreDir = filepath.Join(c.Data, "nats")
+	opts.JetStreamMaxMemory = int64(c.MaxMemory) << 20
+	opts.MaxPayload = 8 << 20
+	opts.StreamMaxBufferedSize = 1 << 30
+	opts.NoSigs = true
+	opts.NoLog = true
+	if c.NATSAddr == "" {
+		// No client port: the services connect in-process.
+		opts.DontListen = true
+	} else {
+		host, portStr, _ := net.SplitHostPort(c.NATSAddr)
+		port, err := strconv.Atoi(portStr)
+		if err != nil {
+			return nil, fmt.Errorf("--nats-addr %s: %w", c.NATSAddr, err)
+		}
+		if port == 0 {
+			port = server.RANDOM_PORT // nats-server takes 0 for its default, 4222
+		}
+		opts.Host, opts.Port = host, port
 	}
 	s, err := server.NewServer(opts)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/berth-project/berth/internal/natsauth"
 	"io"
 	"strings"
 	"time"
@@ -53,7 +54,7 @@ func parseEventsConfig(args []string, getenv func(string) string, stderr io.Writ
 		fs.PrintDefaults()
 	}
 	svc.String(fs, getenv, &c.NATSURL, "nats-url", "BERTH_NATS_URL", "nats://127.0.0.1:4222", "NATS server URL(s)")
-	svc.String(fs, getenv, &c.NATSCreds, "nats-creds", "BERTH_NATS_CREDS", "", "NATS credentials file")
+	svc.String(fs, getenv, &c.NATSCreds, "nats-creds", "BERTH_NATS_CREDS", "", "NATS credentials: a context file (JSON with user, password, inbox_prefix, as Berth writes them) or a JWT .creds file")
 	fs.StringVar(&c.Cluster, "cluster", "", "only events of this ECS cluster")
 	fs.StringVar(&c.Type, "type", "", "only this type: task, container-instance, service, deployment, image, or a detail-type")
 	fs.StringVar(&c.Source, "source", "", "only this source: ecs or ecr (aws.ecs, aws.ecr)")
@@ -133,7 +134,11 @@ func runEvents(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	opts := []nats.Option{nats.Name("berth-events")}
 	if c.NATSCreds != "" {
-		opts = append(opts, nats.UserCredentials(c.NATSCreds))
+		creds, err := natsauth.CredsOptions(c.NATSCreds)
+		if err != nil {
+			return fmt.Errorf("--nats-creds: %w", err)
+		}
+		opts = append(opts, creds...)
 	}
 	nc, err := nats.Connect(c.NATSURL, opts...)
 	if err != nil {

@@ -14,7 +14,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/berth-project/berth/events"
 	"github.com/berth-project/berth/internal/accesskeys"
+	"github.com/berth-project/berth/internal/natsauth"
 	"github.com/berth-project/berth/internal/svc"
 )
 
@@ -68,13 +70,15 @@ type node struct {
 	// there is no local agent ("" when there is one).
 	ls        *listeners
 	agentNote string
+	// secrets are the NATS identities' credentials.
+	secrets *natsauth.Secrets
 }
 
-// connect opens an in-process connection named after a service.
-func (n *node) connect(name string) (*nats.Conn, jetstream.JetStream, error) {
-	nc, err := nats.Connect("", nats.InProcessServer(n.server), nats.Name(name), nats.MaxReconnects(-1))
+// connect opens an in-process connection as the identity of a service.
+func (n *node) connect(identity string) (*nats.Conn, jetstream.JetStream, error) {
+	nc, err := n.dial(identity, n.secrets.Passwords[identity], natsauth.InboxPrefix(identity))
 	if err != nil {
-		return nil, nil, fmt.Errorf("connect %s: %w", name, err)
+		return nil, nil, fmt.Errorf("connect %s: %w", identity, err)
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -86,6 +90,24 @@ func (n *node) connect(name string) (*nats.Conn, jetstream.JetStream, error) {
 	n.mu.Unlock()
 	return nc, js, nil
 }
+
+// dial opens an in-process connection as user, replies under inboxPrefix;
+// permission errors are logged.
+func (n *node) dial(user, password, inboxPrefix string) (*nats.Conn, error) {
+	log := n.log.With("nats_user", user)
+	return nats.Connect("", nats.InProcessServer(n.server), nats.Name(user), nats.MaxReconnects(-1),
+		nats.UserInfo(user, password), nats.CustomInboxPrefix(inboxPrefix),
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			subj := ""
+			if sub != nil {
+				subj = sub.Subject
+			}
+			log.Error("nats async error", "subject", subj, "err", err)
+		}))
+}
+
+// joinTokenPath is where the cluster join token is kept.
+func joinTokenPath(c config) string { return filepath.Join(c.Data, "secrets", natsauth.JoinTokenFile) }
 
 func serve(ctx context.Context, c config, log *slog.Logger, stdout io.Writer) error {
 	// Every port is bound before anything else starts (and long before the
@@ -104,11 +126,18 @@ func serve(ctx context.Context, c config, log *slog.Logger, stdout io.Writer) er
 			return err
 		}
 	}
-	s, err := startNATS(ctx, c, log)
+	sec, err := natsauth.LoadOrCreate(filepath.Join(c.Data, "secrets"))
+	if err != nil {
+		return fmt.Errorf("nats secrets: %w", err)
+	}
+	if _, err := natsauth.LoadOrCreateJoinToken(joinTokenPath(c)); err != nil {
+		return fmt.Errorf("join token: %w", err)
+	}
+	s, err := startNATS(ctx, c, sec, log)
 	if err != nil {
 		return err
 	}
-	n := &node{cfg: c, server: s, log: log, ls: ls, agentNote: note}
+	n := &node{cfg: c, server: s, log: log, ls: ls, agentNote: note, secrets: sec}
 	defer func() {
 		n.mu.Lock()
 		for _, nc := range n.conns {
@@ -120,7 +149,9 @@ func serve(ctx context.Context, c config, log *slog.Logger, stdout io.Writer) er
 		log.Info("stopped")
 	}()
 
-	_, js, err := n.connect("berth-bootstrap")
+	// The gateway's identity owns the access keys (it bootstraps them
+	// in a cluster too).
+	_, js, err := n.connect(events.ServiceGateway)
 	if err != nil {
 		return err
 	}
@@ -142,8 +173,11 @@ func serve(ctx context.Context, c config, log *slog.Logger, stdout io.Writer) er
 	}
 	// The banner shows the bound addresses (port 0 picks one).
 	c.APIAddr, c.RegistryAddr = ls.api.Addr().String(), ls.registry.Addr().String()
-	if a := s.Addr(); a != nil {
+	if a := s.Addr(); a != nil && c.NATSAddr != "" {
 		c.NATSAddr = a.String()
+		if err := writeNATSContexts(c, sec); err != nil {
+			return err
+		}
 	}
 	printBanner(stdout, c, credFile, confFile, notes)
 	return runComponents(ctx, log, comps)
@@ -210,7 +244,7 @@ func printBanner(w io.Writer, c config, credFile, confFile string, notes []strin
 	fmt.Fprintf(w, `Berth is running.
   AWS APIs:             http://%s  (ECS, ECR, CloudWatch Logs, EventBridge, Scheduler)
   OCI registry:         %s
-  NATS (JetStream):     nats://%s
+  NATS (JetStream):     %s
   data folder:          %s
 
 Point the aws CLI at it:
@@ -218,8 +252,32 @@ Point the aws CLI at it:
   export AWS_CONFIG_FILE=%s
   export AWS_PROFILE=berth
   aws --endpoint-url http://%s ecs list-clusters
-`, c.APIAddr, c.RegistryAddr, c.NATSAddr, c.Data, credFile, confFile, c.APIAddr)
+`, c.APIAddr, c.RegistryAddr, natsLine(c), c.Data, credFile, confFile, c.APIAddr)
 	for _, n := range notes {
 		fmt.Fprintf(w, "\nNote: %s\n", n)
 	}
+}
+
+// writeNATSContexts writes the NATS client contexts of the operator
+// (admin) and event subscriber identities next to the AWS credentials
+// (mode 0600), for the client port that is open.
+func writeNATSContexts(c config, sec *natsauth.Secrets) error {
+	url := "nats://" + c.NATSAddr
+	for _, id := range []struct{ name, file, desc string }{
+		{natsauth.Admin, "nats-admin.json", "Berth operator (all permissions)"},
+		{natsauth.Subscriber, "nats-events.json", "Berth event subscriber (read-only: events.>, logs.>)"},
+	} {
+		if err := natsauth.WriteContext(filepath.Join(c.Data, "aws", id.file), sec.ContextFor(id.name, url, id.desc)); err != nil {
+			return fmt.Errorf("write NATS context: %w", err)
+		}
+	}
+	return nil
+}
+
+// natsLine is the banner's NATS line.
+func natsLine(c config) string {
+	if c.NATSAddr == "" {
+		return "in-process only (--nats-addr opens a client port)"
+	}
+	return "nats://" + c.NATSAddr + "  (credentials: " + filepath.Join(c.Data, "aws", "nats-admin.json") + ", nats-events.json)"
 }

@@ -70,8 +70,8 @@ type Agent struct {
 // New checks cfg and prepares an agent on nc. It does not contact Docker or
 // NATS; Run does.
 func New(cfg Config, nc *nats.Conn) (*Agent, error) {
-	if nc == nil {
-		return nil, errors.New("agent: a NATS connection is required")
+	if nc == nil && (cfg.JoinToken == "" || cfg.Dial == nil) {
+		return nil, errors.New("agent: a NATS connection, or a join token and a dialer, is required")
 	}
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
@@ -178,6 +178,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		return errors.New("agent: Run called twice")
 	}
 	defer a.dc.Close()
+	defer a.closeJoined()
 	if err := probe(ctx, a.dc); err != nil {
 		return err
 	}
@@ -323,6 +324,18 @@ func (a *Agent) prepareAWSVPC(ctx context.Context) (*engine.AWSVPC, error) {
 // configured cluster) and registers the host, retrying while the scheduler
 // is not there.
 func (a *Agent) join(ctx context.Context) error {
+	if a.cfg.JoinToken != "" && a.cfg.Dial != nil {
+		req := registerRequest(a.cfg, a.host, a.instanceID, a.ownPorts())
+		proto, _, nc, err := agentproto.Join(ctx, a.cfg.Dial, a.cfg.JoinToken, req, a.log.With("component", "agentproto"))
+		if err != nil {
+			return fmt.Errorf("agent: %w", err)
+		}
+		a.nc = nc
+		a.auth.setConn(nc)
+		a.proto = proto
+		a.registeredAt = time.Now().UTC()
+		return nil
+	}
 	var cc ecsapi.CreateClusterResponse
 	if err := a.callRetry(ctx, events.SubjAPI(events.APIECS, "CreateCluster"), ecsapi.CreateClusterRequest{ClusterName: a.cfg.Cluster}, &cc); err != nil {
 		return fmt.Errorf("agent: create cluster %q: %w", a.cfg.Cluster, err)
@@ -335,6 +348,13 @@ func (a *Agent) join(ctx context.Context) error {
 	a.proto = proto
 	a.registeredAt = time.Now().UTC()
 	return nil
+}
+
+// closeJoined closes the connection the agent opened when it joined.
+func (a *Agent) closeJoined() {
+	if a.cfg.JoinToken != "" && a.nc != nil {
+		_ = a.nc.Drain()
+	}
 }
 
 // callRetry calls an API over NATS, retrying while nobody answers.

@@ -1,6 +1,8 @@
 package agent
 
 import (
+	"github.com/berth-project/berth/internal/agentproto"
+
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -113,6 +115,12 @@ type Config struct {
 	// refused.
 	AWSVPCSubnet string
 
+	// JoinToken is the cluster join token; with Dial, the agent joins with
+	// it (agentproto.Join) and then talks as its instance's own NATS
+	// identity, on a connection Dial opens. Without it the agent registers
+	// on the connection New was given.
+	JoinToken string
+	Dial      agentproto.Dial
 	// AccessKeyID is sent with ECR GetAuthorizationToken (the registry issues
 	// tokens per access key). Empty: the call is made anonymously, which a
 	// registry that checks keys refuses; pulls from it are then anonymous.

@@ -65,6 +65,13 @@ func newRegistryAuth(nc *nats.Conn, cfg Config, log *slog.Logger) *registryAuth 
 	}
 }
 
+// setConn switches to the connection the agent got when it joined.
+func (r *registryAuth) setConn(nc *nats.Conn) {
+	r.mu.Lock()
+	r.nc = nc
+	r.mu.Unlock()
+}
+
 // Auth implements engine.Config.RegistryAuth.
 func (r *registryAuth) Auth(ctx context.Context, image string) (*docker.RegistryAuth, error) {
 	host := imageHost(image)

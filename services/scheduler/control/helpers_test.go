@@ -33,7 +33,8 @@ func start(t testing.TB, cfg control.Config) *testenv.Env {
 // connection and waits until its endpoints are registered.
 func startReplica(t testing.TB, env *testenv.Env, cfg control.Config) {
 	t.Helper()
-	nc := natstest.Connect(t, env.Server)
+	// The scheduler's own identity: its permissions are under test too.
+	nc := natstest.Connect(t, env.Server, natstest.As(t, events.ServiceScheduler)...)
 	js, err := jetstream.New(nc)
 	if err != nil {
 		t.Fatal(err)

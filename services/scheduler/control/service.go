@@ -59,6 +59,9 @@ type Config struct {
 	// another (default 30 s).
 	RelayGrace   time.Duration
 	RelayAckWait time.Duration
+	// Auth, when set, makes this service admit agents: the NATS auth
+	// callout and the join endpoint (agentauth.go).
+	Auth *AgentAuth
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	Log *slog.Logger
@@ -195,6 +198,13 @@ func (s *Service) Run(ctx context.Context) error {
 		if err := api.Handle(op, h); err != nil {
 			return errors.Join(err, svc.Stop())
 		}
+	}
+	if s.cfg.Auth != nil {
+		stopAuth, err := s.serveAgentAuth(ctx, svc)
+		if err != nil {
+			return errors.Join(err, svc.Stop())
+		}
+		defer stopAuth()
 	}
 	// Make sure the server has our subscriptions before we say we are ready.
 	if err := s.nc.FlushTimeout(10 * time.Second); err != nil {
