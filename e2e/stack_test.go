@@ -166,7 +166,7 @@ func (s *stack) events(t *testing.T, timeout time.Duration, want ...string) []st
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "docker", "compose", "-f", "compose.yaml", "-f", "deploy/compose.offline.yaml",
-		"exec", "-T", "gateway", "/bin/berth", "events", "--all")
+		"exec", "-T", "gateway", "/bin/berth", "events", "--all", "--nats-creds", "/var/lib/berth/secrets/nats-events.json")
 	cmd.Dir = s.root
 	cmd.Env = append(os.Environ(), s.env...)
 	stdout, err := cmd.StdoutPipe()

@@ -314,9 +314,9 @@ func startBerthTarget(b *testing.B) *benchTarget {
 // default, -1: none).
 func startBerthTargetWith(b *testing.B, cache int64) *benchTarget {
 	srv := natstest.Start(b)
-	nc, err := nats.Connect("", nats.InProcessServer(srv))
+	nc, err := nats.Connect("", append(natstest.Admin(b), nats.InProcessServer(srv))...)
 	if os.Getenv("BERTH_BENCH_NATS_TCP") != "" { // a TCP connection instead
-		nc, err = nats.Connect(srv.ClientURL())
+		nc, err = nats.Connect(srv.ClientURL(), natstest.Admin(b)...)
 	}
 	if err != nil {
 		b.Fatal(err)

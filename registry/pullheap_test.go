@@ -153,7 +153,7 @@ func startRegistryOnExternalNATS(t *testing.T) (host, user, pass string) {
 	var nc *nats.Conn
 	natstest.Eventually(t, 20*time.Second, 50*time.Millisecond, func() error {
 		var err error
-		nc, err = nats.Connect("nats://" + addr)
+		nc, err = nats.Connect("nats://"+addr, natstest.Admin(t)...)
 		return err
 	})
 	t.Cleanup(nc.Close)

@@ -18,7 +18,7 @@ import (
 // without the part cache: the JetStream read path alone.
 func BenchmarkStoreRead(b *testing.B) {
 	srv := natstest.Start(b)
-	nc, err := nats.Connect("", nats.InProcessServer(srv))
+	nc, err := nats.Connect("", append(natstest.Admin(b), nats.InProcessServer(srv))...)
 	if err != nil {
 		b.Fatal(err)
 	}

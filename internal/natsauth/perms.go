@@ -34,9 +34,10 @@ type Perms struct {
 func InboxPrefix(identity string) string { return "_INBOX." + identity }
 
 // everyone may publish these: JetStream account and stream directory
-// information (names and configurations, never data) and flow control
-// replies of its own consumers.
-var everyone = []string{"$JS.API.INFO", "$JS.API.STREAM.NAMES", "$JS.API.STREAM.LIST", "$JS.FC.>"}
+// information (names and configurations, never data), flow control
+// replies of its own consumers, and micro discovery (PING, INFO, STATS:
+// health checks).
+var everyone = []string{"$JS.API.INFO", "$JS.API.STREAM.NAMES", "$JS.API.STREAM.LIST", "$JS.FC.>", "$SRV.>"}
 
 // readStream is what reading stream s takes: info, direct and message gets,
 // consumers (ephemeral, ordered and durable) and their acks.
@@ -68,6 +69,13 @@ func ownStream(s string, subjects ...string) []string {
 		"$JS.API.STREAM.MSG.DELETE." + s,
 	}, readStream(s)...)
 	return append(out, subjects...)
+}
+
+// ensureStream is what making sure stream s exists takes (a reader that
+// may start before its owner): creating and updating its configuration,
+// never its messages.
+func ensureStream(s string) []string {
+	return []string{"$JS.API.STREAM.CREATE." + s, "$JS.API.STREAM.UPDATE." + s}
 }
 
 func kvStream(b events.BucketDef) string { return "KV_" + b.Name }
@@ -149,7 +157,7 @@ func Services() map[string]Perms {
 		)),
 		events.ServiceRegistry: service(events.ServiceRegistry, cat(
 			ownKV(events.BucketRegistry), ownObjects(events.ObjectStoreBlobs),
-			readKV(events.BucketAccessKeys), ownsEvents(),
+			readKV(events.BucketAccessKeys), ensureStream(kvStream(events.BucketAccessKeys)), ownsEvents(),
 		)),
 		events.ServiceLogs: service(events.ServiceLogs, cat(
 			ownKV(events.BucketLogs), ownStream(events.StreamLogs.Name, events.SubjLogsAll),

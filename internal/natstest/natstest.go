@@ -27,15 +27,27 @@ var (
 	confDir     string
 )
 
+// secretsEnv names the folder of the test secrets, for child processes.
+const secretsEnv = "BERTH_NATSTEST_SECRETS"
+
 // Secrets returns the test binary's NATS secrets.
 func Secrets(t testing.TB) *natsauth.Secrets {
 	t.Helper()
 	secretsOnce.Do(func() {
-		secrets, secretsErr = natsauth.NewSecrets()
-		if secretsErr != nil {
-			return
+		// Processes a test starts (replicas, crash helpers) inherit the
+		// folder through the environment and share the secrets.
+		confDir = os.Getenv(secretsEnv)
+		if confDir == "" {
+			confDir, secretsErr = os.MkdirTemp("", "natstest-auth-")
+			if secretsErr != nil {
+				return
+			}
+			secretsErr = os.Setenv(secretsEnv, confDir)
+			if secretsErr != nil {
+				return
+			}
 		}
-		confDir, secretsErr = os.MkdirTemp("", "natstest-auth-")
+		secrets, secretsErr = natsauth.LoadOrCreate(confDir)
 		if secretsErr != nil {
 			return
 		}

@@ -25,6 +25,11 @@ func Connect(ctx context.Context, url, name string, log *slog.Logger, extra ...n
 		if nc.IsClosed() {
 			return nil, fmt.Errorf("connect %s: %w", url, nc.LastError())
 		}
+		if err := nc.LastError(); errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrAuthExpired) {
+			// Refused credentials do not get better by retrying.
+			nc.Close()
+			return nil, fmt.Errorf("connect %s as %q: %w", url, nc.Opts.User, err)
+		}
 		select {
 		case <-ctx.Done():
 			nc.Close()

@@ -21,9 +21,13 @@ func TestHealthcheckPing(t *testing.T) {
 	if err := nc.Flush(); err != nil { // the server knows the subscriptions
 		t.Fatal(err)
 	}
+	creds := natstest.ContextFile(t, s.ClientURL(), "taskdefs")
 	getenv := func(k string) string {
-		if k == "BERTH_NATS_URL" {
+		switch k {
+		case "BERTH_NATS_URL":
 			return s.ClientURL()
+		case "BERTH_NATS_CREDS":
+			return creds
 		}
 		return ""
 	}

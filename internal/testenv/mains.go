@@ -3,6 +3,7 @@ package testenv
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -35,7 +36,10 @@ func RunMain(t *testing.T, run MainFunc, service string, env map[string]string) 
 	go func() { done <- run(ctx, nil, func(k string) string { return vars[k] }, &logs) }()
 	natstest.Eventually(t, 20*time.Second, 50*time.Millisecond, func() error {
 		_, err := nc.Request("$SRV.PING."+service, nil, time.Second)
-		return err
+		if err != nil {
+			return fmt.Errorf("%w\n%s", err, logs.String())
+		}
+		return nil
 	})
 	cancel()
 	select {

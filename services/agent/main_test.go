@@ -67,6 +67,7 @@ func TestRun_NoDocker(t *testing.T) {
 	var stderr bytes.Buffer
 	err := run(t.Context(), nil, envOf(map[string]string{
 		"BERTH_NATS_URL":                 s.ClientURL(),
+		"BERTH_JOIN_TOKEN":               "token",
 		"DOCKER_HOST":                    "unix:///nonexistent/docker.sock",
 		"ECS_DATADIR":                    t.TempDir(),
 		"BERTH_AGENT_INTROSPECTION_ADDR": "127.0.0.1:0",

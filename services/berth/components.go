@@ -170,7 +170,9 @@ func (n *node) localAgent(_ context.Context, accessKeyID string) (*agent.Agent, 
 	}
 	// The local agent joins as any agent does: with the join token, then
 	// as its instance's own identity.
-	dial := func(_ context.Context, user, password, inbox string) (*nats.Conn, error) { return n.dial(user, password, inbox) }
+	dial := func(_ context.Context, user, password, inbox string) (*nats.Conn, error) {
+		return n.dial(user, password, inbox)
+	}
 	ag, err := agent.New(agent.Config{
 		JoinToken: token, Dial: dial,
 		Region: c.Region, Account: c.Account, DockerHost: c.DockerHost,

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"github.com/berth-project/berth/internal/natsauth"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -53,8 +55,14 @@ func parseEventsConfig(args []string, getenv func(string) string, stderr io.Writ
 		fmt.Fprintln(stderr, "usage: berth events [flags]\n\nFollows Berth's public event stream (EventBridge-format JSON, one event per line).")
 		fs.PrintDefaults()
 	}
-	svc.String(fs, getenv, &c.NATSURL, "nats-url", "BERTH_NATS_URL", "nats://127.0.0.1:4222", "NATS server URL(s)")
-	svc.String(fs, getenv, &c.NATSCreds, "nats-creds", "BERTH_NATS_CREDS", "", "NATS credentials: a context file (JSON with user, password, inbox_prefix, as Berth writes them) or a JWT .creds file")
+	home, _ := os.UserHomeDir()
+	data := getenv("BERTH_DATA")
+	if data == "" {
+		data = filepath.Join(home, ".berth")
+	}
+	svc.String(fs, getenv, &c.NATSCreds, "nats-creds", "BERTH_NATS_CREDS", filepath.Join(data, "aws", "nats-events.json"),
+		"NATS credentials: a context file (JSON with url, user, password, inbox_prefix: Berth writes <data>/aws/nats-events.json when --nats-addr is open) or a JWT .creds file")
+	svc.String(fs, getenv, &c.NATSURL, "nats-url", "BERTH_NATS_URL", "", "NATS server URL(s) (default: the credentials file's url)")
 	fs.StringVar(&c.Cluster, "cluster", "", "only events of this ECS cluster")
 	fs.StringVar(&c.Type, "type", "", "only this type: task, container-instance, service, deployment, image, or a detail-type")
 	fs.StringVar(&c.Source, "source", "", "only this source: ecs or ecr (aws.ecs, aws.ecr)")
@@ -132,8 +140,15 @@ func runEvents(ctx context.Context, args []string, getenv func(string) string, s
 		cfg.DeliverPolicy = jetstream.DeliverByStartTimePolicy
 		cfg.OptStartTime = &t
 	}
+	if c.NATSURL == "" {
+		if ctxFile, err := natsauth.ReadContext(c.NATSCreds); err == nil && ctxFile.URL != "" {
+			c.NATSURL = ctxFile.URL
+		} else {
+			c.NATSURL = nats.DefaultURL
+		}
+	}
 	opts := []nats.Option{nats.Name("berth-events")}
-	if c.NATSCreds != "" {
+	if _, err := os.Stat(c.NATSCreds); err == nil {
 		creds, err := natsauth.CredsOptions(c.NATSCreds)
 		if err != nil {
 			return fmt.Errorf("--nats-creds: %w", err)

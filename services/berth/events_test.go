@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/berth-project/berth/internal/natsauth"
 	"strings"
 	"testing"
 	"time"
@@ -54,7 +55,7 @@ func TestEvents_FiltersAndReplay(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 			defer cancel()
 			var out, errb bytes.Buffer
-			args := append([]string{"events", "--nats-url", s.ClientURL()}, tc.args...)
+			args := append([]string{"events", "--nats-url", s.ClientURL(), "--nats-creds", natstest.ContextFile(t, s.ClientURL(), natsauth.Subscriber)}, tc.args...)
 			if err := run(ctx, args, func(string) string { return "" }, &out, &errb); err != nil {
 				t.Fatalf("run: %v (%s)", err, errb.String())
 			}

@@ -28,6 +28,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 				return err
 			}
 			return nil
+		case "secrets":
+			if err := runSecrets(ctx, args[1:], getenv, stdout, stderr); !errors.Is(err, flag.ErrHelp) {
+				return err
+			}
+			return nil
 		case "version":
 			_, err := fmt.Fprintln(stdout, versionString())
 			return err

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/berth-project/berth/internal/natsauth"
 	"slices"
 	"strings"
 	"testing"
@@ -29,7 +30,7 @@ func TestEvents_TypeService(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	var out, errb bytes.Buffer
-	if err := run(ctx, []string{"events", "--nats-url", s.ClientURL(), "--type", "service", "--all", "--count", "2"}, func(string) string { return "" }, &out, &errb); err != nil {
+	if err := run(ctx, []string{"events", "--nats-url", s.ClientURL(), "--nats-creds", natstest.ContextFile(t, s.ClientURL(), natsauth.Subscriber), "--type", "service", "--all", "--count", "2"}, func(string) string { return "" }, &out, &errb); err != nil {
 		t.Fatalf("run: %v (%s)", err, errb.String())
 	}
 	var got []string

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -50,7 +51,7 @@ func TestE2E_Services(t *testing.T) {
 	}
 	// berth events --type service shows the service's public events.
 	ectx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	out2, err := exec.CommandContext(ectx, bin, "events", "--nats-url", "nats://"+p.nats, "--type", "service", "--all", "--count", "2").Output()
+	out2, err := exec.CommandContext(ectx, bin, "events", "--nats-creds", filepath.Join(p.data, "aws", "nats-events.json"), "--type", "service", "--all", "--count", "2").Output()
 	cancel()
 	if err != nil || !strings.Contains(string(out2), `"detail-type":"ECS Deployment State Change"`) || !strings.Contains(string(out2), "SERVICE_DEPLOYMENT_IN_PROGRESS") {
 		t.Fatalf("berth events --type service: %v\n%s", err, out2)

@@ -34,6 +34,7 @@ Usage:
   berth [flags]          run Berth on this machine: the AWS APIs, the registry,
                          an embedded NATS server and an agent for the local Docker
   berth events [flags]   follow Berth's event stream (berth events --help)
+  berth secrets --dir D  generate a cluster's NATS identities and join token (berth secrets --help)
   berth version          print the version
   berth help             print this help
 

@@ -28,7 +28,7 @@ func TestRun_Standalone(t *testing.T) {
 	done := make(chan error, 1)
 	var logs testenv.SafeBuffer
 	awsDir := t.TempDir()
-	args := []string{"--nats-url", s.ClientURL(), "--addr", addr, "--bootstrap", "--aws-dir", awsDir}
+	args := []string{"--nats-url", s.ClientURL(), "--nats-creds", natstest.ContextFile(t, s.ClientURL(), "gateway"), "--addr", addr, "--bootstrap", "--aws-dir", awsDir}
 	go func() { done <- run(ctx, args, func(string) string { return "" }, &logs) }()
 	natstest.Eventually(t, 15*time.Second, 50*time.Millisecond, func() error {
 		resp, err := http.Get("http://" + addr + "/healthz")

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/berth-project/berth/internal/natsauth"
+	"github.com/berth-project/berth/internal/natstest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -66,6 +68,7 @@ func (e *env) startProc(dataDir string) *agentProc {
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(),
 		"BERTH_NATS_URL="+e.srv.ClientURL(),
+		"BERTH_NATS_CREDS="+natstest.ContextFile(e.t, e.srv.ClientURL(), natsauth.Admin),
 		"BERTH_REGION="+testRegion,
 		"BERTH_ACCOUNT="+testAccount,
 		"BERTH_LOG_LEVEL=debug",

@@ -320,7 +320,7 @@ func getJSON(t *testing.T, url string, v any) int {
 func TestAgent_SurvivesNATSRestart(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, false)
-	nc, err := natsutil.Connect(t.Context(), e.srv.ClientURL(), "agent", nil)
+	nc, err := natsutil.Connect(t.Context(), e.srv.ClientURL(), "agent", nil, natstest.Admin(t)...)
 	if err != nil {
 		t.Fatal(err)
 	}

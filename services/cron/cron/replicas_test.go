@@ -40,7 +40,7 @@ func buildCron(t testing.TB) string {
 func (w *world) startCronProc(bin string, extra ...string) *exec.Cmd {
 	w.t.Helper()
 	cmd := exec.Command(bin, append([]string{"--log-level", "warn"}, extra...)...)
-	cmd.Env = append(os.Environ(), "BERTH_NATS_URL="+w.Server.ClientURL(), "BERTH_ACCOUNT="+testenv.Account, "BERTH_REGION="+testenv.Region)
+	cmd.Env = append(os.Environ(), "BERTH_NATS_URL="+w.Server.ClientURL(), "BERTH_NATS_CREDS="+natstest.ContextFile(w.t, w.Server.ClientURL(), events.ServiceCron), "BERTH_ACCOUNT="+testenv.Account, "BERTH_REGION="+testenv.Region)
 	logs := &testenv.SafeBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {

@@ -77,7 +77,7 @@ func buildScheduler(t testing.TB) string {
 func startProcReplica(t testing.TB, env *testenv.Env, bin string) *replicaProc {
 	t.Helper()
 	cfg := testConfig()
-	cmd := exec.Command(bin, "--nats-url", env.Server.ClientURL(), "--region", testenv.Region, "--account", testenv.Account,
+	cmd := exec.Command(bin, "--nats-url", env.Server.ClientURL(), "--nats-creds", natstest.ContextFile(t, env.Server.ClientURL(), events.ServiceScheduler), "--region", testenv.Region, "--account", testenv.Account,
 		"--heartbeat-timeout", cfg.HeartbeatTimeout.String(), "--janitor-interval", cfg.JanitorInterval.String(),
 		"--report-ack-wait", cfg.ReportAckWait.String())
 	// The process dies with the test binary, even when a timeout kills it

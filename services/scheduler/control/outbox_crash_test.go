@@ -51,7 +51,7 @@ func TestOutboxCrashHelper(t *testing.T) {
 			}
 		}
 	})
-	nc, err := nats.Connect(url)
+	nc, err := nats.Connect(url, natstest.As(t, events.ServiceScheduler)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package supervisor_test
 import (
 	"context"
 	"fmt"
+	"github.com/berth-project/berth/events"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -39,7 +40,7 @@ func (e *svcEnv) startProcs(t testing.TB, n int) []*supervisorProc {
 		logs := &testenv.SafeBuffer{}
 		cmd.Stdout, cmd.Stderr = logs, logs
 		cmd.Env = append(os.Environ(),
-			"BERTH_NATS_URL="+e.Server.ClientURL(), "BERTH_REGION="+testenv.Region, "BERTH_ACCOUNT="+testenv.Account,
+			"BERTH_NATS_URL="+e.Server.ClientURL(), "BERTH_NATS_CREDS="+natstest.ContextFile(t, e.Server.ClientURL(), events.ServiceSupervisor), "BERTH_REGION="+testenv.Region, "BERTH_ACCOUNT="+testenv.Account,
 			"BERTH_LOG_LEVEL=debug", "BERTH_SUPERVISOR_HEALTHY_AFTER=300ms", "BERTH_SUPERVISOR_BACKOFF=100ms")
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
