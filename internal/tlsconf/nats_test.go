@@ -31,11 +31,7 @@ func TestNATSOptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nc, err := nats.Connect(s.ClientURL(), tlsOpts...)
-	if err != nil {
-		t.Fatalf("with the CA: %v", err)
-	}
-	defer nc.Close()
+	nc := natstest.Connect(t, s, tlsOpts...)
 	if !nc.TLSRequired() {
 		t.Fatal("the server does not require TLS")
 	}

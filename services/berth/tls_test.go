@@ -95,11 +95,16 @@ func TestApplyNATSTLS(t *testing.T) {
 	}
 
 	// In process: no TLS, and JetStream answers.
+	// (as node.connect dials: with no URL; s.ClientURL() now says tls://,
+	// which would make the client insist on TLS)
 	ip, err := nats.Connect("", nats.InProcessServer(s))
 	if err != nil {
 		t.Fatalf("in-process connection: %v", err)
 	}
 	defer ip.Close()
+	if _, err := ip.TLSConnectionState(); err == nil {
+		t.Fatal("the in-process connection uses TLS")
+	}
 	js, _ := jetstream.New(ip)
 	if _, err := natsutil.EnsureStream(t.Context(), js, events.StreamEvents, 1); err != nil {
 		t.Fatalf("JetStream in process: %v", err)
