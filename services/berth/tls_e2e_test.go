@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -26,15 +27,19 @@ import (
 	"github.com/berth-project/berth/internal/tlsconf/tlstest"
 )
 
-// startBerthTLS starts bin without the local agent, with --tls-cert and
-// --tls-key from ca and /metrics on, and waits for /healthz over HTTPS.
+// startBerthTLS starts bin with --tls-cert and --tls-key from ca and
+// /metrics on (without the local agent unless extra names its owner), and
+// waits for /healthz over HTTPS.
 func startBerthTLS(t *testing.T, bin string, ca *tlstest.CA, extra ...string) (*berthProc, string) {
 	t.Helper()
 	cert, key := ca.Server(t, "berth")
 	api, natsAddr, registryAddr, metricsAddr := testenv.FreeAddr(t), testenv.FreeAddr(t), testenv.FreeAddr(t), testenv.FreeAddr(t)
 	data := t.TempDir()
-	args := append([]string{"--no-agent", "--data", data, "--api-addr", api, "--nats-addr", natsAddr, "--registry-addr", registryAddr,
+	args := append([]string{"--data", data, "--api-addr", api, "--nats-addr", natsAddr, "--registry-addr", registryAddr,
 		"--metrics-addr", metricsAddr, "--account", testenv.Account, "--region", testenv.Region, "--tls-cert", cert, "--tls-key", key}, extra...)
+	if !slices.Contains(extra, "--agent-owner") {
+		args = append(args, "--no-agent")
+	}
 	cmd := exec.Command(bin, args...)
 	logs := &testenv.SafeBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
