@@ -110,5 +110,5 @@ func authMessage(err error) string {
 
 // challenge is the WWW-Authenticate header of a 401, in ECR's form.
 func (s *Service) challenge() string {
-	return `Basic realm="http://` + s.host() + `/",service="ecr.amazonaws.com"`
+	return `Basic realm="` + s.scheme() + `://` + s.host() + `/",service="ecr.amazonaws.com"`
 }

@@ -189,7 +189,7 @@ func (s *Service) getAuthorizationToken(_ context.Context, req *natsutil.Request
 		out.AuthorizationData = append(out.AuthorizationData, ecrapi.AuthorizationData{
 			AuthorizationToken: token,
 			ExpiresAt:          awsjson.NewTime(exp),
-			ProxyEndpoint:      "http://" + s.host(),
+			ProxyEndpoint:      s.scheme() + "://" + s.host(),
 		})
 	}
 	return out, nil

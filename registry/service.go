@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -79,6 +80,9 @@ type Config struct {
 	Log  *slog.Logger
 	// Now is the clock (tests); default time.Now.
 	Now func() time.Time
+	// TLS, when set, makes the distribution API serve HTTPS with it (nil:
+	// HTTP); proxyEndpoint and the WWW-Authenticate realm then say https.
+	TLS *tls.Config
 	// RelayGrace is how old a committed push or delete must be before the
 	// event relay (internal/outbox) looks at it (default 1 s).
 	RelayGrace time.Duration
@@ -222,8 +226,12 @@ func (s *Service) Serve(ctx context.Context, l net.Listener) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
+	sl := l
+	if s.cfg.TLS != nil {
+		sl = tls.NewListener(l, s.cfg.TLS)
+	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(l) }()
+	go func() { errc <- srv.Serve(sl) }()
 	gcDone := make(chan struct{})
 	go func() {
 		defer close(gcDone)
@@ -231,7 +239,7 @@ func (s *Service) Serve(ctx context.Context, l net.Listener) error {
 	}()
 
 	close(s.ready)
-	s.log.Info("registry listening", "addr", l.Addr().String(), "public_host", s.host())
+	s.log.Info("registry listening", "addr", l.Addr().String(), "public_host", s.host(), "scheme", s.scheme())
 
 	var serveErr error
 	select {
@@ -322,6 +330,14 @@ func (s *Service) host() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.publicHost
+}
+
+// scheme is that of the distribution API: https with TLS, else http.
+func (s *Service) scheme() string {
+	if s.cfg.TLS != nil {
+		return "https"
+	}
+	return "http"
 }
 
 // repositoryURI is what clients tag images with.

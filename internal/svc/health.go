@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/berth-project/berth/internal/tlsconf"
 )
 
 // HealthcheckCommand is the first argument that turns any service binary
@@ -24,13 +26,14 @@ const HealthcheckCommand = "healthcheck"
 // `$SRV.PING.<name>` (--name overrides the micro service name).
 func Healthcheck(ctx context.Context, name string, args []string, getenv func(string) string, stderr io.Writer) error {
 	var c Common
-	var url string
+	var url, caFile string
 	var timeout time.Duration
 	fs := flag.NewFlagSet(name+" "+HealthcheckCommand, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	c.Register(fs, getenv)
 	fs.StringVar(&url, "http", "", "GET this URL and want a 2xx answer, instead of the NATS ping")
 	fs.StringVar(&name, "name", name, "micro service name to ping")
+	fs.StringVar(&caFile, "http-ca", "", "PEM CA file to verify an https --http URL with (default: the system CAs)")
 	fs.DurationVar(&timeout, "timeout", 3*time.Second, "give up after this long")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -38,17 +41,25 @@ func Healthcheck(ctx context.Context, name string, args []string, getenv func(st
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if url != "" {
-		return checkHTTP(ctx, url)
+		return checkHTTP(ctx, url, caFile)
 	}
 	return pingService(ctx, c, name)
 }
 
-func checkHTTP(ctx context.Context, url string) error {
+func checkHTTP(ctx context.Context, url, caFile string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	client := http.DefaultClient
+	if caFile != "" {
+		cfg, err := tlsconf.Client(caFile)
+		if err != nil {
+			return fmt.Errorf("--http-ca: %w", err)
+		}
+		client = &http.Client{Transport: &http.Transport{TLSClientConfig: cfg}}
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		return err
 	}
@@ -68,7 +79,11 @@ func pingService(ctx context.Context, c Common, name string) error {
 		}
 		opts = append(opts, creds...)
 	}
-	nc, err := nats.Connect(c.NATSURL, opts...)
+	tlsOpts, err := c.natsTLS()
+	if err != nil {
+		return err
+	}
+	nc, err := nats.Connect(c.NATSURL, append(opts, tlsOpts...)...)
 	if err != nil {
 		return fmt.Errorf("connect to NATS: %w", err)
 	}

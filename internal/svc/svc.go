@@ -26,6 +26,10 @@ type Common struct {
 	Account   string
 	Replicas  int
 	LogLevel  string
+
+	// NATSCA is the CA file the NATS server's certificate must chain to;
+	// set, the connection uses TLS.
+	NATSCA string
 }
 
 // DefaultAccount is the account id used when none is configured.
@@ -36,6 +40,7 @@ const DefaultAccount = "000000000000"
 func (c *Common) Register(fs *flag.FlagSet, getenv func(string) string) {
 	String(fs, getenv, &c.NATSURL, "nats-url", "BERTH_NATS_URL", "nats://127.0.0.1:4222", "NATS server URL(s), comma-separated")
 	String(fs, getenv, &c.NATSCreds, "nats-creds", "BERTH_NATS_CREDS", "", "NATS credentials: a context file (JSON with user, password, inbox_prefix, as Berth writes them) or a JWT .creds file")
+	String(fs, getenv, &c.NATSCA, "nats-ca", "BERTH_NATS_CA", "", "PEM CA file to verify the NATS server with; set, NATS connections use TLS")
 	String(fs, getenv, &c.Region, "region", "BERTH_REGION", "us-east-1", "AWS region used in ARNs")
 	String(fs, getenv, &c.Account, "account", "BERTH_ACCOUNT", DefaultAccount, "12-digit AWS account id used in ARNs")
 	Int(fs, getenv, &c.Replicas, "replicas", "BERTH_REPLICAS", 1, "JetStream replicas for streams and buckets (3 in a cluster)")
@@ -110,6 +115,11 @@ func Connect(ctx context.Context, c Common, name string, log *slog.Logger, extra
 		}
 		extra = append(creds, extra...)
 	}
+	tlsOpts, err := c.natsTLS()
+	if err != nil {
+		return nil, nil, err
+	}
+	extra = append(tlsOpts, extra...)
 	nc, err := natsutil.Connect(ctx, c.NATSURL, name, log, extra...)
 	if err != nil {
 		return nil, nil, err

@@ -113,7 +113,7 @@ func (n *node) frontDoors(ctx context.Context) ([]component, *metrics.Exporter, 
 	if expComp != nil {
 		comps = append(comps, *expComp)
 	}
-	gwCfg := gateway.Config{Addr: c.APIAddr, Keys: keys, Region: c.Region, Log: n.log.With("component", "gateway")}
+	gwCfg := gateway.Config{Addr: c.APIAddr, Keys: keys, Region: c.Region, Log: n.log.With("component", "gateway"), TLS: n.ls.tls}
 	if exp != nil {
 		gwCfg.Meter = exp.Meter()
 	}
@@ -129,7 +129,7 @@ func (n *node) frontDoors(ctx context.Context) ([]component, *metrics.Exporter, 
 	}
 	rg, err := registry.New(registry.Config{
 		Addr: c.RegistryAddr, Region: c.Region, Account: c.Account, Replicas: 1,
-		CreateOnPush: c.CreateOnPush, Keys: keys, Log: n.log.With("component", "registry"),
+		CreateOnPush: c.CreateOnPush, Keys: keys, Log: n.log.With("component", "registry"), TLS: n.ls.tls,
 	}, rgNC, rgJS)
 	if err != nil {
 		return nil, nil, err

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/berth-project/berth/internal/svc"
+	"github.com/berth-project/berth/internal/tlsconf"
 	"github.com/berth-project/berth/services/agent/docker"
 )
 
@@ -54,6 +55,9 @@ type config struct {
 	MetricsPublic bool
 	// OTLPEndpoint receives OTLP/HTTP metrics ("" = off).
 	OTLPEndpoint string
+	// HTTPTLS are the certificate and key the HTTP ports serve HTTPS with;
+	// NATSTLS those the NATS client port requires TLS with (none: plain).
+	HTTPTLS, NATSTLS tlsconf.Files
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -88,6 +92,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	svc.String(fs, getenv, &c.MetricsAddr, "metrics-addr", "BERTH_METRICS_ADDR", "", "Prometheus /metrics listen address (empty: off; a non-loopback address also needs --metrics-public)")
 	svc.Bool(fs, getenv, &c.MetricsPublic, "metrics-public", "BERTH_METRICS_PUBLIC", false, "allow --metrics-addr on a non-loopback address")
 	svc.String(fs, getenv, &c.OTLPEndpoint, "otlp-endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT", "", "OTLP/HTTP endpoint for metrics, e.g. http://127.0.0.1:4318 (empty: off)")
+	registerTLSFlags(fs, getenv, &c)
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -105,6 +110,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		if _, _, err := net.SplitHostPort(addr); err != nil {
 			return c, fmt.Errorf("%s %q: %w", name, addr, err)
 		}
+	}
+	if err := c.checkTLS(); err != nil {
+		return c, err
 	}
 	abs, err := filepath.Abs(c.Data)
 	if err != nil {

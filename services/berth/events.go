@@ -18,6 +18,7 @@ import (
 
 	"github.com/berth-project/berth/events"
 	"github.com/berth-project/berth/internal/svc"
+	"github.com/berth-project/berth/internal/tlsconf"
 )
 
 // eventsConfig is the configuration of `berth events`.
@@ -30,6 +31,9 @@ type eventsConfig struct {
 	Since     string
 	All       bool
 	Count     int
+
+	// NATSCA verifies the NATS server's certificate; set, TLS is used.
+	NATSCA string
 }
 
 // kinds maps what --type accepts to event subject kinds.
@@ -63,6 +67,7 @@ func parseEventsConfig(args []string, getenv func(string) string, stderr io.Writ
 	svc.String(fs, getenv, &c.NATSCreds, "nats-creds", "BERTH_NATS_CREDS", filepath.Join(data, "aws", "nats-events.json"),
 		"NATS credentials: a context file (JSON with url, user, password, inbox_prefix: Berth writes <data>/aws/nats-events.json when --nats-addr is open) or a JWT .creds file")
 	svc.String(fs, getenv, &c.NATSURL, "nats-url", "BERTH_NATS_URL", "", "NATS server URL(s) (default: the credentials file's url)")
+	svc.String(fs, getenv, &c.NATSCA, "nats-ca", "BERTH_NATS_CA", "", "PEM CA file to verify the NATS server with; set, the connection uses TLS")
 	fs.StringVar(&c.Cluster, "cluster", "", "only events of this ECS cluster")
 	fs.StringVar(&c.Type, "type", "", "only this type: task, container-instance, service, deployment, image, or a detail-type")
 	fs.StringVar(&c.Source, "source", "", "only this source: ecs or ecr (aws.ecs, aws.ecr)")
@@ -155,7 +160,11 @@ func runEvents(ctx context.Context, args []string, getenv func(string) string, s
 		}
 		opts = append(opts, creds...)
 	}
-	nc, err := nats.Connect(c.NATSURL, opts...)
+	tlsOpts, err := tlsconf.NATSOptions(c.NATSCA)
+	if err != nil {
+		return fmt.Errorf("--nats-ca: %w", err)
+	}
+	nc, err := nats.Connect(c.NATSURL, append(opts, tlsOpts...)...)
 	if err != nil {
 		return fmt.Errorf("connect %s: %w", c.NATSURL, err)
 	}

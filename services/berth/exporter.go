@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 
@@ -34,6 +35,9 @@ func (n *node) exporter(ctx context.Context) (*metrics.Exporter, *component, err
 	l, err := net.Listen("tcp", c.MetricsAddr)
 	if err != nil {
 		return nil, nil, fmt.Errorf("--metrics-addr: %w", err)
+	}
+	if n.ls.tls != nil {
+		l = tls.NewListener(l, n.ls.tls)
 	}
 	n.log.Info("prometheus /metrics listening", "addr", l.Addr().String())
 	return exp, &component{name: "prometheus", stage: 0, run: func(ctx context.Context) error { return exp.Serve(ctx, l) }}, nil

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
 	"strings"
 	"syscall"
+
+	"github.com/berth-project/berth/internal/svc"
 )
 
 // listeners are the all-in-one's HTTP listeners. They are bound before
@@ -16,12 +19,17 @@ import (
 type listeners struct {
 	api, registry           net.Listener
 	introspection, metadata net.Listener // nil without a local agent or when off
+	// tls is what the HTTP front doors serve HTTPS with (nil: HTTP).
+	tls *tls.Config
 }
 
 // bindFront binds the API and registry listeners.
 func bindFront(c config) (*listeners, error) {
 	ls := &listeners{}
 	var err error
+	if ls.tls, err = svc.HTTPTLS(c.HTTPTLS); err != nil {
+		return nil, err
+	}
 	if ls.api, err = listenFlag("--api-addr", c.APIAddr); err != nil {
 		return nil, err
 	}

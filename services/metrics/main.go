@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/berth-project/berth/events"
 	"github.com/berth-project/berth/internal/svc"
+	"github.com/berth-project/berth/internal/tlsconf"
 	"github.com/berth-project/berth/metrics"
 )
 
@@ -22,6 +24,7 @@ func main() { svc.Exec("metrics", run) }
 type flags struct {
 	addr, otlp string
 	public     bool
+	tls        tlsconf.Files
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
@@ -30,6 +33,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		svc.String(fs, getenv, &f.addr, "metrics-addr", "BERTH_METRICS_ADDR", "", "Prometheus /metrics listen address (empty: off; a non-loopback address also needs --metrics-public)")
 		svc.Bool(fs, getenv, &f.public, "metrics-public", "BERTH_METRICS_PUBLIC", false, "allow --metrics-addr on a non-loopback address")
 		svc.String(fs, getenv, &f.otlp, "otlp-endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT", "", "OTLP/HTTP endpoint for metrics, e.g. http://127.0.0.1:4318 (empty: off)")
+		svc.RegisterHTTPTLS(fs, getenv, &f.tls)
 	}
 	return svc.Main(ctx, events.ServiceMetrics, args, getenv, stderr, extra,
 		func(ctx context.Context, c svc.Common, nc *nats.Conn, js jetstream.JetStream, log *slog.Logger) (svc.Runner, error) {
@@ -58,8 +62,13 @@ type runner struct {
 }
 
 func (r *runner) exporter(ctx context.Context, f flags, js jetstream.JetStream) error {
+	var tlsCfg *tls.Config
 	if f.addr != "" {
 		if err := metrics.CheckMetricsAddr(f.addr, f.public); err != nil {
+			return err
+		}
+		var err error
+		if tlsCfg, err = svc.HTTPTLS(f.tls); err != nil {
 			return err
 		}
 	}
@@ -73,6 +82,9 @@ func (r *runner) exporter(ctx context.Context, f flags, js jetstream.JetStream) 
 	if f.addr != "" {
 		if r.l, err = net.Listen("tcp", f.addr); err != nil {
 			return fmt.Errorf("--metrics-addr: %w", err)
+		}
+		if tlsCfg != nil {
+			r.l = tls.NewListener(r.l, tlsCfg)
 		}
 	}
 	r.exp = exp

@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -58,6 +59,8 @@ type Config struct {
 	Meter metric.Meter
 	// Now is the clock (tests); default time.Now.
 	Now func() time.Time
+	// TLS, when set, makes the gateway serve HTTPS with it (nil: HTTP).
+	TLS *tls.Config
 }
 
 // Gateway serves the AWS JSON APIs over NATS.
@@ -139,9 +142,13 @@ func (g *Gateway) Serve(ctx context.Context, l net.Listener) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(g.cfg.Log.Handler(), slog.LevelWarn),
 	}
+	scheme := "http"
+	if g.cfg.TLS != nil {
+		l, scheme = tls.NewListener(l, g.cfg.TLS), "https"
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
-	g.cfg.Log.Info("gateway listening", "addr", l.Addr().String())
+	g.cfg.Log.Info("gateway listening", "addr", l.Addr().String(), "scheme", scheme)
 	select {
 	case err := <-errc:
 		return fmt.Errorf("gateway: %w", err)

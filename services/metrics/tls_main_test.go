@@ -1,0 +1,63 @@
+package main
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/berth-project/berth/internal/natstest"
+	"github.com/berth-project/berth/internal/testenv"
+	"github.com/berth-project/berth/internal/tlsconf"
+	"github.com/berth-project/berth/internal/tlsconf/tlstest"
+)
+
+// TestRun_MetricsTLS: with --tls-cert and --tls-key the exporter serves
+// /metrics over HTTPS; a client that does not trust the CA is refused.
+func TestRun_MetricsTLS(t *testing.T) {
+	ca := tlstest.NewCA(t, "berth test CA")
+	cert, key := ca.Server(t, "metrics")
+	s := natstest.Start(t)
+	addr := testenv.FreeAddr(t)
+	args := []string{"--nats-url", s.ClientURL(), "--metrics-addr", addr, "--tls-cert", cert, "--tls-key", key}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	var logs testenv.SafeBuffer
+	go func() { done <- run(ctx, args, func(string) string { return "" }, &logs) }()
+	ccfg, err := tlsconf.Client(ca.File)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: ccfg}, Timeout: 5 * time.Second}
+	natstest.Eventually(t, 20*time.Second, 50*time.Millisecond, func() error {
+		select {
+		case err := <-done:
+			t.Fatalf("metrics exited: %v\n%s", err, logs.String())
+		default:
+		}
+		resp, err := client.Get("https://" + addr + "/metrics")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("/metrics: %s", resp.Status)
+		}
+		return nil
+	})
+	var unknown x509.UnknownAuthorityError
+	if _, err := (&http.Client{Timeout: 5 * time.Second}).Get("https://" + addr + "/metrics"); !errors.As(err, &unknown) {
+		t.Fatalf("without the CA: %v, want an unknown authority error", err)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run: %v\n%s", err, logs.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("metrics did not stop")
+	}
+}
