@@ -36,7 +36,7 @@ func tlsNATS(t *testing.T, ca *tlstest.CA) *server.Server {
 func TestConnect_NATSCA(t *testing.T) {
 	ca := tlstest.NewCA(t, "berth test CA")
 	url := tlsNATS(t, ca).ClientURL()
-	env := map[string]string{"BERTH_NATS_URL": url, "BERTH_NATS_CA": ca.File}
+	env := map[string]string{"BERTH_NATS_URL": url, "BERTH_NATS_CA": ca.File, "BERTH_NATS_CREDS": natstest.ContextFile(t, url, "taskdefs")}
 	var c Common
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
 	c.Register(fs, func(k string) string { return env[k] })
@@ -92,9 +92,13 @@ func TestHealthcheck_TLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
+	creds := natstest.ContextFile(t, url, "taskdefs")
 	getenv := func(k string) string {
-		if k == "BERTH_NATS_URL" {
+		switch k {
+		case "BERTH_NATS_URL":
 			return url
+		case "BERTH_NATS_CREDS":
+			return creds
 		}
 		return ""
 	}

@@ -46,6 +46,9 @@ func startNATS(ctx context.Context, c config, sec *natsauth.Secrets, log *slog.L
 	opts.StreamMaxBufferedSize = 1 << 30
 	opts.NoSigs = true
 	opts.NoLog = true
+	if err := applyNATSTLS(c, opts); err != nil {
+		return nil, err
+	}
 	if c.NATSAddr == "" {
 		// No client port: the services connect in-process.
 		opts.DontListen = true

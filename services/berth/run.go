@@ -247,7 +247,7 @@ func runComponents(ctx context.Context, log *slog.Logger, comps []component) err
 
 func printBanner(w io.Writer, c config, credFile, confFile string, notes []string) {
 	fmt.Fprintf(w, `Berth is running.
-  AWS APIs:             http://%s  (ECS, ECR, CloudWatch Logs, EventBridge, Scheduler)
+  AWS APIs:             %s://%s  (ECS, ECR, CloudWatch Logs, EventBridge, Scheduler)
   OCI registry:         %s
   NATS (JetStream):     %s
   data folder:          %s
@@ -256,8 +256,8 @@ Point the aws CLI at it:
   export AWS_SHARED_CREDENTIALS_FILE=%s
   export AWS_CONFIG_FILE=%s
   export AWS_PROFILE=berth
-  aws --endpoint-url http://%s ecs list-clusters
-`, c.APIAddr, c.RegistryAddr, natsLine(c), c.Data, credFile, confFile, c.APIAddr)
+  aws --endpoint-url %s://%s ecs list-clusters
+`, c.httpScheme(), c.APIAddr, c.RegistryAddr, natsLine(c), c.Data, credFile, confFile, c.httpScheme(), c.APIAddr)
 	for _, n := range notes {
 		fmt.Fprintf(w, "\nNote: %s\n", n)
 	}
@@ -267,7 +267,7 @@ Point the aws CLI at it:
 // (admin) and event subscriber identities next to the AWS credentials
 // (mode 0600), for the client port that is open.
 func writeNATSContexts(c config, sec *natsauth.Secrets) error {
-	url := "nats://" + c.NATSAddr
+	url := c.natsScheme() + "://" + c.NATSAddr
 	for _, id := range []struct{ name, file, desc string }{
 		{natsauth.Admin, "nats-admin.json", "Berth operator (all permissions)"},
 		{natsauth.Subscriber, "nats-events.json", "Berth event subscriber (read-only: events.>, logs.>)"},
@@ -284,5 +284,5 @@ func natsLine(c config) string {
 	if c.NATSAddr == "" {
 		return "in-process only (--nats-addr opens a client port)"
 	}
-	return "nats://" + c.NATSAddr + "  (credentials: " + filepath.Join(c.Data, "aws", "nats-admin.json") + ", nats-events.json)"
+	return c.natsScheme() + "://" + c.NATSAddr + "  (credentials: " + filepath.Join(c.Data, "aws", "nats-admin.json") + ", nats-events.json)"
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"crypto/x509"
 	"errors"
+	"github.com/berth-project/berth/internal/natsauth"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -20,7 +22,6 @@ import (
 // gets past it), while its own services, connected in process, keep
 // answering the AWS API. The banner gives the https and tls URLs.
 func TestBerth_NATSTLS(t *testing.T) {
-	t.Skip("needs the hooks in startNATS (applyNATSTLS) and printBanner (httpScheme, natsScheme)")
 	testenv.RequireTool(t, "aws")
 	t.Parallel()
 	bin := buildBerth(t)
@@ -43,19 +44,24 @@ func TestBerth_NATSTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// With NATS authentication on, a client without credentials is refused
-	// after the handshake: that refusal still shows TLS was verified.
-	nc, err := nats.Connect(url, opts...)
-	switch {
-	case errors.Is(err, nats.ErrAuthorization):
-	case err != nil:
-		t.Fatalf("with the CA: %v", err)
-	default:
-		st, err := nc.TLSConnectionState()
-		nc.Close()
-		if err != nil || len(st.VerifiedChains) == 0 {
-			t.Fatalf("not a verified TLS connection: %v", err)
-		}
+	// With the CA and the event subscriber's credentials (the context file
+	// Berth wrote, whose url says tls://), a verified TLS connection.
+	ctxFile := filepath.Join(p.data, "aws", "nats-events.json")
+	creds, err := natsauth.CredsOptions(ctxFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(url, append(opts, creds...)...)
+	if err != nil {
+		t.Fatalf("with the CA and credentials: %v", err)
+	}
+	st, err := nc.TLSConnectionState()
+	nc.Close()
+	if err != nil || len(st.VerifiedChains) == 0 {
+		t.Fatalf("not a verified TLS connection: %v", err)
+	}
+	if c, _ := natsauth.ReadContext(ctxFile); !strings.HasPrefix(c.URL, "tls://") {
+		t.Errorf("context url %q, want tls://", c.URL)
 	}
 	for _, want := range []string{"tls://" + p.nats, "https://" + p.api} {
 		if !strings.Contains(p.logs.String(), want) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/berth-project/berth/internal/natsauth"
 	"io"
 	"strings"
 	"testing"
@@ -97,7 +98,7 @@ func TestApplyNATSTLS(t *testing.T) {
 	// In process: no TLS, and JetStream answers.
 	// (as node.connect dials: with no URL; s.ClientURL() now says tls://,
 	// which would make the client insist on TLS)
-	ip, err := nats.Connect("", nats.InProcessServer(s))
+	ip, err := nats.Connect("", append(natstest.Admin(t), nats.InProcessServer(s))...)
 	if err != nil {
 		t.Fatalf("in-process connection: %v", err)
 	}
@@ -115,14 +116,15 @@ func TestApplyNATSTLS(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	var out, errb bytes.Buffer
-	args := []string{"events", "--nats-url", s.ClientURL(), "--nats-ca", ca.File, "--all", "--count", "1"}
+	creds := natstest.ContextFile(t, s.ClientURL(), natsauth.Subscriber)
+	args := []string{"events", "--nats-url", s.ClientURL(), "--nats-creds", creds, "--nats-ca", ca.File, "--all", "--count", "1"}
 	if err := run(ctx, args, func(string) string { return "" }, &out, &errb); err != nil {
 		t.Fatalf("berth events --nats-ca: %v (%s)", err, errb.String())
 	}
 	if !strings.Contains(out.String(), `"id":"e1"`) {
 		t.Fatalf("berth events printed %q", out.String())
 	}
-	args = []string{"events", "--nats-url", s.ClientURL(), "--all", "--count", "1"}
+	args = []string{"events", "--nats-url", s.ClientURL(), "--nats-creds", creds, "--all", "--count", "1"}
 	if err := run(ctx, args, func(string) string { return "" }, &out, &errb); err == nil {
 		t.Fatal("berth events without --nats-ca connected to a TLS server")
 	}

@@ -26,7 +26,7 @@ func TestRun_TLS(t *testing.T) {
 	s := natstest.StartWith(t, opts)
 	cert, key := ca.Server(t, "gateway")
 	addr := testenv.FreeAddr(t)
-	env := map[string]string{"BERTH_NATS_URL": s.ClientURL(), "BERTH_NATS_CA": ca.File, "BERTH_TLS_CERT": cert, "BERTH_TLS_KEY": key}
+	env := map[string]string{"BERTH_NATS_URL": s.ClientURL(), "BERTH_NATS_CREDS": natstest.ContextFile(t, s.ClientURL(), "gateway"), "BERTH_NATS_CA": ca.File, "BERTH_TLS_CERT": cert, "BERTH_TLS_KEY": key}
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	var logs testenv.SafeBuffer
