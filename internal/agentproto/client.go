@@ -185,27 +185,33 @@ func (c *Client) Report(ctx context.Context, r events.TaskStateReport) error {
 // Assignments returns the instance's current desired state: every task
 // assignment, keyed by task ARN.
 func (c *Client) Assignments(ctx context.Context) (map[string]events.TaskAssignment, error) {
-	lister, err := c.kv.ListKeysFiltered(ctx, events.AssignmentFilter(c.cluster, c.instanceID))
+	// One filtered watch reads them all: an agent's identity may follow
+	// its own assignments and nothing else of the bucket.
+	w, err := c.kv.Watch(ctx, events.AssignmentFilter(c.cluster, c.instanceID), jetstream.IgnoreDeletes())
 	if err != nil {
 		return nil, fmt.Errorf("list assignments: %w", err)
 	}
+	defer w.Stop()
 	out := map[string]events.TaskAssignment{}
-	for key := range lister.Keys() {
-		e, err := c.kv.Get(ctx, key)
-		if errors.Is(err, jetstream.ErrKeyNotFound) {
-			continue
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("list assignments: %w", ctx.Err())
+		case e, ok := <-w.Updates():
+			if !ok {
+				return nil, errors.New("list assignments: watcher closed")
+			}
+			if e == nil {
+				return out, nil
+			}
+			var a events.TaskAssignment
+			if err := json.Unmarshal(e.Value(), &a); err != nil {
+				c.log.Error("bad assignment", "key", e.Key(), "err", err)
+				continue
+			}
+			out[a.TaskArn] = a
 		}
-		if err != nil {
-			return nil, fmt.Errorf("get assignment %s: %w", key, err)
-		}
-		var a events.TaskAssignment
-		if err := json.Unmarshal(e.Value(), &a); err != nil {
-			c.log.Error("bad assignment", "key", key, "err", err)
-			continue
-		}
-		out[a.TaskArn] = a
 	}
-	return out, nil
 }
 
 // Update is one change of the desired state. Deleted means the scheduler has

@@ -49,7 +49,7 @@ type agentProc struct {
 // start runs the agent against p's embedded NATS server with owner label
 // owner and data folder data. Its task cleanup delay is long, so stopped
 // containers stay around to be counted.
-func (b agentBin) start(t testing.TB, p *berthProc, data, owner string) *agentProc {
+func (b agentBin) start(t testing.TB, p *berthProc, data, owner string, env ...string) *agentProc {
 	t.Helper()
 	keyID, _ := p.key(t)
 	intro := testenv.FreeAddr(t)
@@ -69,7 +69,10 @@ func (b agentBin) start(t testing.TB, p *berthProc, data, owner string) *agentPr
 		"BERTH_AGENT_METADATA_BRIDGE=false",
 		"ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION=1h",
 		"ECS_DISABLE_IMAGE_CLEANUP=true",
+		// The agent joins with the all-in-one's join token.
+		"BERTH_JOIN_TOKEN_FILE="+filepath.Join(p.data, "secrets", "join-token"),
 	)
+	cmd.Env = append(cmd.Env, env...)
 	logs := &testenv.SafeBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
@@ -283,5 +286,39 @@ func TestE2E_AgentKillNineAndRestart(t *testing.T) {
 	waitTask(t, c, arns[0], time.Minute, status("STOPPED"))
 	if inspect(t, ids[arns[0]]).State.Running {
 		t.Fatal("adopted container still running after StopTask")
+	}
+}
+
+// TestE2E_AgentWrongJoinToken: a standalone agent with a wrong join token
+// is refused and registers nothing; with the token it joins.
+func TestE2E_AgentWrongJoinToken(t *testing.T) {
+	requireDocker(t)
+	t.Parallel()
+	bin, ag := buildBerth(t), buildAgent(t)
+	p := startBerth(t, bin, t.TempDir())
+	owner := e2eOwner(t)
+	bad := ag.start(t, p, t.TempDir(), owner, "BERTH_JOIN_TOKEN_FILE=", "BERTH_JOIN_TOKEN=not-the-token")
+	natstest.Eventually(t, 60*time.Second, 200*time.Millisecond, func() error {
+		if strings.Count(bad.logs.String(), "cannot join yet") < 2 {
+			return fmt.Errorf("no refusal yet:\n%s", bad.logs.String())
+		}
+		return nil
+	})
+	if res := p.cli.Run(t, "", "ecs", "list-container-instances", "--cluster", "default"); res.Exit == 0 && strings.Contains(res.Stdout, "container-instance/") {
+		t.Fatalf("an agent with a wrong join token registered: %s", res.Stdout)
+	}
+	if strings.Contains(bad.logs.String(), "agent registered") {
+		t.Fatal("the agent says it registered")
+	}
+	good := ag.start(t, p, t.TempDir(), owner+"-ok")
+	natstest.Eventually(t, 60*time.Second, 200*time.Millisecond, func() error {
+		if !strings.Contains(good.logs.String(), "agent registered") {
+			return fmt.Errorf("not registered:\n%s", good.logs.String())
+		}
+		return nil
+	})
+	res := p.cli.Run(t, "", "ecs", "list-container-instances", "--cluster", "default")
+	if res.Exit != 0 || strings.Count(res.Stdout, "container-instance/") != 1 {
+		t.Fatalf("list-container-instances: exit %d\n%s%s", res.Exit, res.Stdout, res.Stderr)
 	}
 }
