@@ -193,17 +193,8 @@ func (s *Service) Serve(ctx context.Context, l net.Listener) error {
 	if err := s.open(ctx); err != nil {
 		return err
 	}
-	pullKey, err := s.st.loadPullKey(ctx)
-	if err != nil {
+	if err := s.openAuth(ctx); err != nil {
 		return err
-	}
-	s.pullKey = pullKey
-	if s.keys == nil {
-		keys, err := accesskeys.Watch(ctx, s.js, s.cfg.Replicas, s.log)
-		if err != nil {
-			return fmt.Errorf("registry: access keys: %w", err)
-		}
-		s.keys = keys
 	}
 	// The relay announces pushes and deletes a replica committed and did
 	// not publish (it died first). It starts before any request is taken.
@@ -267,6 +258,24 @@ func (s *Service) Serve(ctx context.Context, l net.Listener) error {
 	<-gcDone
 	s.st.closeReadConns()
 	return errors.Join(serveErr, stopErr, shutErr)
+}
+
+// openAuth loads what verifies credentials: the pull key and, unless
+// given, a watch on the access keys.
+func (s *Service) openAuth(ctx context.Context) error {
+	pullKey, err := s.st.loadPullKey(ctx)
+	if err != nil {
+		return err
+	}
+	s.pullKey = pullKey
+	if s.keys == nil {
+		keys, err := accesskeys.Watch(ctx, s.js, s.cfg.Replicas, s.log)
+		if err != nil {
+			return fmt.Errorf("registry: access keys: %w", err)
+		}
+		s.keys = keys
+	}
+	return nil
 }
 
 // Ready is closed once Serve has opened its storage and started serving.
