@@ -64,7 +64,7 @@ func Verify(keys Keys, keyID, assertion, subject string, body []byte, now time.T
 	if err != nil || strconv.FormatInt(unix, 10) != ts {
 		return events.AccessKey{}, ErrMalformed
 	}
-	got, err := base64.RawURLEncoding.DecodeString(sig)
+	got, err := base64.RawURLEncoding.Strict().DecodeString(sig)
 	if err != nil {
 		return events.AccessKey{}, ErrMalformed
 	}
