@@ -15,6 +15,7 @@ package events
 //	ref.<repo>.<salg>.<shex>.<alg>.<hex>       referrer <alg>:<hex> of subject <salg>:<shex> (descriptor JSON)
 //	blob.<alg>.<hex>                           blob record: size and the ordered part objects holding it
 //	up.<uuid>                                  upload session: offset, resumable hash state, parts so far
+//	auth.pull                                  the registry's pull key: signs pull tokens (events.SubjRegistryPullToken)
 //
 // ObjectStoreBlobs holds blob content as part objects (never more than the
 // registry's part size each), named "<upload-id>.<nuid>.<n>" after the

@@ -55,7 +55,7 @@ const dockerRegistryBin = "/usr/bin/docker-registry"
 // of hot parts). Berth runs
 // in-process as in the all-in-one berth (embedded JetStream with file
 // storage, in-process connection, default part and chunk sizes) and is
-// authenticated (HTTP Basic with an access key); docker-registry stores in
+// authenticated (HTTP Basic with a registry token); docker-registry stores in
 // the filesystem under a temp dir and runs without auth. The docker-registry
 // half is skipped when /usr/bin/docker-registry is missing.
 //
@@ -297,7 +297,8 @@ func pullLayers(b *testing.B, layers []v1.Layer, jobs int) int64 {
 
 // startBerthTarget runs the registry as the all-in-one berth does: an
 // embedded JetStream server with file storage, reached over an in-process
-// connection, and the root access key for HTTP Basic credentials.
+// connection, and the root access key's registry token for HTTP Basic
+// credentials.
 func startBerthTarget(b *testing.B) *benchTarget {
 	var cache int64
 	if v := os.Getenv("BERTH_BENCH_BLOB_CACHE"); v != "" {
@@ -353,8 +354,9 @@ func startBerthTargetWith(b *testing.B, cache int64) *benchTarget {
 	case err := <-done:
 		b.Fatalf("registry: %v", err)
 	}
-	auth := authn.FromConfig(authn.AuthConfig{Username: key.AccessKeyID, Password: key.SecretAccessKey})
-	return &benchTarget{host: l.Addr().String(), opts: []remote.Option{remote.WithAuth(auth)}, user: key.AccessKeyID, pass: key.SecretAccessKey}
+	pw := tokenOverNATS(b, nc, key)
+	auth := authn.FromConfig(authn.AuthConfig{Username: "AWS", Password: pw})
+	return &benchTarget{host: l.Addr().String(), opts: []remote.Option{remote.WithAuth(auth)}, user: "AWS", pass: pw}
 }
 
 // startDockerRegistryTarget runs docker-registry, or returns nil when it is

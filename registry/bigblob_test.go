@@ -56,7 +56,7 @@ func TestBigBlob_PushPull(t *testing.T) {
 	// Pull, hashing as it streams.
 	start = time.Now()
 	hr, _ := http.NewRequest("GET", e.URL+"/v2/big/layer/blobs/"+d, nil)
-	hr.SetBasicAuth(e.Key.AccessKeyID, e.Key.SecretAccessKey)
+	hr.SetBasicAuth("AWS", e.token(t))
 	res, err := http.DefaultClient.Do(hr)
 	if err != nil {
 		t.Fatal(err)

@@ -27,8 +27,9 @@ func TestPing_ChallengesWithoutCredentials(t *testing.T) {
 	if string(r.Body) != "{}" || r.Header.Get("Docker-Distribution-API-Version") != "registry/2.0" {
 		t.Fatalf("ping: %s %v", r.Body, r.Header)
 	}
-	// Wrong secrets and tokens are refused the same way.
-	for _, auth := range []string{"Basic " + b64(e.Key.AccessKeyID+":wrong"), "Basic " + b64("AWS:not.a-token"), "Bearer x"} {
+	// Secrets (wrong or right: a secret is not a password) and wrong tokens
+	// are refused the same way.
+	for _, auth := range []string{"Basic " + b64(e.Key.AccessKeyID+":wrong"), "Basic " + b64(e.Key.AccessKeyID+":"+e.Key.SecretAccessKey), "Basic " + b64("AWS:not.a-token"), "Bearer x"} {
 		r = e.do(t, req{Method: "GET", Path: "/v2/", Headers: map[string]string{"Authorization": auth}})
 		want(t, r, http.StatusUnauthorized, "UNAUTHORIZED")
 		if r.Header.Get("WWW-Authenticate") == "" {

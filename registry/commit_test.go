@@ -64,7 +64,7 @@ func TestPush_WritesOneKeyAtATime(t *testing.T) {
 
 	// A push as crane does it (blobs, then the manifest with a tag), the
 	// same layers mounted into another repository, a retag and deletes.
-	auth := remote.WithAuth(authn.FromConfig(authn.AuthConfig{Username: e.Key.AccessKeyID, Password: e.Key.SecretAccessKey}))
+	auth := remote.WithAuth(authn.FromConfig(authn.AuthConfig{Username: "AWS", Password: e.token(t)}))
 	img, err := random.Image(1<<20, 3)
 	if err != nil {
 		t.Fatal(err)
@@ -266,6 +266,7 @@ func TestBlobGet_ConcurrentReadsStayWithinFlowControl(t *testing.T) {
 	e := newEnv(t, nil)
 	blob := randomBytes(t, 6<<20) // six parts
 	d := e.pushBlob(t, "flow/app", blob)
+	pw := e.token(t)
 	var wg sync.WaitGroup
 	errs := make(chan error, 24)
 	for range 24 {
@@ -273,7 +274,7 @@ func TestBlobGet_ConcurrentReadsStayWithinFlowControl(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			hr, _ := http.NewRequest("GET", e.URL+"/v2/flow/app/blobs/"+d, nil)
-			hr.SetBasicAuth(e.Key.AccessKeyID, e.Key.SecretAccessKey)
+			hr.SetBasicAuth("AWS", pw)
 			res, err := http.DefaultClient.Do(hr)
 			if err != nil {
 				errs <- err

@@ -73,10 +73,15 @@
 //
 // # Authentication
 //
-// HTTP Basic, as ECR: user "AWS" with a token from GetAuthorizationToken
-// (an HMAC of the access key's secret, checked by any replica against the
-// access keys, so deleting the key revokes it), or an access key id and
-// secret.
+// HTTP Basic, as ECR: user "AWS" with a token, never a raw secret. A token
+// from GetAuthorizationToken is an HMAC of the access key's secret, checked
+// by any replica against the access keys (deleting the key revokes it); it
+// is issued only for the caller the gateway proved (internal/callerauth),
+// not for a key id a NATS client put in a header. Agents get pull-only
+// tokens from the internal request events.SubjRegistryPullToken, an HMAC
+// with the registry's pull key (the auth.pull key of its bucket, created by
+// the first replica); they read, and pushes or deletes with them get 403
+// DENIED.
 //
 // # Garbage collection
 //

@@ -10,6 +10,7 @@ import (
 	"github.com/berth-project/berth/events/awsjson"
 	"github.com/berth-project/berth/events/ecrapi"
 	"github.com/berth-project/berth/internal/apierr"
+	"github.com/berth-project/berth/internal/callerauth"
 	"github.com/berth-project/berth/internal/natsutil"
 )
 
@@ -166,8 +167,15 @@ func (s *Service) repoWire(r *repoRecord) ecrapi.Repository {
 }
 
 // getAuthorizationToken issues a registry password for the access key that
-// signed the call.
+// signed the call: the gateway's caller assertion must prove it, so a NATS
+// client that merely sets events.HeaderAccessKey gets nothing.
 func (s *Service) getAuthorizationToken(_ context.Context, req *natsutil.Request) (any, error) {
+	key, err := callerauth.Verify(s.keys, req.Headers.Get(events.HeaderAccessKey), req.Headers.Get(events.HeaderCaller),
+		events.SubjAPI(events.APIECR, req.Operation), req.Data, s.cfg.Now())
+	if err != nil {
+		s.log.Warn("GetAuthorizationToken refused: caller not proven", "request_id", req.RequestID(), "err", err)
+		return nil, apierr.Wrap(err, events.CodeUnrecognizedClient, "The security token included in the request is invalid.")
+	}
 	var in ecrapi.GetAuthorizationTokenRequest
 	if err := req.Decode(&in); err != nil {
 		return nil, err
@@ -176,10 +184,6 @@ func (s *Service) getAuthorizationToken(_ context.Context, req *natsutil.Request
 		if err := checkRegistryID(id); err != nil {
 			return nil, err
 		}
-	}
-	key, ok := s.keys.Lookup(req.Headers.Get(events.HeaderAccessKey))
-	if !ok {
-		return nil, apierr.New(events.CodeUnrecognizedClient, "The security token included in the request is invalid.")
 	}
 	exp := s.now().Add(s.cfg.TokenTTL)
 	token := base64.StdEncoding.EncodeToString([]byte(tokenUser + ":" + newToken(key, exp)))

@@ -23,6 +23,7 @@ func TestGC_RemovesOnlyOldUnreferencedBlobs(t *testing.T) {
 	e := newEnv(t, func(c *registryConfig) {
 		c.GCGrace = time.Second
 		c.UploadTTL = 24 * time.Hour
+		c.TokenTTL = 48 * time.Hour // the clock moves a day ahead
 		c.Now = func() time.Time { return time.Now().Add(time.Duration(shift.Load())) }
 	})
 	ctx := t.Context()

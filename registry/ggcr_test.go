@@ -15,7 +15,7 @@ import (
 // them back and validates every digest and size.
 func TestGGCR_ImageAndIndexRoundTrip(t *testing.T) {
 	e := newEnv(t, nil)
-	auth := remote.WithAuth(authn.FromConfig(authn.AuthConfig{Username: e.Key.AccessKeyID, Password: e.Key.SecretAccessKey}))
+	auth := remote.WithAuth(authn.FromConfig(authn.AuthConfig{Username: "AWS", Password: e.token(t)}))
 
 	img, err := random.Image(3<<20, 3)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -33,6 +34,9 @@ type env struct {
 	Reg  *registry.Service
 	URL  string // http://127.0.0.1:<port> of the first replica
 	Host string // 127.0.0.1:<port>
+
+	tokenMu sync.Mutex
+	tok     string // the root key's registry password, once fetched
 }
 
 // newEnv starts everything; cfg (may be nil) adjusts the registry config.
@@ -106,7 +110,8 @@ type req struct {
 	Base    string // another replica's URL
 }
 
-// do runs a request with the root key as Basic credentials.
+// do runs a request with the root key's registry token as Basic
+// credentials.
 func (e *env) do(t testing.TB, r req) resp {
 	t.Helper()
 	u := r.Path
@@ -132,7 +137,7 @@ func (e *env) do(t testing.TB, r req) resp {
 		hr.Header.Set(k, v)
 	}
 	if !r.NoAuth && hr.Header.Get("Authorization") == "" {
-		hr.SetBasicAuth(e.Key.AccessKeyID, e.Key.SecretAccessKey)
+		hr.SetBasicAuth("AWS", e.token(t))
 	}
 	res, err := http.DefaultClient.Do(hr)
 	if err != nil {

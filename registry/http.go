@@ -71,12 +71,18 @@ func parseRoute(p string) route {
 
 func (s *Service) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
-	if _, err := s.authenticate(r); err != nil {
+	who, err := s.authenticate(r)
+	if err != nil {
 		w.Header().Set("WWW-Authenticate", s.challenge())
 		writeJSON(w, r, http.StatusUnauthorized, ociBody{Errors: []ociErrorEntry{{Code: "UNAUTHORIZED", Message: authMessage(err)}}})
 		return
 	}
 	rt := parseRoute(r.URL.Path)
+	if err := s.allowed(who, r, rt); err != nil {
+		drain(r)
+		s.writeErr(w, r, err)
+		return
+	}
 	switch rt.kind {
 	case routeNone:
 		writeJSON(w, r, http.StatusNotFound, ociBody{Errors: []ociErrorEntry{{Code: "NAME_UNKNOWN", Message: "no such route"}}})

@@ -40,7 +40,7 @@ func TestEvents_CrashBetweenCommitAndPublish(t *testing.T) {
 	hr, err := http.NewRequest("PUT", e.URL+"/v2/"+repo+"/manifests/v1", bytes.NewReader(img.Manifest))
 	must(t, err)
 	hr.Header.Set("Content-Type", mtOCIManifest)
-	hr.SetBasicAuth(e.Key.AccessKeyID, e.Key.SecretAccessKey)
+	hr.SetBasicAuth("AWS", e.token(t))
 	if res, err := http.DefaultClient.Do(hr); err == nil {
 		res.Body.Close()
 		t.Fatalf("push answered %d: the handler should have stopped at the commit", res.StatusCode)
@@ -71,7 +71,7 @@ func TestEvents_CrashBetweenCommitAndPublish(t *testing.T) {
 	registry.SetAfterCommit(crash)
 	hr, err = http.NewRequest("DELETE", e.URL+"/v2/"+repo+"/manifests/"+img.Digest, nil)
 	must(t, err)
-	hr.SetBasicAuth(e.Key.AccessKeyID, e.Key.SecretAccessKey)
+	hr.SetBasicAuth("AWS", e.token(t))
 	if res, err := http.DefaultClient.Do(hr); err == nil {
 		res.Body.Close()
 		t.Fatalf("delete answered %d: the handler should have stopped at the commit", res.StatusCode)

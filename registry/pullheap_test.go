@@ -187,7 +187,7 @@ func startRegistryOnExternalNATS(t *testing.T) (host, user, pass string) {
 	case err := <-done:
 		t.Fatalf("registry: %v", err)
 	}
-	return l.Addr().String(), key.AccessKeyID, key.SecretAccessKey
+	return l.Addr().String(), "AWS", tokenOverNATS(t, nc, key)
 }
 
 // liveSampler samples the live heap the collector marked in its last cycle

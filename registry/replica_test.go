@@ -69,7 +69,7 @@ func TestUpload_ResumesOnAnotherReplica(t *testing.T) {
 	hr, _ := http.NewRequest("PATCH", urlA+loc, &brokenReader{r: bytes.NewReader(blob[half:]), n: 1 << 20})
 	hr.ContentLength = int64(len(blob) - half)
 	hr.Header.Set("Content-Range", fmt.Sprintf("%d-%d", half, len(blob)-1))
-	hr.SetBasicAuth(e.Key.AccessKeyID, e.Key.SecretAccessKey)
+	hr.SetBasicAuth("AWS", e.token(t))
 	if res, err := http.DefaultClient.Do(hr); err == nil {
 		res.Body.Close()
 		t.Fatalf("interrupted PATCH answered %d", res.StatusCode)
@@ -116,7 +116,7 @@ func TestBlobUpload_BrokenStreamCountsNothing(t *testing.T) {
 	r := e.do(t, req{Method: "POST", Path: "/v2/broken/app/blobs/uploads/"})
 	loc := r.Header.Get("Location")
 	hr, _ := http.NewRequest("PATCH", e.URL+loc, io.NopCloser(&brokenReader{r: bytes.NewReader(randomBytes(t, 4<<20)), n: 2<<20 + 5}))
-	hr.SetBasicAuth(e.Key.AccessKeyID, e.Key.SecretAccessKey)
+	hr.SetBasicAuth("AWS", e.token(t))
 	if res, err := http.DefaultClient.Do(hr); err == nil {
 		res.Body.Close()
 		t.Fatalf("broken PATCH answered %d", res.StatusCode)

@@ -75,6 +75,9 @@ type Config struct {
 	MaxManifestSize int
 	// TokenTTL is the lifetime of GetAuthorizationToken tokens (default 12 h).
 	TokenTTL time.Duration
+	// PullTokenTTL is the lifetime of the pull-only tokens agents get from
+	// events.SubjRegistryPullToken (default 1 h).
+	PullTokenTTL time.Duration
 	// Keys verifies credentials; default: a watch on the access key bucket.
 	Keys KeyStore
 	Log  *slog.Logger
@@ -97,6 +100,9 @@ type Service struct {
 	st   *store
 	log  *slog.Logger
 	keys KeyStore
+	// pullKey signs pull tokens (pullkey.go); set once by Serve before it
+	// takes requests.
+	pullKey []byte
 
 	mu         sync.Mutex
 	publicHost string
@@ -151,6 +157,9 @@ func New(cfg Config, nc *nats.Conn, js jetstream.JetStream) (*Service, error) {
 	if cfg.TokenTTL <= 0 {
 		cfg.TokenTTL = 12 * time.Hour
 	}
+	if cfg.PullTokenTTL <= 0 {
+		cfg.PullTokenTTL = time.Hour
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -188,12 +197,8 @@ func (s *Service) Serve(ctx context.Context, l net.Listener) error {
 	if err := s.open(ctx); err != nil {
 		return err
 	}
-	if s.keys == nil {
-		keys, err := accesskeys.Watch(ctx, s.js, s.cfg.Replicas, s.log)
-		if err != nil {
-			return fmt.Errorf("registry: access keys: %w", err)
-		}
-		s.keys = keys
+	if err := s.openAuth(ctx); err != nil {
+		return err
 	}
 	// The relay announces pushes and deletes a replica committed and did
 	// not publish (it died first). It starts before any request is taken.
@@ -216,7 +221,12 @@ func (s *Service) Serve(ctx context.Context, l net.Listener) error {
 		return fmt.Errorf("registry: micro service: %w", err)
 	}
 	api := natsutil.NewAPI(svc, natsutil.APIConfig{API: events.APIECR, FaultCode: events.CodeServer, Log: s.log})
+	var internalWG sync.WaitGroup
 	if err := s.registerECR(api); err != nil {
+		_ = svc.Stop()
+		return err
+	}
+	if err := s.registerInternal(svc, &internalWG); err != nil {
 		_ = svc.Stop()
 		return err
 	}
@@ -249,12 +259,31 @@ func (s *Service) Serve(ctx context.Context, l net.Listener) error {
 	}
 	stopErr := svc.Stop()
 	api.Wait()
+	internalWG.Wait()
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	shutErr := srv.Shutdown(sctx)
 	<-gcDone
 	s.st.closeReadConns()
 	return errors.Join(serveErr, stopErr, shutErr)
+}
+
+// openAuth loads what verifies credentials: the pull key and, unless
+// given, a watch on the access keys.
+func (s *Service) openAuth(ctx context.Context) error {
+	pullKey, err := s.st.loadPullKey(ctx)
+	if err != nil {
+		return err
+	}
+	s.pullKey = pullKey
+	if s.keys == nil {
+		keys, err := accesskeys.Watch(ctx, s.js, s.cfg.Replicas, s.log)
+		if err != nil {
+			return fmt.Errorf("registry: access keys: %w", err)
+		}
+		s.keys = keys
+	}
+	return nil
 }
 
 // Ready is closed once Serve has opened its storage and started serving.

@@ -18,6 +18,8 @@ var targets = []struct{ pkg, name string }{
 	{"./services/gateway/gateway", "FuzzAuthorization"},
 	{"./services/agent/agent", "FuzzImageHost"},
 	{"./services/taskdefs/taskdefs", "FuzzRegisterTaskDefinition"},
+	{"./registry", "FuzzCheckToken"},
+	{"./internal/callerauth", "FuzzVerify"},
 }
 
 // TestFuzzTargets fuzzes each target for BERTH_FUZZTIME (default 20000

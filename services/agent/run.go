@@ -66,7 +66,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 // after fs.Parse.
 func registerFlags(fs *flag.FlagSet, getenv func(string) string) (*agent.Config, func() error) {
 	cfg := &agent.Config{}
-	var pull, ports, portsUDP, attrs, drivers, hosts, credsFile string
+	var pull, ports, portsUDP, attrs, drivers, hosts string
 	str := func(p *string, name, env, def, usage string) { svc.String(fs, getenv, p, name, env, def, usage) }
 	dur := func(p *time.Duration, name, env string, def time.Duration, usage string) {
 		if v, err := time.ParseDuration(getenv(env)); err == nil {
@@ -98,8 +98,6 @@ func registerFlags(fs *flag.FlagSet, getenv func(string) string) (*agent.Config,
 	var bridge bool
 	svc.Bool(fs, getenv, &bridge, "metadata-bridge", "BERTH_AGENT_METADATA_BRIDGE", true, "also serve task metadata on the Docker bridge gateway, for bridge-mode containers")
 	str(&cfg.AWSVPCSubnet, "awsvpc-subnet", "BERTH_AGENT_AWSVPC_SUBNET", "", "IPv4 CIDR awsvpc tasks get their addresses from, on a Docker network the agent creates (empty: awsvpc refused)")
-	str(&cfg.AccessKeyID, "access-key-id", "BERTH_AGENT_ACCESS_KEY_ID", "", "access key id the registry issues pull tokens for")
-	str(&credsFile, "access-key-file", "BERTH_AGENT_ACCESS_KEY_FILE", "", "AWS credentials file to read --access-key-id from when it is empty (the one gateway --bootstrap writes)")
 	str(&hosts, "registry-hosts", "BERTH_AGENT_REGISTRY_HOSTS", "", "extra registry hosts (comma list) that get the registry token")
 	dur(&cfg.HeartbeatInterval, "heartbeat-interval", "BERTH_AGENT_HEARTBEAT_INTERVAL", events.HeartbeatInterval, "time between heartbeats")
 	dur(&cfg.ResyncInterval, "resync-interval", "BERTH_AGENT_RESYNC_INTERVAL", agent.DefaultResyncInterval, "time between full re-reads of the desired state")
@@ -113,11 +111,6 @@ func registerFlags(fs *flag.FlagSet, getenv func(string) string) (*agent.Config,
 		if cfg.JoinToken == "" && tokenFile != "" {
 			if cfg.JoinToken, err = natsauth.ReadJoinToken(tokenFile); err != nil {
 				return fmt.Errorf("--join-token-file: %w", err)
-			}
-		}
-		if cfg.AccessKeyID == "" && credsFile != "" {
-			if cfg.AccessKeyID, err = accessKeyFromFile(credsFile); err != nil {
-				return fmt.Errorf("--access-key-file: %w", err)
 			}
 		}
 		if cfg.PullBehavior, err = docker.ParsePullBehavior(pull); err != nil {

@@ -51,7 +51,6 @@ type agentProc struct {
 // containers stay around to be counted.
 func (b agentBin) start(t testing.TB, p *berthProc, data, owner string, env ...string) *agentProc {
 	t.Helper()
-	keyID, _ := p.key(t)
 	intro := testenv.FreeAddr(t)
 	cmd := exec.Command(b.path)
 	cmd.Env = append(os.Environ(),
@@ -63,7 +62,6 @@ func (b agentBin) start(t testing.TB, p *berthProc, data, owner string, env ...s
 		"ECS_CLUSTER=default",
 		"ECS_DATADIR="+data,
 		"BERTH_AGENT_OWNER="+owner,
-		"BERTH_AGENT_ACCESS_KEY_ID="+keyID,
 		"BERTH_AGENT_INTROSPECTION_ADDR="+intro,
 		"BERTH_AGENT_METADATA_ADDR=127.0.0.1:0",
 		"BERTH_AGENT_METADATA_BRIDGE=false",

@@ -25,8 +25,10 @@ import (
 
 // components wires every service of the all-in-one, each on its own
 // in-process connection. It returns notes for the banner (for example why
-// there is no local agent).
-func (n *node) components(ctx context.Context, keyID string) ([]component, []string, error) {
+// there is no local agent). The string (the root access key id run.go
+// passes) is no longer used: the local agent gets registry pull tokens
+// without an access key.
+func (n *node) components(ctx context.Context, _ string) ([]component, []string, error) {
 	c := n.cfg
 	comps, exp, err := n.frontDoors(ctx)
 	if err != nil {
@@ -76,7 +78,7 @@ func (n *node) components(ctx context.Context, keyID string) ([]component, []str
 		comps = append(comps, component{name: sv.name, stage: 1, run: r.Run})
 	}
 	var notes []string
-	switch ag, note, err := n.localAgent(ctx, keyID); {
+	switch ag, note, err := n.localAgent(ctx); {
 	case err != nil:
 		return nil, nil, err
 	case ag != nil:
@@ -159,7 +161,7 @@ func agentNote(ctx context.Context, c config, log *slog.Logger) (string, error) 
 
 // localAgent builds the agent for the local Docker engine on the listeners
 // bound for it, or returns the note saying why there is none.
-func (n *node) localAgent(_ context.Context, accessKeyID string) (*agent.Agent, string, error) {
+func (n *node) localAgent(_ context.Context) (*agent.Agent, string, error) {
 	c := n.cfg
 	if n.agentNote != "" {
 		return nil, n.agentNote, nil
@@ -179,7 +181,6 @@ func (n *node) localAgent(_ context.Context, accessKeyID string) (*agent.Agent, 
 		Listeners: agent.Listeners{Introspection: n.ls.introspection, Metadata: n.ls.metadata},
 
 		DataDir:           filepath.Join(c.Data, "agent"),
-		AccessKeyID:       accessKeyID,
 		IntrospectionAddr: c.AgentIntrospectionAddr,
 		MetadataAddr:      c.AgentMetadataAddr,
 		CleanupDelay:      c.AgentTaskCleanupWait,

@@ -232,7 +232,7 @@ func buildBusyboxImage() (v1.Image, error) {
 
 // pushBusybox creates the ECR repository repo with the aws CLI and pushes the
 // busybox image to Berth's registry as repo:tag (Basic auth with the root
-// key). It returns the image reference for task definitions:
+// key's registry token). It returns the image reference for task definitions:
 // 127.0.0.1:<registry port>/<repo>:<tag>.
 func (p *berthProc) pushBusybox(t testing.TB, repo, tag string) string {
 	t.Helper()
@@ -259,7 +259,8 @@ func busyboxVariant(t testing.TB, variant string) v1.Image {
 }
 
 // pushImage pushes img to Berth's registry as repo:tag (the repository
-// must exist) with Basic auth with the root key, and returns the reference.
+// must exist) with Basic auth: user AWS and the password from `aws ecr
+// get-login-password`. It returns the reference.
 func (p *berthProc) pushImage(t testing.TB, repo, tag string, img v1.Image) string {
 	t.Helper()
 	ref := p.registry + "/" + repo + ":" + tag
@@ -267,8 +268,12 @@ func (p *berthProc) pushImage(t testing.TB, repo, tag string, img v1.Image) stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, secret := p.key(t)
-	auth := remote.WithAuth(authn.FromConfig(authn.AuthConfig{Username: id, Password: secret}))
+	res := p.cli.Run(t, "", "ecr", "get-login-password")
+	pw := strings.TrimSpace(res.Stdout)
+	if res.Exit != 0 || pw == "" {
+		t.Fatalf("aws ecr get-login-password: exit %d: %s", res.Exit, res.Stderr)
+	}
+	auth := remote.WithAuth(authn.FromConfig(authn.AuthConfig{Username: "AWS", Password: pw}))
 	if err := remote.Write(r, img, auth); err != nil {
 		t.Fatalf("push %s: %v", ref, err)
 	}

@@ -121,10 +121,6 @@ type Config struct {
 	// on the connection New was given.
 	JoinToken string
 	Dial      agentproto.Dial
-	// AccessKeyID is sent with ECR GetAuthorizationToken (the registry issues
-	// tokens per access key). Empty: the call is made anonymously, which a
-	// registry that checks keys refuses; pulls from it are then anonymous.
-	AccessKeyID string
 	// RegistryHosts are extra registry hosts (host[:port]) that get the ECR
 	// token, besides the proxyEndpoint host and its ECR-style aliases.
 	RegistryHosts []string

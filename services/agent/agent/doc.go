@@ -8,7 +8,7 @@
 //	agent --(AGENT_REPORTS: berth.agent.report.<cluster>.<instance>)--> scheduler
 //	agent --(AGENT_HEARTBEATS: berth.agent.heartbeat.<cluster>.<instance>)--> scheduler
 //	agent --(request/reply berth.api.ecs.CreateCluster, .RegisterContainerInstance)--> scheduler
-//	agent --(request/reply berth.api.ecr.GetAuthorizationToken)--> registry
+//	agent --(request/reply berth.internal.registry.PullToken)--> registry
 //
 // Run probes Docker first and fails at once with ErrNoDocker when it does
 // not answer (the all-in-one reports that and runs without a local agent).
@@ -56,9 +56,10 @@
 //
 // # Registry credentials
 //
-// Before a pull the engine asks for credentials: the agent gets an ECR
-// token from the registry service (GetAuthorizationToken over NATS, with the
-// configured access key id), caches it until near expiry, and uses it for
+// Before a pull the engine asks for credentials: the agent gets a pull-only
+// token from the registry service (events.SubjRegistryPullToken over NATS,
+// on the agent's own NATS identity: no access key), caches it until near
+// expiry, and uses it for
 // images whose registry host is the token's proxyEndpoint host, a loopback
 // or ECR-style alias of it on the same port, or a configured extra host.
 // Other images are pulled anonymously.

@@ -2,7 +2,6 @@ package agent
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -23,7 +22,7 @@ import (
 )
 
 const (
-	// tokenFailureBackoff: after a failed GetAuthorizationToken, pulls go
+	// tokenFailureBackoff: after a failed pull token request, pulls go
 	// anonymous for this long before the agent asks again.
 	tokenFailureBackoff = 30 * time.Second
 	// tokenRefreshMargin: a token is renewed when less than this is left
@@ -33,13 +32,14 @@ const (
 )
 
 // registryAuth supplies ECR-style credentials for images in Berth's
-// registry: it asks the registry service (ECR GetAuthorizationToken over
-// NATS) for a token, caches it until near expiry, and hands it out for
-// images whose registry host is the token's proxyEndpoint host (or one of
-// its aliases). Other registries get nil: anonymous pulls.
+// registry: it asks the registry service for a pull-only token
+// (events.SubjRegistryPullToken over NATS, on the agent's own NATS
+// identity; no access key is involved), caches it until near expiry, and
+// hands it out for images whose registry host is the token's proxyEndpoint
+// host (or one of its aliases). Other registries get nil: anonymous pulls.
 type registryAuth struct {
 	nc         *nats.Conn
-	accessKey  string
+	requester  string
 	extraHosts []string
 	timeout    time.Duration
 	log        *slog.Logger
@@ -57,7 +57,7 @@ type registryAuth struct {
 func newRegistryAuth(nc *nats.Conn, cfg Config, log *slog.Logger) *registryAuth {
 	return &registryAuth{
 		nc:         nc,
-		accessKey:  cfg.AccessKeyID,
+		requester:  cfg.Owner,
 		extraHosts: cfg.RegistryHosts,
 		timeout:    cfg.CallTimeout,
 		log:        log,
@@ -92,7 +92,7 @@ func (r *registryAuth) Auth(ctx context.Context, image string) (*docker.Registry
 	}
 	auth, err := docker.ECRAuth(r.token, r.endpoint)
 	if err != nil {
-		return nil, fmt.Errorf("registry token from GetAuthorizationToken: %w", err)
+		return nil, fmt.Errorf("registry pull token: %w", err)
 	}
 	return &auth, nil
 }
@@ -156,7 +156,7 @@ func (r *registryAuth) refreshLocked(ctx context.Context) error {
 	u, perr := url.Parse(endpoint)
 	if perr != nil || u.Host == "" {
 		r.failedAt = r.now()
-		return fmt.Errorf("GetAuthorizationToken: proxyEndpoint %q is not a URL", endpoint)
+		return fmt.Errorf("pull token: proxyEndpoint %q is not a URL", endpoint)
 	}
 	r.token, r.endpoint, r.host = token, endpoint, u.Host
 	r.fetchedAt, r.expiresAt, r.failedAt = now, expires, time.Time{}
@@ -167,27 +167,18 @@ func (r *registryAuth) refreshLocked(ctx context.Context) error {
 func (r *registryAuth) fetch(ctx context.Context) (token, endpoint string, expires time.Time, err error) {
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
-	hdr := nats.Header{}
-	if r.accessKey != "" {
-		hdr.Set(events.HeaderAccessKey, r.accessKey)
+	var resp events.RegistryPullTokenReply
+	if err := natsutil.Call(ctx, r.nc, events.SubjRegistryPullToken, events.RegistryPullTokenRequest{Requester: r.requester}, &resp); err != nil {
+		return "", "", time.Time{}, fmt.Errorf("pull token: %w", err)
 	}
-	reply, err := natsutil.RequestRaw(ctx, r.nc, events.SubjAPI(events.APIECR, "GetAuthorizationToken"), []byte("{}"), hdr)
-	if err != nil {
-		return "", "", time.Time{}, fmt.Errorf("GetAuthorizationToken: %w", err)
+	if resp.AuthorizationToken == "" {
+		return "", "", time.Time{}, errors.New("pull token: no authorization token")
 	}
-	var resp ecrapi.GetAuthorizationTokenResponse
-	if err := json.Unmarshal(reply.Data, &resp); err != nil {
-		return "", "", time.Time{}, fmt.Errorf("GetAuthorizationToken: decode: %w", err)
+	expires = resp.ExpiresAt
+	if expires.IsZero() {
+		expires = r.now().Add(defaultTokenTTL)
 	}
-	if len(resp.AuthorizationData) == 0 || resp.AuthorizationData[0].AuthorizationToken == "" {
-		return "", "", time.Time{}, fmt.Errorf("GetAuthorizationToken: no authorization data")
-	}
-	ad := resp.AuthorizationData[0]
-	expires = r.now().Add(defaultTokenTTL)
-	if ad.ExpiresAt != nil && !ad.ExpiresAt.IsZero() {
-		expires = ad.ExpiresAt.Time
-	}
-	return ad.AuthorizationToken, ad.ProxyEndpoint, expires, nil
+	return resp.AuthorizationToken, resp.ProxyEndpoint, expires, nil
 }
 
 // matchesLocked reports whether host is Berth's registry: the proxyEndpoint

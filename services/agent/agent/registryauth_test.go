@@ -12,7 +12,6 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/berth-project/berth/events"
-	"github.com/berth-project/berth/events/awsjson"
 	"github.com/berth-project/berth/events/ecrapi"
 	"github.com/berth-project/berth/internal/natstest"
 	"github.com/berth-project/berth/internal/natsutil"
@@ -24,12 +23,12 @@ import (
 func TestRegistryAuth_Digest(t *testing.T) {
 	s := natstest.Start(t)
 	nc := natstest.Connect(t, s)
-	tokenSub, err := nc.Subscribe(events.SubjAPI(events.APIECR, "GetAuthorizationToken"), func(m *nats.Msg) {
-		raw, _ := json.Marshal(ecrapi.GetAuthorizationTokenResponse{AuthorizationData: []ecrapi.AuthorizationData{{
+	tokenSub, err := nc.Subscribe(events.SubjRegistryPullToken, func(m *nats.Msg) {
+		raw, _ := json.Marshal(events.RegistryPullTokenReply{
 			AuthorizationToken: base64.StdEncoding.EncodeToString([]byte("AWS:secret")),
-			ExpiresAt:          awsjson.NewTime(time.Now().Add(time.Hour)),
+			ExpiresAt:          time.Now().Add(time.Hour),
 			ProxyEndpoint:      "http://127.0.0.1:5000",
-		}}})
+		})
 		_ = m.Respond(raw)
 	})
 	if err != nil {

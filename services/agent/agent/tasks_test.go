@@ -16,8 +16,6 @@ import (
 	"time"
 
 	"github.com/berth-project/berth/events"
-	"github.com/berth-project/berth/events/awsjson"
-	"github.com/berth-project/berth/events/ecrapi"
 	"github.com/berth-project/berth/events/ecsapi"
 	"github.com/berth-project/berth/internal/natstest"
 	"github.com/berth-project/berth/internal/natsutil"
@@ -384,7 +382,7 @@ func fakeRegistry(t *testing.T) (*httptest.Server, func() []string) {
 	}
 }
 
-// Pulls from Berth's registry (the proxyEndpoint of GetAuthorizationToken)
+// Pulls from Berth's registry (the proxyEndpoint of the pull token)
 // carry the ECR-style credentials all the way to the registry; pulls from
 // other registries carry none.
 func TestAgent_RegistryCredentials(t *testing.T) {
@@ -392,12 +390,12 @@ func TestAgent_RegistryCredentials(t *testing.T) {
 	e := newEnv(t, false)
 	berth, berthAuths := fakeRegistry(t)
 	other, otherAuths := fakeRegistry(t)
-	e.respond(events.SubjAPI(events.APIECR, "GetAuthorizationToken"), func([]byte) any {
-		return ecrapi.GetAuthorizationTokenResponse{AuthorizationData: []ecrapi.AuthorizationData{{
+	e.respond(events.SubjRegistryPullToken, func([]byte) any {
+		return events.RegistryPullTokenReply{
 			AuthorizationToken: base64.StdEncoding.EncodeToString([]byte("AWS:s3cret")),
-			ExpiresAt:          awsjson.NewTime(time.Now().Add(12 * time.Hour)),
+			ExpiresAt:          time.Now().Add(12 * time.Hour),
 			ProxyEndpoint:      berth.URL,
-		}}}
+		}
 	})
 	a, _ := e.start(e.config())
 	var arns []string

@@ -19,7 +19,6 @@ import (
 
 	"github.com/berth-project/berth/events"
 	"github.com/berth-project/berth/events/awsjson"
-	"github.com/berth-project/berth/events/ecrapi"
 	"github.com/berth-project/berth/events/ecsapi"
 	"github.com/berth-project/berth/internal/natstest"
 	"github.com/berth-project/berth/services/agent/engine"
@@ -267,28 +266,31 @@ func TestDesiredState(t *testing.T) {
 	}
 }
 
-// The ECR token is fetched with the access key, cached, renewed near
-// expiry, and given only to Berth's registry.
+// The pull token is fetched from the registry's internal endpoint (no
+// access key), cached, renewed near expiry, and given only to Berth's
+// registry.
 func TestRegistryAuth(t *testing.T) {
 	s := natstest.Start(t)
 	nc := natstest.Connect(t, s)
 	var calls atomic.Int32
-	var gotKey atomic.Value
-	sub, err := nc.Subscribe(events.SubjAPI(events.APIECR, "GetAuthorizationToken"), func(m *nats.Msg) {
+	var gotReq atomic.Value
+	sub, err := nc.Subscribe(events.SubjRegistryPullToken, func(m *nats.Msg) {
 		calls.Add(1)
-		gotKey.Store(m.Header.Get(events.HeaderAccessKey))
-		raw, _ := json.Marshal(ecrapi.GetAuthorizationTokenResponse{AuthorizationData: []ecrapi.AuthorizationData{{
+		var req events.RegistryPullTokenRequest
+		_ = json.Unmarshal(m.Data, &req)
+		gotReq.Store(req)
+		raw, _ := json.Marshal(events.RegistryPullTokenReply{
 			AuthorizationToken: base64.StdEncoding.EncodeToString([]byte("AWS:secret")),
-			ExpiresAt:          awsjson.NewTime(time.Now().Add(time.Hour)),
+			ExpiresAt:          time.Now().Add(time.Hour),
 			ProxyEndpoint:      "http://127.0.0.1:5000",
-		}}})
+		})
 		_ = m.Respond(raw)
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer sub.Unsubscribe()
-	cfg := Config{AccessKeyID: "AKIDTEST", RegistryHosts: []string{"registry.internal:443"}}.withDefaults()
+	cfg := Config{Owner: "owner-a", RegistryHosts: []string{"registry.internal:443"}}.withDefaults()
 	ra := newRegistryAuth(nc, cfg, slogDiscard())
 	ctx := t.Context()
 	for _, img := range []string{"127.0.0.1:5000/app:1", "localhost:5000/app", "000000000000.dkr.ecr.us-east-1.localhost:5000/app@sha256:" + strings.Repeat("a", 64), "registry.internal:443/x"} {
@@ -302,8 +304,8 @@ func TestRegistryAuth(t *testing.T) {
 			t.Errorf("%s: %v, %v (want anonymous)", img, auth, err)
 		}
 	}
-	if calls.Load() != 1 || gotKey.Load() != "AKIDTEST" {
-		t.Errorf("%d calls, key %v; want 1 call with AKIDTEST", calls.Load(), gotKey.Load())
+	if calls.Load() != 1 || gotReq.Load() != (events.RegistryPullTokenRequest{Requester: "owner-a"}) {
+		t.Errorf("%d calls, request %+v; want 1 call from owner-a", calls.Load(), gotReq.Load())
 	}
 	ra.now = func() time.Time { return time.Now().Add(50 * time.Minute) } // inside the refresh margin
 	if auth, _ := ra.Auth(ctx, "127.0.0.1:5000/app"); auth == nil || calls.Load() != 2 {

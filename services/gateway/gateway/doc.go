@@ -5,6 +5,8 @@
 // turns replies into AWS responses: 200 with the JSON body, or the AWS error
 // shape ({"__type", "message"} plus X-Amzn-ErrorType, 400 for client errors
 // and 500 for faults). It holds no state; run as many replicas as you like.
+// Each NATS request carries the signing key's id and a caller assertion
+// (internal/callerauth) that a service handing out credentials checks.
 //
 // Flow:
 //

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"net/http"
 
-	"github.com/nats-io/nats.go"
-
 	"github.com/berth-project/berth/events"
 	"github.com/berth-project/berth/internal/apierr"
 	"github.com/berth-project/berth/internal/natsutil"
@@ -40,10 +38,8 @@ func (g *Gateway) call(w http.ResponseWriter, r *http.Request, reqID string, rou
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.RequestTimeout)
 	defer cancel()
-	hdr := nats.Header{}
-	hdr.Set(events.HeaderRequestID, reqID)
-	hdr.Set(events.HeaderAccessKey, key)
-	reply, err := natsutil.RequestRaw(ctx, g.nc, events.SubjAPI(route.API, op), req, hdr)
+	subj := events.SubjAPI(route.API, op)
+	reply, err := natsutil.RequestRaw(ctx, g.nc, subj, req, g.apiHeader(reqID, key, subj, req))
 	if err != nil {
 		if errors.Is(err, natsutil.ErrUnavailable) {
 			err = apierr.Wrap(err, route.Fault, "The %s service is not available. Try again.", route.Implemented[op])

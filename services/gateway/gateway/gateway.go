@@ -201,10 +201,8 @@ func (g *Gateway) serveAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.RequestTimeout)
 	defer cancel()
-	hdr := nats.Header{}
-	hdr.Set(events.HeaderRequestID, reqID)
-	hdr.Set(events.HeaderAccessKey, key)
-	reply, err := natsutil.RequestRaw(ctx, g.nc, events.SubjAPI(route.API, op), body, hdr)
+	subj := events.SubjAPI(route.API, op)
+	reply, err := natsutil.RequestRaw(ctx, g.nc, subj, body, g.apiHeader(reqID, key, subj, body))
 	if err != nil {
 		if errors.Is(err, natsutil.ErrUnavailable) {
 			err = apierr.Wrap(err, fault, "The %s service is not available. Try again.", route.Implemented[op])

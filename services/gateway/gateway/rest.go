@@ -9,8 +9,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/nats-io/nats.go"
-
 	"github.com/berth-project/berth/events"
 	"github.com/berth-project/berth/internal/apierr"
 	"github.com/berth-project/berth/internal/ids"
@@ -56,10 +54,8 @@ func (g *Gateway) serveREST(rt events.RESTRoute, op events.RESTOperation) http.H
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), g.cfg.RequestTimeout)
 		defer cancel()
-		hdr := nats.Header{}
-		hdr.Set(events.HeaderRequestID, reqID)
-		hdr.Set(events.HeaderAccessKey, key)
-		reply, err := natsutil.RequestRaw(ctx, g.nc, events.SubjAPI(rt.API, op.Operation), in, hdr)
+		subj := events.SubjAPI(rt.API, op.Operation)
+		reply, err := natsutil.RequestRaw(ctx, g.nc, subj, in, g.apiHeader(reqID, key, subj, in))
 		if err != nil {
 			if errors.Is(err, natsutil.ErrUnavailable) {
 				err = apierr.Wrap(err, rt.Fault, "The %s service is not available. Try again.", rt.Service)
