@@ -1,6 +1,7 @@
 package natsauth_test
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -109,5 +110,36 @@ func TestSubscriberIsReadOnly(t *testing.T) {
 	}
 	if perm == 0 {
 		t.Fatal("no permission violation was reported")
+	}
+}
+
+// TestOnlyVerifiersReadAccessKeys: the access keys' secrets are readable
+// only by the identities that verify signatures (gateway, registry).
+func TestOnlyVerifiersReadAccessKeys(t *testing.T) {
+	s := natstest.Start(t)
+	_, ajs := natstest.JetStream(t, s)
+	ctx := t.Context()
+	keys, err := ajs.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: events.BucketAccessKeys.Name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := keys.Put(ctx, "AKIA", []byte(`{"secretAccessKey":"s"}`)); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range natsauth.StaticUsers() {
+		nc := natstest.Connect(t, s, append(natstest.As(t, id), nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}))...)
+		js, _ := jetstream.New(nc)
+		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		var readErr error
+		kv, err := js.KeyValue(rctx, events.BucketAccessKeys.Name)
+		if err == nil {
+			_, readErr = kv.Get(rctx, "AKIA")
+		}
+		cancel()
+		reads := err == nil && readErr == nil
+		want := id == events.ServiceGateway || id == events.ServiceRegistry || id == natsauth.Admin
+		if reads != want {
+			t.Errorf("%s reads the access keys: %v, want %v (open: %v, get: %v)", id, reads, want, err, readErr)
+		}
 	}
 }

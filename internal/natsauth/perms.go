@@ -234,7 +234,6 @@ func AgentPerms(cluster, instanceID string) Perms {
 			events.SubjInternal(events.ServiceLogs, "Ship"),
 			events.SubjInternal(events.ServiceRegistry, "PullToken"),
 			events.SubjAPI(events.APIECR, "BatchGetImage"),
-			events.SubjAPI(events.APIECR, "GetAuthorizationToken"),
 			events.SubjAPI(events.APIECS, "DescribeClusters"),
 		}),
 		Sub: []string{InboxPrefix(AgentUser(cluster, instanceID)) + ".>"},
