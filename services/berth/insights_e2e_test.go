@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	colmetrics "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
+	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/berth-project/berth/internal/natstest"
@@ -65,7 +67,7 @@ func TestE2E_ContainerInsights(t *testing.T) {
 	bin := buildBerth(t)
 	owner := e2eOwner(t)
 	const interval = 5 * time.Second
-	recv := &otlpReceiver{values: map[string][]float64{}}
+	recv := &otlpReceiver{values: map[string][]float64{}, spans: map[string][]otlpSpan{}}
 	otlp := httptest.NewServer(recv)
 	defer otlp.Close()
 	promAddr := testenv.FreeAddr(t)
@@ -82,8 +84,13 @@ func TestE2E_ContainerInsights(t *testing.T) {
 		"essential": true, "stopTimeout": 2, "command": []string{"sh", "-c", "dd if=/dev/zero bs=104857600 count=1 | sleep 3600"}}))
 	c := p.ecs(t)
 	started := time.Now()
+	var burnARN string
 	for _, td := range []string{burn, hog} {
-		waitTask(t, c, p.runTasks(t, td, 1)[0], time.Minute, status("RUNNING"))
+		arn := p.runTasks(t, td, 1)[0]
+		if td == burn {
+			burnARN = arn
+		}
+		waitTask(t, c, arn, time.Minute, status("RUNNING"))
 	}
 
 	var cpu, mem []cwDatapoint
@@ -178,6 +185,35 @@ func TestE2E_ContainerInsights(t *testing.T) {
 	if len(recv.values["ecs.task.cpu.utilized"]) == 0 {
 		t.Errorf("OTLP receiver: no ecs.task.cpu.utilized: %v", recv.values)
 	}
+	checkRunTaskTrace(t, recv.spans, burnARN)
+}
+
+// checkRunTaskTrace: the agent's span that started the task belongs to the
+// trace of the run-task call, which also holds the gateway's span, the
+// scheduler's RunTask handler span and its placement span.
+func checkRunTaskTrace(t *testing.T, spans map[string][]otlpSpan, taskARN string) {
+	t.Helper()
+	var traceID string
+	for id, ss := range spans {
+		for _, s := range ss {
+			if s.name == "agent.StartTask" && s.attrs["ecs.task.arn"] == taskARN {
+				traceID = id
+			}
+		}
+	}
+	if traceID == "" {
+		t.Fatalf("OTLP receiver: no agent.StartTask span for %s among %d traces", taskARN, len(spans))
+	}
+	names := map[string]bool{}
+	for _, s := range spans[traceID] {
+		names[s.name] = true
+	}
+	t.Logf("trace %s of run-task: %d spans %v", traceID, len(spans[traceID]), names)
+	for _, want := range []string{"gateway ecs.RunTask", "ecs.RunTask", "scheduler.place", "agent.StartTask"} {
+		if !names[want] {
+			t.Errorf("trace %s lacks span %q: %v", traceID, want, names)
+		}
+	}
 }
 
 // checkPrometheus reads /metrics: the Container Insights series of both
@@ -218,14 +254,50 @@ func checkPrometheus(t *testing.T, addr string) {
 }
 
 // otlpReceiver is an in-process OTLP/HTTP receiver keeping gauge values by
-// metric name.
+// metric name and spans by trace id.
 type otlpReceiver struct {
 	mu     sync.Mutex
 	values map[string][]float64
+	spans  map[string][]otlpSpan
+}
+
+// otlpSpan is what the tests read of a received span.
+type otlpSpan struct {
+	name  string
+	attrs map[string]string
+}
+
+func (r *otlpReceiver) serveTraces(w http.ResponseWriter, body []byte) {
+	var in coltrace.ExportTraceServiceRequest
+	if proto.Unmarshal(body, &in) != nil {
+		http.Error(w, "bad request", http.StatusBadRequest)
+		return
+	}
+	r.mu.Lock()
+	for _, rs := range in.ResourceSpans {
+		for _, ss := range rs.ScopeSpans {
+			for _, sp := range ss.Spans {
+				attrs := map[string]string{}
+				for _, kv := range sp.Attributes {
+					attrs[kv.Key] = kv.GetValue().GetStringValue()
+				}
+				id := hex.EncodeToString(sp.TraceId)
+				r.spans[id] = append(r.spans[id], otlpSpan{name: sp.Name, attrs: attrs})
+			}
+		}
+	}
+	r.mu.Unlock()
+	out, _ := proto.Marshal(&coltrace.ExportTraceServiceResponse{})
+	w.Header().Set("Content-Type", "application/x-protobuf")
+	_, _ = w.Write(out)
 }
 
 func (r *otlpReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	body, _ := io.ReadAll(req.Body)
+	if req.URL.Path == "/v1/traces" {
+		r.serveTraces(w, body)
+		return
+	}
 	var in colmetrics.ExportMetricsServiceRequest
 	if req.URL.Path != "/v1/metrics" || proto.Unmarshal(body, &in) != nil {
 		http.Error(w, "bad request", http.StatusBadRequest)
