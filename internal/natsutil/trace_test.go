@@ -2,8 +2,10 @@ package natsutil_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go/micro"
 	"go.opentelemetry.io/otel"
@@ -63,16 +65,20 @@ func TestAPI_TraceContext(t *testing.T) {
 		t.Fatalf("traceparent not carried: Outer %q, Inner %q", saw("Outer"), saw("Inner"))
 	}
 	want := root.SpanContext().TraceID()
-	byName := map[string]sdktrace.ReadOnlySpan{}
-	for _, sp := range rec.Ended() {
-		if sp.SpanContext().TraceID() == want {
-			byName[sp.Name()] = sp
+	// A handler's span ends just after its reply is sent.
+	var outer, inner sdktrace.ReadOnlySpan
+	natstest.Eventually(t, 5*time.Second, 10*time.Millisecond, func() error {
+		byName := map[string]sdktrace.ReadOnlySpan{}
+		for _, sp := range rec.Ended() {
+			if sp.SpanContext().TraceID() == want {
+				byName[sp.Name()] = sp
+			}
 		}
-	}
-	outer, inner := byName["trace.Outer"], byName["trace.Inner"]
-	if outer == nil || inner == nil {
-		t.Fatalf("spans of trace %s: %v", want, byName)
-	}
+		if outer, inner = byName["trace.Outer"], byName["trace.Inner"]; outer == nil || inner == nil {
+			return fmt.Errorf("spans of trace %s: %v", want, byName)
+		}
+		return nil
+	})
 	if outer.Parent().SpanID() != root.SpanContext().SpanID() || inner.Parent().SpanID() != outer.SpanContext().SpanID() {
 		t.Errorf("parents: Outer's %s (want %s), Inner's %s (want %s)", outer.Parent().SpanID(), root.SpanContext().SpanID(),
 			inner.Parent().SpanID(), outer.SpanContext().SpanID())
