@@ -72,4 +72,6 @@
 // Other components record through Exporter.Meter (the gateway's
 // berth.gateway.requests and berth.gateway.request.duration), and
 // RegisterNATSHealth adds JetStream consumer lag and connected agents.
+// Traces (one RunTask from the gateway to the agent) are internal/tracing's:
+// the same OTLP endpoint receives them on /v1/traces.
 package metrics
