@@ -2,9 +2,13 @@ package tracing_test
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
+	"sync"
 	"testing"
 
 	"github.com/nats-io/nats.go"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/berth-project/berth/internal/tracing"
@@ -50,5 +54,35 @@ func TestSetup_NoEndpointIsOff(t *testing.T) {
 	shutdown, err := tracing.Setup(context.Background(), "", "berth")
 	if err != nil || shutdown(context.Background()) != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSetup_ExportsOTLP: with an endpoint, spans reach an OTLP/HTTP
+// receiver at /v1/traces by shutdown (which flushes).
+func TestSetup_ExportsOTLP(t *testing.T) {
+	var mu sync.Mutex
+	var paths []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		paths = append(paths, r.URL.Path+" "+r.Header.Get("Content-Type"))
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/x-protobuf")
+	}))
+	defer srv.Close()
+	prev := otel.GetTracerProvider()
+	t.Cleanup(func() { otel.SetTracerProvider(prev) })
+	shutdown, err := tracing.Setup(t.Context(), srv.URL, "berth-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, span := tracing.Tracer().Start(t.Context(), "unit")
+	span.End()
+	if err := shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(paths) == 0 || paths[0] != "/v1/traces application/x-protobuf" {
+		t.Errorf("receiver saw %v", paths)
 	}
 }

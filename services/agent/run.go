@@ -37,6 +37,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	cfg.Region, cfg.Account = common.Region, common.Account
 	log := svc.NewLogger(stderr, common.LogLevel, events.ServiceAgent)
 	cfg.Logger = log
+	stopTracing, err := svc.StartTracing(ctx, events.ServiceAgent, getenv, log)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
 	nc, _, err := svc.Connect(ctx, common, events.ServiceAgent, log)
 	if err != nil {
 		return err
