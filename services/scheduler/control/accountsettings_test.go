@@ -110,21 +110,55 @@ func TestAccountSettings_CLI(t *testing.T) {
 		t.Errorf("cluster reset: containerInsights %q", got)
 	}
 
-	// Bad input: AWS's code, nothing changed.
-	bad := [][]string{
-		{"put-account-setting-default", "--name", "containerInsights", "--value", "on"},
-		{"put-account-setting-default", "--name", "nope", "--value", "enabled"},
-		{"put-account-setting-default", "--name", "awsvpcTrunking", "--value", "enabled"},
-		{"put-account-setting", "--name", "taskLongArnFormat", "--value", "disabled"},
-		{"put-account-setting", "--name", "containerInsights", "--value", "enabled", "--principal-arn", "arn:aws:iam::999999999999:user/eve"},
-		{"put-account-setting", "--name", "containerInsights", "--value", "enabled", "--principal-arn", "bob"},
-		{"list-account-settings", "--value", "enabled"},
-		{"list-account-settings", "--max-results", "11"},
-		{"list-account-settings", "--no-paginate", "--next-token", "garbage"},
-		{"delete-account-setting", "--name", "nope"},
+	// Bad input: AWS's code, nothing changed (two through the CLI, the
+	// rest through the SDK).
+	cliFails(t, env, events.CodeInvalidParameter, "Invalid value 'on' for setting 'containerInsights'",
+		"ecs", "put-account-setting-default", "--name", "containerInsights", "--value", "on")
+	cliFails(t, env, events.CodeInvalidParameter, "Berth does not support the account setting 'awsvpcTrunking'",
+		"ecs", "put-account-setting-default", "--name", "awsvpcTrunking", "--value", "enabled")
+	c := env.ECS()
+	ctx := t.Context()
+	name := func(n string) ecstypes.SettingName { return ecstypes.SettingName(n) }
+	bad := map[string]func() error{
+		"unknown name": func() error {
+			_, err := c.PutAccountSettingDefault(ctx, &ecs.PutAccountSettingDefaultInput{Name: name("nope"), Value: aws.String("enabled")})
+			return err
+		},
+		"long ARN opt-out": func() error {
+			_, err := c.PutAccountSetting(ctx, &ecs.PutAccountSettingInput{Name: name("taskLongArnFormat"), Value: aws.String("disabled")})
+			return err
+		},
+		"other account": func() error {
+			_, err := c.PutAccountSetting(ctx, &ecs.PutAccountSettingInput{Name: name("containerInsights"), Value: aws.String("enabled"),
+				PrincipalArn: aws.String("arn:aws:iam::999999999999:user/eve")})
+			return err
+		},
+		"not an ARN": func() error {
+			_, err := c.PutAccountSetting(ctx, &ecs.PutAccountSettingInput{Name: name("containerInsights"), Value: aws.String("enabled"), PrincipalArn: aws.String("bob")})
+			return err
+		},
+		"value without name": func() error {
+			_, err := c.ListAccountSettings(ctx, &ecs.ListAccountSettingsInput{Value: aws.String("enabled")})
+			return err
+		},
+		"maxResults 11": func() error {
+			_, err := c.ListAccountSettings(ctx, &ecs.ListAccountSettingsInput{MaxResults: 11})
+			return err
+		},
+		"bad nextToken": func() error {
+			_, err := c.ListAccountSettings(ctx, &ecs.ListAccountSettingsInput{NextToken: aws.String("garbage")})
+			return err
+		},
+		"delete unknown name": func() error {
+			_, err := c.DeleteAccountSetting(ctx, &ecs.DeleteAccountSettingInput{Name: name("nope")})
+			return err
+		},
 	}
-	for _, args := range bad {
-		cliFails(t, env, events.CodeInvalidParameter, "", append([]string{"ecs"}, args...)...)
+	for what, call := range bad {
+		var ipe *ecstypes.InvalidParameterException
+		if err := call(); !errors.As(err, &ipe) {
+			t.Errorf("%s: %v, want InvalidParameterException", what, err)
+		}
 	}
 	cli(t, env, &list, "ecs", "list-account-settings")
 	if len(list.Settings) != 0 {
