@@ -136,6 +136,10 @@ type TaskAssignment struct {
 	CreatedAt     time.Time `json:"createdAt"`
 	// Version increases with every change of the assignment.
 	Version int64 `json:"version"`
+	// TraceParent is the W3C traceparent of the scheduler's placement span
+	// ("" when the call was not traced): the agent continues the trace of
+	// the RunTask that created the task.
+	TraceParent string `json:"traceParent,omitempty"`
 }
 
 // TaskStateReport is what an agent reports about one task: its lastStatus

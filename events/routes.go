@@ -78,6 +78,11 @@ var ECSRoute = APIRoute{
 		"TagResource":         ServiceScheduler,
 		"UntagResource":       ServiceScheduler,
 		"ListTagsForResource": ServiceScheduler,
+
+		"PutAccountSetting":        ServiceScheduler,
+		"PutAccountSettingDefault": ServiceScheduler,
+		"ListAccountSettings":      ServiceScheduler,
+		"DeleteAccountSetting":     ServiceScheduler,
 	},
 }
 

@@ -34,11 +34,13 @@
 // only for tasks with a network: bridge or awsvpc), StorageReadBytes,
 // StorageWriteBytes (declared Bytes/Second, cumulative bytes as AWS notes).
 // At [ClusterName] also TaskCount, ContainerInstanceCount and ServiceCount
-// (Count) from the scheduler's DescribeClusters, so a cluster has 11. The
-// service counts (DesiredTaskCount, RunningTaskCount, PendingTaskCount,
-// DeploymentCount, TaskSetCount) need ECS services, which Berth does not
-// have yet: a service's tasks (group "service:<name>") get the 8 resource
-// metrics at [ClusterName, ServiceName]. Each task contributes one datapoint
+// (Count) from the scheduler's DescribeClusters, so a cluster has 11. A
+// service's tasks (group "service:<name>") get the 8 resource metrics at
+// [ClusterName, ServiceName], and each ACTIVE service the 5 counts
+// DesiredTaskCount, RunningTaskCount, PendingTaskCount, DeploymentCount and
+// TaskSetCount (Count; from the supervisor's ListServices and
+// DescribeServices; TaskSetCount is 0, as ECS reports for the ECS deployment
+// controller), so a service has 13. Each task contributes one datapoint
 // per sample interval (60 s by default), as CloudWatch derives its
 // datapoints from one Task event per task and minute: Sum over a level adds
 // the tasks up, Average is per task.
@@ -55,9 +57,9 @@
 // CloudWatchMetrics block) and Container in
 // /aws/ecs/containerinsights/<cluster>/performance, stream
 // AgentTelemetry-<container instance id>, and each counts round a Cluster
-// event (stream ClusterTelemetry), written with CreateLogGroup,
-// CreateLogStream and PutLogEvents over NATS (events/logsapi shapes). No
-// Service events: Berth has no ECS services yet. Without a logs service the
+// event (stream ClusterTelemetry) and one Service event per ACTIVE service
+// (stream ServiceTelemetry), written with CreateLogGroup, CreateLogStream
+// and PutLogEvents over NATS (events/logsapi shapes). Without a logs service the
 // events are dropped (the datapoints are stored regardless).
 //
 // # Prometheus and OTLP
@@ -70,4 +72,6 @@
 // Other components record through Exporter.Meter (the gateway's
 // berth.gateway.requests and berth.gateway.request.duration), and
 // RegisterNATSHealth adds JetStream consumer lag and connected agents.
+// Traces (one RunTask from the gateway to the agent) are internal/tracing's:
+// the same OTLP endpoint receives them on /v1/traces.
 package metrics

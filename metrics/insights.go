@@ -222,6 +222,9 @@ func (s *Service) publishCounts(ctx context.Context) error {
 			return err
 		}
 		s.writeClusterEvent(ctx, c, now)
+		if err := s.publishServiceCounts(ctx, c.ClusterName, now); err != nil {
+			s.cfg.Log.Debug("service counts not published", "cluster", c.ClusterName, "err", err)
+		}
 	}
 	return nil
 }

@@ -11,10 +11,15 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/berth-project/berth/events"
 	"github.com/berth-project/berth/internal/apierr"
+	"github.com/berth-project/berth/internal/tracing"
 )
 
 // Request is one API call as a handler sees it.
@@ -158,11 +163,18 @@ func (a *API) Handle(op string, h Handler) error {
 func (a *API) Wait() { a.wg.Wait() }
 
 func (a *API) serve(op string, h Handler, r micro.Request) {
-	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.Timeout)
+	// The caller's trace (traceparent header) continues in a server span
+	// named after the operation.
+	ctx := tracing.Extract(context.Background(), nats.Header(r.Headers()))
+	ctx, span := tracing.Tracer().Start(ctx, a.cfg.API+"."+op, trace.WithSpanKind(trace.SpanKindServer),
+		trace.WithAttributes(attribute.String("rpc.system", "nats"), attribute.String("rpc.method", op)))
+	defer span.End()
+	ctx, cancel := context.WithTimeout(ctx, a.cfg.Timeout)
 	defer cancel()
 	req := &Request{Operation: op, Data: r.Data(), Headers: r.Headers()}
 	resp, err := a.call(ctx, h, req)
 	if err != nil {
+		span.SetStatus(codes.Error, err.Error())
 		a.respondError(r, op, req.RequestID(), err)
 		return
 	}

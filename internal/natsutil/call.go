@@ -8,9 +8,11 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/berth-project/berth/events"
 	"github.com/berth-project/berth/internal/apierr"
+	"github.com/berth-project/berth/internal/tracing"
 )
 
 // ErrUnavailable reports that nobody answers a subject: the service is down
@@ -19,7 +21,15 @@ var ErrUnavailable = errors.New("natsutil: no service answers")
 
 // RequestRaw sends body to subject and returns the reply. A reply carrying a
 // micro error comes back as an *apierr.Error; no responders as ErrUnavailable.
+//
+// The trace context of ctx, if any, travels in the headers (W3C traceparent).
 func RequestRaw(ctx context.Context, nc *nats.Conn, subject string, body []byte, hdr nats.Header) (*nats.Msg, error) {
+	if trace.SpanContextFromContext(ctx).IsValid() {
+		if hdr == nil {
+			hdr = nats.Header{}
+		}
+		tracing.Inject(ctx, hdr)
+	}
 	msg := &nats.Msg{Subject: subject, Data: body, Header: hdr}
 	reply, err := nc.RequestMsgWithContext(ctx, msg)
 	if err != nil {

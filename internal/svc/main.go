@@ -42,6 +42,11 @@ func Main(ctx context.Context, name string, args []string, getenv func(string) s
 		return err
 	}
 	log := NewLogger(stderr, c.LogLevel, name)
+	stopTracing, err := StartTracing(ctx, name, getenv, log)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
 	nc, js, err := Connect(ctx, c, name, log)
 	if err != nil {
 		return err

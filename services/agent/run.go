@@ -44,12 +44,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	cfg.Region, cfg.Account = common.Region, common.Account
 	log := svc.NewLogger(stderr, common.LogLevel, events.ServiceAgent)
 	cfg.Logger = log
+	stopTracing, err := svc.StartTracing(ctx, events.ServiceAgent, getenv, log)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
 	var nc *nats.Conn
 	if cfg.JoinToken != "" {
 		// Join with the token, then talk as the instance's own identity.
 		cfg.Dial = dialer(common, log)
 	} else {
-		var err error
 		if nc, _, err = svc.Connect(ctx, common, events.ServiceAgent, log); err != nil {
 			return err
 		}

@@ -115,6 +115,13 @@ func (n *node) frontDoors(ctx context.Context) ([]component, *metrics.Exporter, 
 	if expComp != nil {
 		comps = append(comps, *expComp)
 	}
+	trComp, err := n.tracer(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if trComp != nil {
+		comps = append(comps, *trComp)
+	}
 	gwCfg := gateway.Config{Addr: c.APIAddr, Keys: keys, Region: c.Region, Log: n.log.With("component", "gateway"), TLS: n.ls.tls}
 	if exp != nil {
 		gwCfg.Meter = exp.Meter()

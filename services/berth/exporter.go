@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 
+	"github.com/berth-project/berth/internal/tracing"
 	"github.com/berth-project/berth/metrics"
 )
 
@@ -41,4 +42,23 @@ func (n *node) exporter(ctx context.Context) (*metrics.Exporter, *component, err
 	}
 	n.log.Info("prometheus /metrics listening", "addr", l.Addr().String())
 	return exp, &component{name: "prometheus", stage: 0, run: func(ctx context.Context) error { return exp.Serve(ctx, l) }}, nil
+}
+
+// tracer installs the OTLP trace exporter when an OTLP endpoint is
+// configured (nil otherwise): the gateway, every service's API handlers,
+// the scheduler's placement and the agent's task start record spans into
+// it, and the trace context travels through NATS headers. Its component
+// (stage 2, after every service has stopped) flushes the last spans.
+func (n *node) tracer(ctx context.Context) (*component, error) {
+	if n.cfg.OTLPEndpoint == "" {
+		return nil, nil
+	}
+	shutdown, err := tracing.Setup(ctx, n.cfg.OTLPEndpoint, "berth")
+	if err != nil {
+		return nil, err
+	}
+	return &component{name: "tracing", stage: 2, run: func(ctx context.Context) error {
+		<-ctx.Done()
+		return shutdown(context.WithoutCancel(ctx))
+	}}, nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	colmetrics "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
+	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/berth-project/berth/internal/natstest"
@@ -65,7 +67,7 @@ func TestE2E_ContainerInsights(t *testing.T) {
 	bin := buildBerth(t)
 	owner := e2eOwner(t)
 	const interval = 5 * time.Second
-	recv := &otlpReceiver{values: map[string][]float64{}}
+	recv := &otlpReceiver{values: map[string][]float64{}, spans: map[string][]otlpSpan{}}
 	otlp := httptest.NewServer(recv)
 	defer otlp.Close()
 	promAddr := testenv.FreeAddr(t)
@@ -82,8 +84,13 @@ func TestE2E_ContainerInsights(t *testing.T) {
 		"essential": true, "stopTimeout": 2, "command": []string{"sh", "-c", "dd if=/dev/zero bs=104857600 count=1 | sleep 3600"}}))
 	c := p.ecs(t)
 	started := time.Now()
+	var burnARN string
 	for _, td := range []string{burn, hog} {
-		waitTask(t, c, p.runTasks(t, td, 1)[0], time.Minute, status("RUNNING"))
+		arn := p.runTasks(t, td, 1)[0]
+		if td == burn {
+			burnARN = arn
+		}
+		waitTask(t, c, arn, time.Minute, status("RUNNING"))
 	}
 
 	var cpu, mem []cwDatapoint
@@ -145,6 +152,7 @@ func TestE2E_ContainerInsights(t *testing.T) {
 	}
 
 	checkPrometheus(t, promAddr)
+	checkPerformanceLog(t, p, image)
 
 	// Disabled: after the agent has seen the setting (one sample may be in
 	// flight), no datapoint is added over four intervals.
@@ -163,7 +171,7 @@ func TestE2E_ContainerInsights(t *testing.T) {
 	base := count()
 	deadline := time.Now().Add(4 * interval)
 	for time.Now().Before(deadline) {
-		if n := count(); n > base+2 { // the two tasks' sample in flight
+		if n := count(); n > base+3 { // one sample in flight: two tasks and the deleted service's task
 			t.Fatalf("disabled cluster: datapoints grew from %v to %v", base, n)
 		}
 	}
@@ -176,6 +184,35 @@ func TestE2E_ContainerInsights(t *testing.T) {
 	}
 	if len(recv.values["ecs.task.cpu.utilized"]) == 0 {
 		t.Errorf("OTLP receiver: no ecs.task.cpu.utilized: %v", recv.values)
+	}
+	checkRunTaskTrace(t, recv.spans, burnARN)
+}
+
+// checkRunTaskTrace: the agent's span that started the task belongs to the
+// trace of the run-task call, which also holds the gateway's span, the
+// scheduler's RunTask handler span and its placement span.
+func checkRunTaskTrace(t *testing.T, spans map[string][]otlpSpan, taskARN string) {
+	t.Helper()
+	var traceID string
+	for id, ss := range spans {
+		for _, s := range ss {
+			if s.name == "agent.StartTask" && s.attrs["ecs.task.arn"] == taskARN {
+				traceID = id
+			}
+		}
+	}
+	if traceID == "" {
+		t.Fatalf("OTLP receiver: no agent.StartTask span for %s among %d traces", taskARN, len(spans))
+	}
+	names := map[string]bool{}
+	for _, s := range spans[traceID] {
+		names[s.name] = true
+	}
+	t.Logf("trace %s of run-task: %d spans %v", traceID, len(spans[traceID]), names)
+	for _, want := range []string{"gateway ecs.RunTask", "ecs.RunTask", "scheduler.place", "agent.StartTask"} {
+		if !names[want] {
+			t.Errorf("trace %s lacks span %q: %v", traceID, want, names)
+		}
 	}
 }
 
@@ -217,14 +254,50 @@ func checkPrometheus(t *testing.T, addr string) {
 }
 
 // otlpReceiver is an in-process OTLP/HTTP receiver keeping gauge values by
-// metric name.
+// metric name and spans by trace id.
 type otlpReceiver struct {
 	mu     sync.Mutex
 	values map[string][]float64
+	spans  map[string][]otlpSpan
+}
+
+// otlpSpan is what the tests read of a received span.
+type otlpSpan struct {
+	name  string
+	attrs map[string]string
+}
+
+func (r *otlpReceiver) serveTraces(w http.ResponseWriter, body []byte) {
+	var in coltrace.ExportTraceServiceRequest
+	if proto.Unmarshal(body, &in) != nil {
+		http.Error(w, "bad request", http.StatusBadRequest)
+		return
+	}
+	r.mu.Lock()
+	for _, rs := range in.ResourceSpans {
+		for _, ss := range rs.ScopeSpans {
+			for _, sp := range ss.Spans {
+				attrs := map[string]string{}
+				for _, kv := range sp.Attributes {
+					attrs[kv.Key] = kv.GetValue().GetStringValue()
+				}
+				id := hex.EncodeToString(sp.TraceId)
+				r.spans[id] = append(r.spans[id], otlpSpan{name: sp.Name, attrs: attrs})
+			}
+		}
+	}
+	r.mu.Unlock()
+	out, _ := proto.Marshal(&coltrace.ExportTraceServiceResponse{})
+	w.Header().Set("Content-Type", "application/x-protobuf")
+	_, _ = w.Write(out)
 }
 
 func (r *otlpReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	body, _ := io.ReadAll(req.Body)
+	if req.URL.Path == "/v1/traces" {
+		r.serveTraces(w, body)
+		return
+	}
 	var in colmetrics.ExportMetricsServiceRequest
 	if req.URL.Path != "/v1/metrics" || proto.Unmarshal(body, &in) != nil {
 		http.Error(w, "bad request", http.StatusBadRequest)
@@ -244,4 +317,95 @@ func (r *otlpReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	out, _ := proto.Marshal(&colmetrics.ExportMetricsServiceResponse{})
 	w.Header().Set("Content-Type", "application/x-protobuf")
 	_, _ = w.Write(out)
+}
+
+// perfEvents reads the cluster's performance log group with the Debian CLI
+// (filter-log-events) and returns its EMF events by Type.
+func (p *berthProc) perfEvents(t testing.TB, cluster string) (map[string][]map[string]any, error) {
+	group := "/aws/ecs/containerinsights/" + cluster + "/performance"
+	res := p.cli.Run(t, "", "--region", testenv.Region, "logs", "filter-log-events", "--log-group-name", group)
+	if res.Exit != 0 {
+		return nil, fmt.Errorf("aws logs filter-log-events: exit %d: %s", res.Exit, res.Stderr)
+	}
+	var out struct {
+		Events []struct {
+			LogStreamName string `json:"logStreamName"`
+			Message       string `json:"message"`
+		} `json:"events"`
+	}
+	if err := json.Unmarshal([]byte(res.Stdout), &out); err != nil {
+		return nil, err
+	}
+	byType := map[string][]map[string]any{}
+	for _, e := range out.Events {
+		var ev map[string]any
+		if err := json.Unmarshal([]byte(e.Message), &ev); err != nil {
+			return nil, fmt.Errorf("performance event in %s is not JSON: %q", e.LogStreamName, e.Message)
+		}
+		ev["logStreamName"] = e.LogStreamName
+		typ, _ := ev["Type"].(string)
+		byType[typ] = append(byType[typ], ev)
+	}
+	return byType, nil
+}
+
+// checkPerformanceLog reads the performance log group: Task events of the
+// running tasks (with their CloudWatchMetrics block) and Container and
+// Cluster events; then it creates a service and waits for its Service
+// event and its RunningTaskCount datapoint, and deletes it.
+func checkPerformanceLog(t *testing.T, p *berthProc, image string) {
+	t.Helper()
+	natstest.Eventually(t, time.Minute, time.Second, func() error {
+		evs, err := p.perfEvents(t, "default")
+		if err != nil {
+			return err
+		}
+		fams := map[any]bool{}
+		for _, ev := range evs["Task"] {
+			if ev["CloudWatchMetrics"] == nil || ev["TaskId"] == "" || !strings.HasPrefix(ev["logStreamName"].(string), "AgentTelemetry-") {
+				return fmt.Errorf("task event %v", ev)
+			}
+			fams[ev["TaskDefinitionFamily"]] = true
+		}
+		if !fams["ci-burn"] || !fams["ci-hog"] || len(evs["Container"]) == 0 || len(evs["Cluster"]) == 0 {
+			return fmt.Errorf("performance events: %d Task (families %v), %d Container, %d Cluster",
+				len(evs["Task"]), fams, len(evs["Container"]), len(evs["Cluster"]))
+		}
+		return nil
+	})
+
+	td := p.registerTaskDef(t, taskDef("ci-svc", map[string]any{"name": "app", "image": image, "memory": 32,
+		"essential": true, "stopTimeout": 2, "command": []string{"sleep", "3600"}}))
+	p.aws(t, "ecs", "create-service", "--service-name", "ci-web", "--task-definition", td, "--desired-count", "1")
+	defer func() {
+		p.aws(t, "ecs", "delete-service", "--service", "ci-web", "--force")
+	}()
+	var svc map[string]any
+	natstest.Eventually(t, 2*time.Minute, time.Second, func() error {
+		evs, err := p.perfEvents(t, "default")
+		if err != nil {
+			return err
+		}
+		for _, ev := range evs["Service"] {
+			if ev["ServiceName"] == "ci-web" && ev["RunningTaskCount"] == 1.0 {
+				svc = ev
+				return nil
+			}
+		}
+		return fmt.Errorf("no Service event of ci-web with one running task among %d Service events", len(evs["Service"]))
+	})
+	t.Logf("service event: %v", svc)
+	if svc["ClusterName"] != "default" || svc["DesiredTaskCount"] != 1.0 || svc["DeploymentCount"] != 1.0 || svc["CloudWatchMetrics"] == nil {
+		t.Errorf("service event %v", svc)
+	}
+	natstest.Eventually(t, time.Minute, time.Second, func() error {
+		dps, err := p.stats(t, "ECS/ContainerInsights", "RunningTaskCount", "Name=ClusterName,Value=default", "Name=ServiceName,Value=ci-web")
+		if err != nil || len(dps) == 0 || dps[len(dps)-1].Maximum != 1 || dps[len(dps)-1].Unit != "Count" {
+			return fmt.Errorf("RunningTaskCount of ci-web: %v %+v", err, dps)
+		}
+		return nil
+	})
+	if sc, err := p.stats(t, "ECS/ContainerInsights", "ServiceCount", "Name=ClusterName,Value=default"); err != nil || len(sc) == 0 || sc[len(sc)-1].Maximum != 1 {
+		t.Errorf("ServiceCount: %v %+v", err, sc)
+	}
 }

@@ -39,6 +39,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return err
 	}
 	log := svc.NewLogger(stderr, common.LogLevel, events.ServiceGateway)
+	stopTracing, err := svc.StartTracing(ctx, events.ServiceGateway, getenv, log)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
 	nc, js, err := svc.Connect(ctx, common, events.ServiceGateway, log)
 	if err != nil {
 		return err

@@ -7,8 +7,12 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/berth-project/berth/events"
 	"github.com/berth-project/berth/internal/agentproto"
+	"github.com/berth-project/berth/internal/tracing"
 	"github.com/berth-project/berth/services/agent/engine"
 )
 
@@ -231,6 +235,14 @@ func (a *Agent) resync(ctx context.Context, why string) error {
 }
 
 func (a *Agent) upsert(ctx context.Context, asg events.TaskAssignment) {
+	// A new task continues the trace of the RunTask that placed it (the
+	// assignment's traceparent): its span covers handing it to the engine.
+	if _, known := a.eng.Task(asg.TaskArn); !known && asg.TraceParent != "" && asg.DesiredStatus == events.DesiredRunning {
+		var span trace.Span
+		ctx, span = tracing.Tracer().Start(tracing.ContextWithTraceParent(ctx, asg.TraceParent), "agent.StartTask",
+			trace.WithAttributes(attribute.String("ecs.task.arn", asg.TaskArn), attribute.String("ecs.container_instance.arn", asg.ContainerInstanceArn)))
+		defer span.End()
+	}
 	if err := a.eng.Upsert(ctx, toTask(asg, a.proto.Cluster())); err != nil && ctx.Err() == nil {
 		a.log.Warn("engine upsert", "task_arn", asg.TaskArn, "err", err)
 	}

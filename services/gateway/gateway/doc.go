@@ -27,4 +27,11 @@
 // Content-Encoding: gzip are decoded after the signature check. With
 // Config.Meter set, every call is counted and timed by API, operation and
 // status class (telemetry.go).
+//
+// Every API call runs in a server span "gateway <api>.<Operation>"
+// (tracing.go), the child of the caller's W3C traceparent header if it sent
+// one; its context travels to the service in the NATS request headers, so
+// one call can be followed to the services and the agent. Spans are
+// recorded only when a TracerProvider is installed (internal/tracing.Setup,
+// the all-in-one's --otlp-endpoint).
 package gateway

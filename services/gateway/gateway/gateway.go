@@ -134,7 +134,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 // Serve is Run on an existing listener.
 func (g *Gateway) Serve(ctx context.Context, l net.Listener) error {
 	srv := &http.Server{
-		Handler:           g.instrument(g.Handler()),
+		Handler:           g.instrument(g.traced(g.Handler())),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       g.cfg.ReadTimeout,
 		WriteTimeout:      g.cfg.ReadTimeout + g.cfg.RequestTimeout,

@@ -40,7 +40,11 @@ func (s *Service) createCluster(ctx context.Context, in *ecsapi.CreateClusterReq
 	if err := checkTags(in.Tags); err != nil {
 		return nil, err
 	}
-	fresh := s.newCluster(name, in)
+	insights, err := s.accountInsights(ctx)
+	if err != nil {
+		return nil, err
+	}
+	fresh := s.newCluster(name, insights, in)
 	c, _, err := s.clusters.modify(ctx, name, func(cur *events.ClusterRecord) (*events.ClusterRecord, error) {
 		if cur != nil && cur.Active() {
 			return nil, nil // CreateCluster is idempotent: the ACTIVE cluster stays as it is
@@ -57,15 +61,17 @@ func (s *Service) createCluster(ctx context.Context, in *ecsapi.CreateClusterReq
 	return &ecsapi.CreateClusterResponse{Cluster: out}, nil
 }
 
-// newCluster builds the record CreateCluster writes for a new name.
-func (s *Service) newCluster(name string, in *ecsapi.CreateClusterRequest) *events.ClusterRecord {
+// newCluster builds the record CreateCluster writes for a new name;
+// containerInsights is insights (the account setting) unless the request
+// names it.
+func (s *Service) newCluster(name, insights string, in *ecsapi.CreateClusterRequest) *events.ClusterRecord {
 	now := s.cfg.Now().UTC()
 	c := &events.ClusterRecord{
 		Name:   name,
 		ARN:    events.ClusterARN(s.cfg.Region, s.cfg.Account, name),
 		Status: events.ClusterStatusActive,
 		Settings: mergeSettings([]events.ClusterSetting{{
-			Name: events.ClusterSettingContainerInsights, Value: events.ContainerInsightsDisabled,
+			Name: events.ClusterSettingContainerInsights, Value: insights,
 		}}, in.Settings),
 		Configuration:                   recordConfiguration(in.Configuration),
 		CapacityProviders:               append([]string{}, in.CapacityProviders...),

@@ -12,6 +12,7 @@
 //	UpdateContainerInstancesState PutAttributes ListAttributes DeleteAttributes
 //	RunTask StartTask StopTask DescribeTasks ListTasks
 //	SubmitTaskStateChange SubmitContainerStateChange
+//	PutAccountSetting PutAccountSettingDefault ListAccountSettings DeleteAccountSetting
 //
 // # State
 //
@@ -27,6 +28,7 @@
 //	asg.<cluster>.<instanceID>.<taskID>    events.TaskAssignment (the agent's desired state)
 //	iid.<cluster>.<host identity>          identity index: a re-registering host gets its instance back
 //	tok.<cluster>.<hash of clientToken>    RunTask idempotency: the request's hash and its tasks
+//	set.<principal>.<name>                 events.AccountSettingRecord (the root user's are the account defaults)
 //
 // Task definitions belong to the taskdefs service: RunTask and StartTask
 // resolve them with a request to berth.internal.taskdefs.DescribeTaskDefinition

@@ -6,9 +6,14 @@ import (
 	"fmt"
 	"sort"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/berth-project/berth/events"
 	"github.com/berth-project/berth/events/ecsapi"
 	"github.com/berth-project/berth/internal/ids"
+	"github.com/berth-project/berth/internal/tracing"
 	"github.com/berth-project/berth/scheduler"
 )
 
@@ -23,7 +28,16 @@ type placement struct{ index int }
 // is being committed in the cluster at that moment) that expects the
 // revisions the decision was made on. A lost race refreshes and decides
 // again.
-func (s *Service) place(ctx context.Context, sp *taskSpec) ([]*events.TaskRecord, []ecsapi.Failure, error) {
+func (s *Service) place(ctx context.Context, sp *taskSpec) (_ []*events.TaskRecord, _ []ecsapi.Failure, err error) {
+	ctx, span := tracing.Tracer().Start(ctx, "scheduler.place", trace.WithAttributes(
+		attribute.String("ecs.cluster", sp.cluster.Name), attribute.Int("ecs.task.count", sp.count)))
+	defer func() {
+		if err != nil {
+			span.SetStatus(codes.Error, err.Error())
+		}
+		span.End()
+	}()
+	sp.traceParent = tracing.TraceParent(ctx)
 	var (
 		tasks    []*events.TaskRecord
 		failures []ecsapi.Failure

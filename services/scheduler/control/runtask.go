@@ -53,6 +53,9 @@ type taskSpec struct {
 	token     string
 	tokenHash string
 	tokenRev  uint64
+	// traceParent is the placement span's W3C traceparent, written in the
+	// assignments so the agent continues the trace.
+	traceParent string
 	// launch says whether the tasks run on Fargate capacity; network is
 	// the networkConfiguration of awsvpc tasks (see fargate.go).
 	launch  launch
@@ -345,6 +348,7 @@ type assignmentWire struct {
 	Group                string               `json:"group,omitempty"`
 	CreatedAt            time.Time            `json:"createdAt"`
 	Version              int64                `json:"version"`
+	TraceParent          string               `json:"traceParent,omitempty"`
 }
 
 // assignment is the agent's desired state for a new task.
@@ -361,6 +365,7 @@ func assignment(t *events.TaskRecord, sp *taskSpec) *assignmentWire {
 		Group:                t.Group,
 		CreatedAt:            t.CreatedAt,
 		Version:              1,
+		TraceParent:          sp.traceParent,
 	}
 }
 

@@ -261,6 +261,11 @@ func (s *Service) handlers() map[string]natsutil.Handler {
 
 		"SubmitTaskStateChange":      decoded(s.submitTaskStateChange),
 		"SubmitContainerStateChange": decoded(s.submitContainerStateChange),
+
+		"PutAccountSetting":        decoded(s.putAccountSetting),
+		"PutAccountSettingDefault": decoded(s.putAccountSettingDefault),
+		"ListAccountSettings":      decoded(s.listAccountSettings),
+		"DeleteAccountSetting":     decoded(s.deleteAccountSetting),
 	}
 }
 
