@@ -35,6 +35,8 @@ func (n *node) components(ctx context.Context, _ string) ([]component, []string,
 		return nil, nil, err
 	}
 	log := func(name string) *slog.Logger { return n.log.With("component", name) }
+	// The local agent joins once the scheduler admits agents.
+	var schedReady <-chan struct{}
 	services := []struct {
 		name  string
 		build func(nc *nats.Conn, js jetstream.JetStream) (runner, error)
@@ -44,7 +46,12 @@ func (n *node) components(ctx context.Context, _ string) ([]component, []string,
 		}},
 		{"scheduler", func(nc *nats.Conn, js jetstream.JetStream) (runner, error) {
 			auth := &control.AgentAuth{IssuerSeed: n.secrets.IssuerSeed, JoinToken: func() (string, error) { return natsauth.ReadJoinToken(joinTokenPath(c)) }}
-			return control.New(control.Config{Region: c.Region, Account: c.Account, Replicas: 1, Services: control.AskSupervisor(nc), Auth: auth, Log: log("scheduler")}, nc, js)
+			sched, err := control.New(control.Config{Region: c.Region, Account: c.Account, Replicas: 1, Services: control.AskSupervisor(nc), Auth: auth, Log: log("scheduler")}, nc, js)
+			if err != nil {
+				return nil, err
+			}
+			schedReady = sched.Ready()
+			return sched, nil
 		}},
 		{"supervisor", func(nc *nats.Conn, js jetstream.JetStream) (runner, error) {
 			return supervisor.New(supervisor.Config{Region: c.Region, Account: c.Account, Replicas: 1, HealthyAfter: c.ServiceHealthyAfter, Log: log("supervisor")}, nc, js)
@@ -82,7 +89,14 @@ func (n *node) components(ctx context.Context, _ string) ([]component, []string,
 	case err != nil:
 		return nil, nil, err
 	case ag != nil:
-		comps = append(comps, component{name: "agent", stage: 1, run: ag.Run})
+		comps = append(comps, component{name: "agent", stage: 1, run: func(ctx context.Context) error {
+			select {
+			case <-schedReady:
+			case <-ctx.Done():
+				return nil
+			}
+			return ag.Run(ctx)
+		}})
 	default:
 		notes = append(notes, note)
 	}

@@ -89,7 +89,9 @@ func (a *Agent) publishInsights(ctx context.Context, js jetstream.JetStream, smp
 	id := fmt.Sprintf("%s-%d", a.instanceID, smp.Timestamp.UnixNano())
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if _, err := js.Publish(ctx, events.SubjTelemetry(a.cfg.Cluster, a.instanceID), data, jetstream.WithMsgID(id)); err != nil && ctx.Err() == nil {
+	// The subject names the container instance: the agent's NATS identity
+	// may publish telemetry for its own instance only.
+	if _, err := js.Publish(ctx, events.SubjTelemetry(a.proto.Cluster(), a.proto.InstanceID()), data, jetstream.WithMsgID(id)); err != nil && ctx.Err() == nil {
 		a.log.Warn("container insights sample not published", "err", err)
 	}
 }
