@@ -348,6 +348,7 @@ func (c *committer) land(ctx context.Context, f *flight, conflicts *int) (retry 
 		res = flightResult{err: ctx.Err()}
 	}
 	if natsutil.IsConflict(res.err) {
+		c.s.stats.conflicts.Add(1)
 		*conflicts++
 		c.shrink()
 		if err := c.s.refreshInstances(ctx, c.cluster, f.touched); err != nil {
@@ -372,6 +373,7 @@ func (c *committer) land(ctx context.Context, f *flight, conflicts *int) (retry 
 		return nil, false
 	}
 	*conflicts = 0
+	c.s.stats.commits.Add(1)
 	c.grow()
 	f.r.landedRevs = res.revs
 	for i, rec := range f.touched {
@@ -446,6 +448,10 @@ type round struct {
 	landedRevs []uint64
 	b          *batch
 	now        time.Time
+	// allowed marks the instances of this replica's shards (nil: all of
+	// them), for the ownership it was computed for.
+	allowed    []bool
+	allowedOf  *ownership
 	instAt     []int    // batch index of each touched instance's write
 	touchedIdx []int    // working index of each touched instance
 	stale      []string // instance ids to re-read before the next round
@@ -519,6 +525,28 @@ func (r *round) index(id string) int {
 		return i
 	}
 	return -1
+}
+
+// share returns which working instances belong to this replica's shards,
+// or nil when it places onto the whole cluster (it is the only replica, or
+// owns none of these instances).
+func (r *round) share() []bool {
+	o := r.s.members.current()
+	if o.all {
+		return nil
+	}
+	if r.allowedOf != o {
+		r.allowedOf, r.allowed = o, make([]bool, len(r.snap.insts))
+		some := false
+		for i := range r.snap.insts {
+			r.allowed[i] = o.shards[shardOf(r.snap.insts[i].ID)]
+			some = some || r.allowed[i]
+		}
+		if !some {
+			r.allowed = nil
+		}
+	}
+	return r.allowed
 }
 
 // refresh asks for instance id to be re-read from the bucket before the

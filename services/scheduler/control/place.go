@@ -41,7 +41,7 @@ func (s *Service) place(ctx context.Context, sp *taskSpec) ([]*events.TaskRecord
 		return done || result != nil
 	}
 	j.apply = func(r *round) {
-		placed, fs, err := s.decide(sp, r.insts, r.snap)
+		placed, fs, err := s.decide(sp, r.insts, r.snap, r.share())
 		if err != nil {
 			result = err
 			return
@@ -89,6 +89,7 @@ func (s *Service) place(ctx context.Context, sp *taskSpec) ([]*events.TaskRecord
 		}
 	}
 	j.finish = func(r *round, revs []uint64) {
+		s.stats.tasks.Add(int64(len(tasks)))
 		for i, t := range tasks {
 			s.cache.putTask(t, revs[taskAt[i]])
 			r.pubTasks = append(r.pubTasks, t)
@@ -108,11 +109,27 @@ func (s *Service) place(ctx context.Context, sp *taskSpec) ([]*events.TaskRecord
 }
 
 // decide runs placement on the snapshot: the scheduler's pipeline for
-// RunTask, the named instances in order for StartTask.
-func (s *Service) decide(sp *taskSpec, insts []scheduler.Instance, snap *snapshot) ([]placement, []ecsapi.Failure, error) {
+// RunTask, the named instances in order for StartTask. With several
+// replicas, a RunTask goes onto this replica's shards (allowed) when all
+// its tasks fit there, and onto the whole cluster otherwise (members.go).
+func (s *Service) decide(sp *taskSpec, insts []scheduler.Instance, snap *snapshot, allowed []bool) ([]placement, []ecsapi.Failure, error) {
 	failures := []ecsapi.Failure{}
 	if sp.targets == nil {
-		res, err := sp.plan.Place(insts, sp.count, scheduler.Options{})
+		var res scheduler.Result
+		var err error
+		narrow := false
+		if allowed != nil {
+			res, err = sp.plan.Place(insts, sp.count, scheduler.Options{Allowed: allowed})
+			narrow = err == nil && res.Unplaced == 0
+			if narrow {
+				s.stats.narrowed.Add(1)
+			} else {
+				s.stats.widened.Add(1)
+			}
+		}
+		if !narrow {
+			res, err = sp.plan.Place(insts, sp.count, scheduler.Options{})
+		}
 		if errors.Is(err, scheduler.ErrNoContainerInstances) {
 			return nil, nil, invalid(scheduler.MsgNoContainerInstances)
 		}

@@ -212,6 +212,9 @@ func (s *Service) startState(ctx context.Context) (*background, error) {
 	if err := waitSynced(ctx, synced); err != nil {
 		return fail(fmt.Errorf("control: load state: %w", err))
 	}
+	if s.members, err = s.startMembers(ctx, bctx, bg); err != nil {
+		return fail(err)
+	}
 	hbSynced := make(chan error, 1)
 	bg.goRun(func() { s.hb.run(bctx, s.js, s.log, hbSynced) })
 	if err := waitSynced(ctx, hbSynced); err != nil {
