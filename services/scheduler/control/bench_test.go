@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -119,6 +120,7 @@ func benchEnv(b *testing.B) *testenv.Env {
 // placed per second and the calls' latency.
 func runBench(b *testing.B, e *schedEnv, call func(ctx context.Context) (int, error)) {
 	before := e.stats()
+	cpu0 := cpuTime()
 	var next, placed atomic.Int64
 	var mu sync.Mutex
 	var lat []time.Duration
@@ -154,12 +156,24 @@ func runBench(b *testing.B, e *schedEnv, call func(ctx context.Context) (int, er
 		b.Fatalf("placed %d tasks of %d", placed.Load(), 10*b.N)
 	}
 	after := e.stats()
+	// The process's CPU time per task (server, replicas, agents and
+	// clients share it): what a task costs whatever else the machine runs.
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(placed.Load()), "cpu-µs/task")
 	b.ReportMetric(float64(placed.Load())/elapsed.Seconds(), "tasks/s")
 	b.ReportMetric(float64(after.Conflicts-before.Conflicts)/float64(placed.Load()), "conflicts/task")
 	b.ReportMetric(float64(after.Commits-before.Commits), "commits")
 	b.ReportMetric(float64(after.Widened-before.Widened)/float64(b.N), "widened/call")
 	b.ReportMetric(float64(percentile(lat, 50).Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(percentile(lat, 99).Microseconds())/1000, "p99-ms")
+}
+
+// cpuTime is the user and system CPU time this process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func percentile(d []time.Duration, p int) time.Duration {

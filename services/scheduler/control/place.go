@@ -85,6 +85,7 @@ func (s *Service) place(ctx context.Context, sp *taskSpec) ([]*events.TaskRecord
 			tasks = append(tasks, t)
 			arns = append(arns, t.ARN)
 			taskAt = append(taskAt, r.b.put(events.TaskKey(t.Cluster, t.ID), t, 0))
+			r.b.eventID(taskAt[len(taskAt)-1], events.ECSEventMsgID(t.ARN, t.Version))
 			r.b.put(events.AssignmentKey(t.Cluster, t.ContainerInstanceID, t.ID), assignment(t, sp), 0)
 		}
 	}

@@ -96,6 +96,20 @@ func (b *batch) carry(i int, evs ...outbox.Event) {
 	outbox.Attach(w.Header, evs...)
 }
 
+// eventIDHeader names, on a task or instance record write, the
+// Nats-Msg-Id of the record's event, so the relay can tell it was
+// published without decoding the record.
+const eventIDHeader = "Berth-Event-Id"
+
+// eventID marks write i as the record whose event has Nats-Msg-Id id.
+func (b *batch) eventID(i int, id string) {
+	w := &b.writes[i]
+	if w.Header == nil {
+		w.Header = nats.Header{}
+	}
+	w.Header.Set(eventIDHeader, id)
+}
+
 func (b *batch) add(w natsutil.KVWrite) int {
 	b.writes = append(b.writes, w)
 	return len(b.writes) - 1
