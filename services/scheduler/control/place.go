@@ -84,9 +84,7 @@ func (s *Service) place(ctx context.Context, sp *taskSpec) ([]*events.TaskRecord
 			applyLaunch(t, sp, len(tasks))
 			tasks = append(tasks, t)
 			arns = append(arns, t.ARN)
-			taskAt = append(taskAt, r.b.put(events.TaskKey(t.Cluster, t.ID), t, 0))
-			r.b.eventID(taskAt[len(taskAt)-1], events.ECSEventMsgID(t.ARN, t.Version))
-			r.b.put(events.AssignmentKey(t.Cluster, t.ContainerInstanceID, t.ID), assignment(t, sp), 0)
+			taskAt = append(taskAt, r.addTask(t, sp))
 		}
 	}
 	j.finish = func(r *round, revs []uint64) {
@@ -107,6 +105,15 @@ func (s *Service) place(ctx context.Context, sp *taskSpec) ([]*events.TaskRecord
 		failures = []ecsapi.Failure{}
 	}
 	return tasks, failures, nil
+}
+
+// addTask adds the writes of a new task, its record and its assignment,
+// to the round's batch and returns the index of the record's write.
+func (r *round) addTask(t *events.TaskRecord, sp *taskSpec) int {
+	at := r.b.put(events.TaskKey(t.Cluster, t.ID), t, 0)
+	r.b.eventID(at, events.ECSEventMsgID(t.ARN, t.Version))
+	r.b.put(events.AssignmentKey(t.Cluster, t.ContainerInstanceID, t.ID), assignment(t, sp), 0)
+	return at
 }
 
 // decide runs placement on the snapshot: the scheduler's pipeline for
