@@ -17,6 +17,13 @@ type Rand interface {
 type Options struct {
 	// Rand breaks ties. Nil uses the math/rand/v2 top-level functions.
 	Rand Rand
+	// Allowed, when not nil, limits the candidates to the instances i with
+	// Allowed[i] (a replica's share of the cluster, see
+	// services/scheduler/control). The others still count where strategies
+	// balance (spread), so a spread over the allowed instances accounts for
+	// what runs elsewhere. Shorter than the instances: the rest are not
+	// allowed.
+	Allowed []bool
 }
 
 type globalRand struct{}
@@ -139,6 +146,13 @@ func (p *Plan) Place(instances []Instance, count int, opts Options) (Result, err
 		rnd = globalRand{}
 	}
 	s := newPlacement(p, instances)
+	if opts.Allowed != nil {
+		for i := range s.slots {
+			if i >= len(opts.Allowed) || !opts.Allowed[i] {
+				s.slots[i].flags |= fExcluded
+			}
+		}
+	}
 	res := Result{Placements: make([]Placement, 0, count)}
 	for k := 0; k < count; k++ {
 		i := s.choose(rnd)
@@ -211,11 +225,12 @@ const (
 	fMemberKnown
 	fMemberFail
 	fAttr
+	fExcluded // not in Options.Allowed
 )
 
 // fNever marks an instance that cannot take a task of the plan whatever is
 // placed: the flags fixed for the Place call.
-const fNever = fInactive | fAgent | fAttr | fTCP | fUDP
+const fNever = fInactive | fAgent | fAttr | fTCP | fUDP | fExcluded
 
 // slot is the compact working state of one instance during a Place call.
 type slot struct {
@@ -422,7 +437,7 @@ func (s *placement) reject(i int) reason {
 	sl := &s.slots[i]
 	res := &s.p.res
 	switch {
-	case sl.flags&fInactive != 0:
+	case sl.flags&(fInactive|fExcluded) != 0:
 		return rInactive
 	case sl.flags&fAgent != 0:
 		return rAgent

@@ -141,7 +141,7 @@ func Services() map[string]Perms {
 			ownKV(events.BucketTaskDefs), ownsEvents(),
 		)),
 		events.ServiceScheduler: service(events.ServiceScheduler, cat(
-			ownKV(events.BucketECSState), ownKV(events.BucketClusters),
+			ownKV(events.BucketECSState), ownKV(events.BucketClusters), ownKV(events.BucketSchedMembers),
 			ownStream(events.StreamHeartbeats.Name), ownStream(events.StreamAgentReports.Name),
 			ownsEvents(),
 			[]string{"berth.internal.taskdefs.>", "berth.internal.supervisor.>", "berth.internal.registry.>", "berth.internal.logs.>", "berth.internal.metrics.>", "berth.internal.cron.>"},

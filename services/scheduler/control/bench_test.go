@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -31,16 +32,19 @@ const benchClients = 64
 
 // BenchmarkPlacement measures tasks placed per second on 1,000 simulated
 // instances: concurrent clients call RunTask (count 10, random placement)
-// straight over NATS and through the gateway (SigV4, HTTP), with one and
-// with three scheduler replicas. The agents take their assignments and
+// straight over NATS and through the gateway (SigV4, HTTP), with one, two
+// and three scheduler replicas. The agents take their assignments and
 // report nothing, so the number is placement alone; the instances are
-// large enough never to fill up.
+// large enough never to fill up. conflicts/task is the commits that lost a
+// compare-and-set race, over every replica, per task placed; widened/call
+// the RunTask calls that did not fit on their replica's shards.
 //
 //	go test -run '^$' -bench Placement -benchtime 2000x ./services/scheduler/control/
 func BenchmarkPlacement(b *testing.B) {
-	for _, replicas := range []int{1, 3} {
+	for _, replicas := range []int{1, 2, 3} {
 		b.Run(fmt.Sprintf("replicas=%d", replicas), func(b *testing.B) {
 			e := startSchedOn(b, benchEnv(b), replicas, control.Config{Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))})
+			e.waitReplicas(b)
 			e.cluster(b, "bench")
 			e.fleet(b, simagent.FleetConfig{Count: 1000, Parallel: 32, Template: simagent.Config{
 				Cluster: "bench", CPU: 1 << 30, Memory: 1 << 30, Hold: true, HeartbeatInterval: events.HeartbeatInterval,
@@ -48,7 +52,7 @@ func BenchmarkPlacement(b *testing.B) {
 			td := e.taskDef(b, "bench", 1, 1)
 			b.Run("nats", func(b *testing.B) {
 				nc := natstest.Connect(b, e.Server)
-				runBench(b, func(ctx context.Context) (int, error) {
+				runBench(b, e, func(ctx context.Context) (int, error) {
 					var out ecsapi.RunTaskResponse
 					err := natsutil.Call(ctx, nc, events.SubjAPI(events.APIECS, "RunTask"),
 						ecsapi.RunTaskRequest{Cluster: "bench", TaskDefinition: td, Count: awsjson.Int32(10)}, &out)
@@ -57,7 +61,7 @@ func BenchmarkPlacement(b *testing.B) {
 			})
 			b.Run("gateway", func(b *testing.B) {
 				c := e.ECS()
-				runBench(b, func(ctx context.Context) (int, error) {
+				runBench(b, e, func(ctx context.Context) (int, error) {
 					out, err := c.RunTask(ctx, &ecs.RunTaskInput{Cluster: aws.String("bench"), TaskDefinition: aws.String(td), Count: aws.Int32(10)})
 					if err != nil {
 						return 0, err
@@ -67,6 +71,34 @@ func BenchmarkPlacement(b *testing.B) {
 			})
 		})
 	}
+}
+
+// waitReplicas waits until every replica knows every other (each owns its
+// share of the placement shards).
+func (e *schedEnv) waitReplicas(t testing.TB) {
+	t.Helper()
+	natstest.Eventually(t, 15*time.Second, 20*time.Millisecond, func() error {
+		for i, r := range e.replicas {
+			if st := r.Stats(); st.Replicas != len(e.replicas) {
+				return fmt.Errorf("replica %d knows %d replicas of %d", i, st.Replicas, len(e.replicas))
+			}
+		}
+		return nil
+	})
+}
+
+// stats sums the replicas' placement counters.
+func (e *schedEnv) stats() control.Stats {
+	var sum control.Stats
+	for _, r := range e.replicas {
+		st := r.Stats()
+		sum.Commits += st.Commits
+		sum.Conflicts += st.Conflicts
+		sum.TasksPlaced += st.TasksPlaced
+		sum.Narrowed += st.Narrowed
+		sum.Widened += st.Widened
+	}
+	return sum
 }
 
 // benchEnv starts the NATS server the benchmarks use: file storage in a
@@ -86,7 +118,9 @@ func benchEnv(b *testing.B) *testenv.Env {
 
 // runBench makes b.N calls from benchClients goroutines and reports tasks
 // placed per second and the calls' latency.
-func runBench(b *testing.B, call func(ctx context.Context) (int, error)) {
+func runBench(b *testing.B, e *schedEnv, call func(ctx context.Context) (int, error)) {
+	before := e.stats()
+	cpu0 := cpuTime()
 	var next, placed atomic.Int64
 	var mu sync.Mutex
 	var lat []time.Duration
@@ -121,9 +155,25 @@ func runBench(b *testing.B, call func(ctx context.Context) (int, error)) {
 	if placed.Load() != 10*int64(b.N) {
 		b.Fatalf("placed %d tasks of %d", placed.Load(), 10*b.N)
 	}
+	after := e.stats()
+	// The process's CPU time per task (server, replicas, agents and
+	// clients share it): what a task costs whatever else the machine runs.
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(placed.Load()), "cpu-µs/task")
 	b.ReportMetric(float64(placed.Load())/elapsed.Seconds(), "tasks/s")
+	b.ReportMetric(float64(after.Conflicts-before.Conflicts)/float64(placed.Load()), "conflicts/task")
+	b.ReportMetric(float64(after.Commits-before.Commits), "commits")
+	b.ReportMetric(float64(after.Widened-before.Widened)/float64(b.N), "widened/call")
 	b.ReportMetric(float64(percentile(lat, 50).Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(percentile(lat, 99).Microseconds())/1000, "p99-ms")
+}
+
+// cpuTime is the user and system CPU time this process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func percentile(d []time.Duration, p int) time.Duration {
@@ -152,9 +202,10 @@ const (
 //
 //	go test -run '^$' -bench EventLatency -benchtime 500x ./services/scheduler/control/
 func BenchmarkEventLatency(b *testing.B) {
-	for _, replicas := range []int{1, 3} {
+	for _, replicas := range []int{1, 2, 3} {
 		b.Run(fmt.Sprintf("replicas=%d", replicas), func(b *testing.B) {
 			e := startSchedOn(b, benchEnv(b), replicas, control.Config{})
+			e.waitReplicas(b)
 			e.cluster(b, "lat")
 			e.fleet(b, simagent.FleetConfig{Count: 20, Template: simagent.Config{
 				Cluster: "lat", CPU: 1 << 20, Memory: 1 << 20, PullTime: time.Millisecond, RunTime: 5 * time.Millisecond,

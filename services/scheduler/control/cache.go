@@ -40,6 +40,9 @@ type clusterCache struct {
 	// snap is the placement snapshot, rebuilt when an instance or a count
 	// changed.
 	snap *snapshot
+	// last is the snapshot built last (snap, or what snap was before it
+	// was invalidated): a rebuild converts only the records that changed.
+	last *snapshot
 	// committer coalesces this replica's instance-changing commits in the
 	// cluster; started on first use.
 	committer *committer
@@ -120,9 +123,10 @@ func summarize(t *events.TaskRecord) taskSummary {
 // by id; the scheduler package never modifies its input, so concurrent
 // calls share it.
 type snapshot struct {
-	insts []scheduler.Instance
-	recs  []*events.InstanceRecord
-	revs  []uint64
+	insts   []scheduler.Instance
+	recs    []*events.InstanceRecord
+	revs    []uint64
+	running []int
 }
 
 func newCache() *cache { return &cache{clusters: map[string]*clusterCache{}} }
@@ -378,15 +382,16 @@ func (c *cache) snapshot(cluster string) *snapshot {
 	if cc.snap != nil {
 		return cc.snap
 	}
-	ids := make([]string, 0, len(cc.instances))
-	for id := range cc.instances {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
+	ids := cc.sortedIDs()
 	snap = &snapshot{
-		insts: make([]scheduler.Instance, len(ids)),
-		recs:  make([]*events.InstanceRecord, len(ids)),
-		revs:  make([]uint64, len(ids)),
+		insts:   make([]scheduler.Instance, len(ids)),
+		recs:    make([]*events.InstanceRecord, len(ids)),
+		revs:    make([]uint64, len(ids)),
+		running: make([]int, len(ids)),
+	}
+	last := cc.last
+	if last != nil && len(last.recs) != len(ids) {
+		last = nil
 	}
 	for i, id := range ids {
 		e := cc.instances[id]
@@ -394,10 +399,41 @@ func (c *cache) snapshot(cluster string) *snapshot {
 		if n := cc.counts[id]; n != nil {
 			running = n.running
 		}
-		snap.insts[i], snap.recs[i], snap.revs[i] = schedInstance(e.rec, running), e.rec, e.rev
+		snap.recs[i], snap.revs[i], snap.running[i] = e.rec, e.rev, running
+		if last != nil && last.recs[i] == e.rec && last.running[i] == running {
+			snap.insts[i] = last.insts[i] // unchanged: no need to convert it again
+			continue
+		}
+		snap.insts[i] = schedInstance(e.rec, running)
 	}
+	cc.last = snap
 	cc.snap = snap
 	return snap
+}
+
+// sortedIDs returns the cluster's instance ids in order: the last
+// snapshot's when the set of instances is the same. Lock held.
+func (cc *clusterCache) sortedIDs() []string {
+	if last := cc.last; last != nil && len(last.recs) == len(cc.instances) {
+		ids := make([]string, len(last.recs))
+		same := true
+		for i, r := range last.recs {
+			if _, ok := cc.instances[r.ID]; !ok {
+				same = false
+				break
+			}
+			ids[i] = r.ID
+		}
+		if same {
+			return ids
+		}
+	}
+	ids := make([]string, 0, len(cc.instances))
+	for id := range cc.instances {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
 }
 
 // tasks returns copies of the cluster's cached task summaries that keep

@@ -77,6 +77,28 @@ type committer struct {
 	// a race with another replica (a smaller round is less likely to
 	// overlap another replica's), grown back as rounds land.
 	budget int
+	// flightTime is how long the last round took to land (an average);
+	// with several replicas a round lingers for part of it (see linger).
+	flightTime time.Duration
+}
+
+// maxLinger bounds how long a round waits for more jobs.
+const maxLinger = 20 * time.Millisecond
+
+// linger is how long a round waits for more jobs before it is built, or 0.
+// A lone replica keeps its two-stage pipeline and never waits. With
+// several replicas the server takes their batches in turn, each costing
+// about as much whatever its size (on a one-replica file stream an atomic
+// batch is staged and synced on its own), and each replica's share of the
+// callers splits into the round in flight and the one being built: small
+// rounds. So a replica commits one round at a time and lets the next one
+// gather, for a quarter of the last round's flight, the callers it just
+// answered.
+func (c *committer) linger() time.Duration {
+	if c.s.members.current().all {
+		return 0
+	}
+	return min(maxLinger, c.flightTime/4)
 }
 
 // placeMessages is what one RunTask of ten tasks adds to a batch (ten
@@ -140,6 +162,7 @@ type flight struct {
 	writers []*job // the jobs whose writes are in the batch
 	touched []*events.InstanceRecord
 	result  chan flightResult
+	start   time.Time
 }
 
 type flightResult struct {
@@ -166,6 +189,13 @@ func (c *committer) run(ctx context.Context) {
 			c.drain()
 			return
 		}
+		linger := c.linger()
+		if linger > 0 && fl != nil {
+			// One round at a time: wait for it, then gather the next.
+			retry, _ := c.land(ctx, fl, &conflicts)
+			carry = append(carry, retry...)
+			fl = nil
+		}
 		if fl != nil {
 			// A round that has already landed is announced at once rather
 			// than after the next one is built.
@@ -178,7 +208,7 @@ func (c *committer) run(ctx context.Context) {
 			default:
 			}
 		}
-		jobs, rest := c.gather(ctx, carry, fl == nil)
+		jobs, rest := c.gather(ctx, carry, fl == nil, linger)
 		carry = rest
 		if len(jobs) == 0 {
 			if fl != nil {
@@ -229,7 +259,7 @@ func (c *committer) grow()   { c.budget = min(maxRoundMessages, c.budget+placeMe
 // jobs first (oldest first), then queued ones; the carried jobs that do not
 // fit come back as rest. It blocks for a first job only when there is
 // nothing else to do.
-func (c *committer) gather(ctx context.Context, carry []*job, block bool) (jobs, rest []*job) {
+func (c *committer) gather(ctx context.Context, carry []*job, block bool, linger time.Duration) (jobs, rest []*job) {
 	budget := c.budget
 	for i, j := range carry {
 		if len(jobs) > 0 && j.msgs > budget {
@@ -247,6 +277,12 @@ func (c *committer) gather(ctx context.Context, carry []*job, block bool) (jobs,
 			budget -= j.msgs
 		}
 	}
+	var deadline <-chan time.Time
+	if linger > 0 && len(jobs) > 0 {
+		t := time.NewTimer(linger)
+		defer t.Stop()
+		deadline = t.C
+	}
 	for budget > 0 {
 		select {
 		case j := <-c.queue:
@@ -255,7 +291,22 @@ func (c *committer) gather(ctx context.Context, carry []*job, block bool) (jobs,
 			}
 			jobs = append(jobs, j)
 			budget -= j.msgs
+			continue
 		default:
+		}
+		if deadline == nil {
+			return jobs, nil
+		}
+		select {
+		case j := <-c.queue:
+			if j.msgs > budget {
+				return jobs, []*job{j}
+			}
+			jobs = append(jobs, j)
+			budget -= j.msgs
+		case <-deadline:
+			return jobs, nil
+		case <-ctx.Done():
 			return jobs, nil
 		}
 	}
@@ -330,6 +381,7 @@ func (c *committer) build(ctx context.Context, jobs []*job, prev *flight) (*flig
 func (c *committer) launch(ctx context.Context, f *flight) {
 	f.touched = f.r.addInstanceWrites()
 	f.result = make(chan flightResult, 1)
+	f.start = time.Now()
 	go func() {
 		revs, err := c.s.state.commit(ctx, f.r.b)
 		f.result <- flightResult{revs, err}
@@ -348,6 +400,7 @@ func (c *committer) land(ctx context.Context, f *flight, conflicts *int) (retry 
 		res = flightResult{err: ctx.Err()}
 	}
 	if natsutil.IsConflict(res.err) {
+		c.s.stats.conflicts.Add(1)
 		*conflicts++
 		c.shrink()
 		if err := c.s.refreshInstances(ctx, c.cluster, f.touched); err != nil {
@@ -372,6 +425,8 @@ func (c *committer) land(ctx context.Context, f *flight, conflicts *int) (retry 
 		return nil, false
 	}
 	*conflicts = 0
+	c.s.stats.commits.Add(1)
+	c.flightTime = (3*c.flightTime + time.Since(f.start)) / 4
 	c.grow()
 	f.r.landedRevs = res.revs
 	for i, rec := range f.touched {
@@ -446,6 +501,10 @@ type round struct {
 	landedRevs []uint64
 	b          *batch
 	now        time.Time
+	// allowed marks the instances of this replica's shards (nil: all of
+	// them), for the ownership it was computed for.
+	allowed    []bool
+	allowedOf  *ownership
 	instAt     []int    // batch index of each touched instance's write
 	touchedIdx []int    // working index of each touched instance
 	stale      []string // instance ids to re-read before the next round
@@ -521,6 +580,28 @@ func (r *round) index(id string) int {
 	return -1
 }
 
+// share returns which working instances belong to this replica's shards,
+// or nil when it places onto the whole cluster (it is the only replica, or
+// owns none of these instances).
+func (r *round) share() []bool {
+	o := r.s.members.current()
+	if o.all {
+		return nil
+	}
+	if r.allowedOf != o {
+		r.allowedOf, r.allowed = o, make([]bool, len(r.snap.insts))
+		some := false
+		for i := range r.snap.insts {
+			r.allowed[i] = o.shards[shardOf(r.snap.insts[i].ID)]
+			some = some || r.allowed[i]
+		}
+		if !some {
+			r.allowed = nil
+		}
+	}
+	return r.allowed
+}
+
 // refresh asks for instance id to be re-read from the bucket before the
 // next round.
 func (r *round) refresh(id string) { r.stale = append(r.stale, id) }
@@ -548,6 +629,7 @@ func (r *round) addInstanceWrites() []*events.InstanceRecord {
 		touched = append(touched, next)
 		r.touchedIdx = append(r.touchedIdx, i)
 		at := r.b.put(events.InstanceKey(next.Cluster, next.ID), next, r.revs[i])
+		r.b.eventID(at, events.ECSEventMsgID(next.ARN, next.Version))
 		r.s.pub.carryInstance(r.b, at, r.recs[i])
 		r.instAt = append(r.instAt, at)
 	}

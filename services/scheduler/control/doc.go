@@ -66,6 +66,36 @@
 //	report ──┼──────────────────▶  │  ──▶ CommitKV (expected revisions)
 //	STOPPED ─┘                     └─ landed: cache, then events, then answer
 //
+// # Replicas and placement shards
+//
+// Replicas share the requests (queue group) and would compete for the
+// same instances' revisions: random or binpack rounds of two replicas
+// nearly always touch a common instance, and the loser decides again. So
+// each replica writes its key in events.BucketSchedMembers every
+// MemberInterval (1 s) and deletes it when it stops; every replica watches
+// the bucket, counts as live the replicas heard of in the last three
+// intervals, and splits the instances of every cluster among them: an
+// instance's shard is a hash of its id (256 shards), a shard belongs to
+// the live replica with the highest rendezvous score for it (members.go).
+// A RunTask is placed with the request's strategies and constraints over
+// the replica's own instances (scheduler.Options.Allowed) when all its
+// tasks fit there, and over the whole cluster otherwise; StartTask names
+// its instances. Replicas therefore contend only when a request does not
+// fit in one share, or for the few seconds two replicas disagree on who is
+// live; the expected revisions keep every commit safe whatever they
+// believe, and a lone replica owns everything.
+//
+// What this changes when several replicas run: a strategy holds within
+// the share of the replica that got the request, not over the whole
+// cluster. binpack fills one instance of each replica's share at a time
+// (with N replicas, up to N instances are partly filled); spread by
+// instance or attribute chooses among the replica's instances but counts
+// the group's tasks on every instance, so zones stay balanced as long as
+// each share spans the zones; random is random within the share. When a
+// request does not fit in the share (capacity, constraints, memberOf,
+// distinctInstance), the whole cluster is searched with AWS's semantics.
+// Stats reports commits, lost races and widened placements per replica.
+//
 // # Task lifecycle
 //
 // RunTask and StartTask create tasks PROVISIONING with desiredStatus

@@ -31,7 +31,7 @@ func start(t testing.TB, cfg control.Config) *testenv.Env {
 
 // startReplica runs one more replica of the control service on its own
 // connection and waits until its endpoints are registered.
-func startReplica(t testing.TB, env *testenv.Env, cfg control.Config) {
+func startReplica(t testing.TB, env *testenv.Env, cfg control.Config) *control.Service {
 	t.Helper()
 	// The scheduler's own identity: its permissions are under test too.
 	nc := natstest.Connect(t, env.Server, natstest.As(t, events.ServiceScheduler)...)
@@ -50,6 +50,7 @@ func startReplica(t testing.TB, env *testenv.Env, cfg control.Config) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("control service not ready")
 	}
+	return svc
 }
 
 func clusterARN(name string) string {

@@ -55,7 +55,7 @@ func (s *Service) place(ctx context.Context, sp *taskSpec) (_ []*events.TaskReco
 		return done || result != nil
 	}
 	j.apply = func(r *round) {
-		placed, fs, err := s.decide(sp, r.insts, r.snap)
+		placed, fs, err := s.decide(sp, r.insts, r.snap, r.share())
 		if err != nil {
 			result = err
 			return
@@ -98,11 +98,11 @@ func (s *Service) place(ctx context.Context, sp *taskSpec) (_ []*events.TaskReco
 			applyLaunch(t, sp, len(tasks))
 			tasks = append(tasks, t)
 			arns = append(arns, t.ARN)
-			taskAt = append(taskAt, r.b.put(events.TaskKey(t.Cluster, t.ID), t, 0))
-			r.b.put(events.AssignmentKey(t.Cluster, t.ContainerInstanceID, t.ID), assignment(t, sp), 0)
+			taskAt = append(taskAt, r.addTask(t, sp))
 		}
 	}
 	j.finish = func(r *round, revs []uint64) {
+		s.stats.tasks.Add(int64(len(tasks)))
 		for i, t := range tasks {
 			s.cache.putTask(t, revs[taskAt[i]])
 			r.pubTasks = append(r.pubTasks, t)
@@ -121,12 +121,37 @@ func (s *Service) place(ctx context.Context, sp *taskSpec) (_ []*events.TaskReco
 	return tasks, failures, nil
 }
 
+// addTask adds the writes of a new task, its record and its assignment,
+// to the round's batch and returns the index of the record's write.
+func (r *round) addTask(t *events.TaskRecord, sp *taskSpec) int {
+	at := r.b.put(events.TaskKey(t.Cluster, t.ID), t, 0)
+	r.b.eventID(at, events.ECSEventMsgID(t.ARN, t.Version))
+	r.b.put(events.AssignmentKey(t.Cluster, t.ContainerInstanceID, t.ID), assignment(t, sp), 0)
+	return at
+}
+
 // decide runs placement on the snapshot: the scheduler's pipeline for
-// RunTask, the named instances in order for StartTask.
-func (s *Service) decide(sp *taskSpec, insts []scheduler.Instance, snap *snapshot) ([]placement, []ecsapi.Failure, error) {
+// RunTask, the named instances in order for StartTask. With several
+// replicas, a RunTask goes onto this replica's shards (allowed) when all
+// its tasks fit there, and onto the whole cluster otherwise (members.go).
+func (s *Service) decide(sp *taskSpec, insts []scheduler.Instance, snap *snapshot, allowed []bool) ([]placement, []ecsapi.Failure, error) {
 	failures := []ecsapi.Failure{}
 	if sp.targets == nil {
-		res, err := sp.plan.Place(insts, sp.count, scheduler.Options{})
+		var res scheduler.Result
+		var err error
+		narrow := false
+		if allowed != nil {
+			res, err = sp.plan.Place(insts, sp.count, scheduler.Options{Allowed: allowed})
+			narrow = err == nil && res.Unplaced == 0
+			if narrow {
+				s.stats.narrowed.Add(1)
+			} else {
+				s.stats.widened.Add(1)
+			}
+		}
+		if !narrow {
+			res, err = sp.plan.Place(insts, sp.count, scheduler.Options{})
+		}
 		if errors.Is(err, scheduler.ErrNoContainerInstances) {
 			return nil, nil, invalid(scheduler.MsgNoContainerInstances)
 		}

@@ -106,6 +106,9 @@ func (p *publisher) relayEvents(m jetstream.Msg) ([]outbox.Event, error) {
 	case "DEL", "PURGE":
 		return evs, nil
 	}
+	if id := m.Headers().Get(eventIDHeader); id != "" && p.out.Seen(id) {
+		return evs, nil // announced: no need to decode the record
+	}
 	key := strings.TrimPrefix(m.Subject(), natsutil.KVSubject(events.BucketECSState.Name, ""))
 	// Most writes were announced by this replica: look at the version
 	// before decoding and rendering the whole record.

@@ -38,6 +38,8 @@ type schedEnv struct {
 	*testenv.Env
 	ecs *ecs.Client
 	cfg control.Config
+	// replicas are the in-process scheduler replicas, in start order.
+	replicas []*control.Service
 }
 
 // testConfig is the scheduler configuration the task tests use.
@@ -56,10 +58,11 @@ func startSched(t testing.TB, replicas int, cfg control.Config) *schedEnv {
 func startSchedOn(t testing.TB, env *testenv.Env, replicas int, cfg control.Config) *schedEnv {
 	t.Helper()
 	startTaskDefs(t, env)
+	e := &schedEnv{Env: env, ecs: env.ECS(), cfg: cfg}
 	for range replicas {
-		startReplica(t, env, cfg)
+		e.replicas = append(e.replicas, startReplica(t, env, cfg))
 	}
-	return &schedEnv{Env: env, ecs: env.ECS(), cfg: cfg}
+	return e
 }
 
 // startTaskDefs runs the real taskdefs service, which owns the task

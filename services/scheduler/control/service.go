@@ -62,6 +62,10 @@ type Config struct {
 	// Auth, when set, makes this service admit agents: the NATS auth
 	// callout and the join endpoint (agentauth.go).
 	Auth *AgentAuth
+	// MemberInterval is how often a replica re-writes its key in
+	// events.BucketSchedMembers (default 1 s); a replica not heard of for
+	// three intervals loses its placement shards to the others.
+	MemberInterval time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	Log *slog.Logger
@@ -99,6 +103,10 @@ type Service struct {
 	// them. Set by Run.
 	bg    *background
 	bgCtx context.Context
+	// members splits the instances among the live replicas; set by Run.
+	members *members
+	// stats counts commits, lost races and placed tasks.
+	stats placementStats
 }
 
 var accountRE = regexp.MustCompile(`^[0-9]{12}$`)
@@ -139,6 +147,9 @@ func New(cfg Config, nc *nats.Conn, js jetstream.JetStream) (*Service, error) {
 	}
 	if cfg.ReportAckWait <= 0 {
 		cfg.ReportAckWait = 30 * time.Second
+	}
+	if cfg.MemberInterval <= 0 {
+		cfg.MemberInterval = time.Second
 	}
 	s := &Service{
 		cfg:       cfg,

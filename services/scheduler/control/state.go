@@ -96,6 +96,20 @@ func (b *batch) carry(i int, evs ...outbox.Event) {
 	outbox.Attach(w.Header, evs...)
 }
 
+// eventIDHeader names, on a task or instance record write, the
+// Nats-Msg-Id of the record's event, so the relay can tell it was
+// published without decoding the record.
+const eventIDHeader = "Berth-Event-Id"
+
+// eventID marks write i as the record whose event has Nats-Msg-Id id.
+func (b *batch) eventID(i int, id string) {
+	w := &b.writes[i]
+	if w.Header == nil {
+		w.Header = nats.Header{}
+	}
+	w.Header.Set(eventIDHeader, id)
+}
+
 func (b *batch) add(w natsutil.KVWrite) int {
 	b.writes = append(b.writes, w)
 	return len(b.writes) - 1
@@ -211,6 +225,9 @@ func (s *Service) startState(ctx context.Context) (*background, error) {
 	bg.goRun(func() { s.cache.run(bctx, kv, s.log, synced) })
 	if err := waitSynced(ctx, synced); err != nil {
 		return fail(fmt.Errorf("control: load state: %w", err))
+	}
+	if s.members, err = s.startMembers(ctx, bctx, bg); err != nil {
+		return fail(err)
 	}
 	hbSynced := make(chan error, 1)
 	bg.goRun(func() { s.hb.run(bctx, s.js, s.log, hbSynced) })

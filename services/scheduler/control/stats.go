@@ -1,0 +1,43 @@
+package control
+
+import "sync/atomic"
+
+// placementStats counts what the committers did, for benchmarks and
+// operators: the conflict rate is Conflicts / TasksPlaced.
+type placementStats struct {
+	commits, conflicts, tasks, narrowed, widened atomic.Int64
+}
+
+// Stats is a snapshot of a replica's placement counters since it started.
+type Stats struct {
+	// Commits is the atomic batches this replica committed; Conflicts the
+	// batches that lost a compare-and-set race (an expected revision was
+	// stale) and were built again.
+	Commits   int64
+	Conflicts int64
+	// TasksPlaced is the tasks this replica placed (RunTask, StartTask).
+	TasksPlaced int64
+	// Narrowed is the RunTask placements that fit on this replica's own
+	// shards; Widened those that did not and were placed over the whole
+	// cluster.
+	Narrowed int64
+	Widened  int64
+	// Replicas is the live replicas this one knows of, Shards how many of
+	// the placement shards it owns.
+	Replicas int
+	Shards   int
+}
+
+// Stats returns the replica's placement counters.
+func (s *Service) Stats() Stats {
+	o := s.members.current()
+	shards := o.count()
+	if o.all {
+		shards = numShards
+	}
+	return Stats{
+		Commits: s.stats.commits.Load(), Conflicts: s.stats.conflicts.Load(), TasksPlaced: s.stats.tasks.Load(),
+		Narrowed: s.stats.narrowed.Load(), Widened: s.stats.widened.Load(),
+		Replicas: o.live, Shards: shards,
+	}
+}
