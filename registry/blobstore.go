@@ -249,14 +249,29 @@ func (o *openedPart) close() {
 	}
 }
 
-// openRange returns a reader of n bytes of the blob starting at off.
-func (st *store) openRange(ctx context.Context, b *blobRecord, off, n int64) *blobReader {
+// rangeReader reads a byte range of a blob.
+type rangeReader interface {
+	io.ReadCloser
+	io.WriterTo
+	// prime starts the read, so that a storage failure shows before any
+	// byte is sent.
+	prime() error
+}
+
+// openRange returns a reader of n bytes of the blob starting at off: a
+// seqReader when the blob's record says where every chunk is, otherwise
+// (records written before that) a blobReader.
+func (st *store) openRange(ctx context.Context, b *blobRecord, off, n int64) rangeReader {
 	parts := b.Parts
 	for len(parts) > 0 && off >= parts[0].Size {
 		off -= parts[0].Size
 		parts = parts[1:]
 	}
-	return &blobReader{ctx: ctx, st: st, parts: parts, skip: off, left: n, keep: st.cache.blobFits(b.Size)}
+	keep := st.cache.blobFits(b.Size)
+	if seqReadable(parts) {
+		return st.openSeqRange(ctx, parts, off, n, keep)
+	}
+	return &blobReader{ctx: ctx, st: st, parts: parts, skip: off, left: n, keep: keep}
 }
 
 func (r *blobReader) Read(p []byte) (int, error) {

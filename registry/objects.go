@@ -59,10 +59,19 @@ func (st *store) writeObject(ctx context.Context, name string, data, sum []byte)
 	var err error
 	for attempt := range 5 {
 		id := nuid.Next()
-		var chunks int
-		var first uint64
-		if chunks, first, err = st.writeObjectOnce(ctx, name, id, data, sum); err == nil {
-			return part{Name: name, Size: int64(len(data)), ID: id, Chunks: chunks, Seq: first}, nil
+		var seqs []uint64
+		if seqs, err = st.writeObjectOnce(ctx, name, id, data, sum); err == nil {
+			p := part{Name: name, Size: int64(len(data)), ID: id, Chunks: len(seqs)}
+			if len(seqs) > 0 {
+				p.Seq, p.Run = seqs[0], true
+				for i, s := range seqs {
+					if s != seqs[0]+uint64(i) {
+						p.Run, p.Seqs = false, seqs
+						break
+					}
+				}
+			}
+			return p, nil
 		}
 		if ctx.Err() != nil {
 			break
@@ -76,8 +85,8 @@ func (st *store) writeObject(ctx context.Context, name string, data, sum []byte)
 	return part{}, fmt.Errorf("store part %s: %w", name, err)
 }
 
-// It returns the number of chunks and the stream sequence of the first.
-func (st *store) writeObjectOnce(ctx context.Context, name, id string, data, sum []byte) (int, uint64, error) {
+// It returns the stream sequences of the chunks.
+func (st *store) writeObjectOnce(ctx context.Context, name, id string, data, sum []byte) ([]uint64, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	subj := st.chunkSubject(id)
@@ -99,21 +108,19 @@ func (st *store) writeObjectOnce(ctx context.Context, name, id string, data, sum
 		c := data[off:min(off+size, len(data))]
 		f, err := st.js.PublishMsgAsync(&nats.Msg{Subject: subj, Data: c})
 		if err != nil {
-			return 0, 0, fail(err)
+			return nil, fail(err)
 		}
 		futs = append(futs, f)
 	}
-	var first uint64
+	seqs := make([]uint64, len(futs))
 	for i, f := range futs {
 		select {
 		case ack := <-f.Ok():
-			if i == 0 {
-				first = ack.Sequence
-			}
+			seqs[i] = ack.Sequence
 		case err := <-f.Err():
-			return 0, 0, fail(err)
+			return nil, fail(err)
 		case <-ctx.Done():
-			return 0, 0, fail(ctx.Err())
+			return nil, fail(ctx.Err())
 		}
 	}
 	info := jetstream.ObjectInfo{
@@ -130,15 +137,15 @@ func (st *store) writeObjectOnce(ctx context.Context, name, id string, data, sum
 	}
 	raw, err := json.Marshal(info)
 	if err != nil {
-		return 0, 0, fail(err)
+		return nil, fail(err)
 	}
 	m := nats.NewMsg(st.metaSubject(name))
 	m.Header.Set(jetstream.MsgRollup, jetstream.MsgRollupSubject)
 	m.Data = raw
 	if _, err := st.js.PublishMsg(ctx, m); err != nil {
-		return 0, 0, fail(err)
+		return nil, fail(err)
 	}
-	return len(futs), first, nil
+	return seqs, nil
 }
 
 // partReader streams one part object with batched direct gets.
@@ -170,6 +177,10 @@ type fetchSub struct {
 	in       chan *nats.Msg
 	done     chan struct{}
 	reserved atomic.Int64
+	// perMsg, when set, is the budget each answer gives back (a seqReader
+	// reserves that much per request); otherwise an answer gives back its
+	// size and the end of a batch the rest.
+	perMsg int64
 }
 
 // fetchStall is how long a request may go without any answer before it
@@ -228,6 +239,17 @@ func (b *budget) acquire(ctx context.Context, n int64) error {
 	}
 }
 
+// tryAcquire takes n bytes if they are free now.
+func (b *budget) tryAcquire(n int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.free < n {
+		return false
+	}
+	b.free -= n
+	return true
+}
+
 func (b *budget) release(n int64) {
 	if n <= 0 {
 		return
@@ -275,7 +297,13 @@ func (st *store) openPart(ctx context.Context, p part, keep bool) (io.ReadCloser
 
 // subscribe opens a reply subscription on rc, holding up to queue answers.
 func (rc *readConn) subscribe(queue int) (*fetchSub, error) {
-	fs := &fetchSub{budget: rc.budget, inbox: rc.nc.NewRespInbox(), in: make(chan *nats.Msg, queue), done: make(chan struct{})}
+	return rc.subscribeTo(make(chan *nats.Msg, queue), 0)
+}
+
+// subscribeTo opens a reply subscription on rc that queues its answers on
+// in, giving back perMsg of budget per answer (0: as subscribe does).
+func (rc *readConn) subscribeTo(in chan *nats.Msg, perMsg int64) (*fetchSub, error) {
+	fs := &fetchSub{budget: rc.budget, inbox: rc.nc.NewRespInbox(), in: in, done: make(chan struct{}), perMsg: perMsg}
 	sub, err := rc.nc.Subscribe(fs.inbox, fs.arrive)
 	if err != nil {
 		return nil, err
@@ -287,22 +315,28 @@ func (rc *readConn) subscribe(queue int) (*fetchSub, error) {
 // arrive runs on the subscription's goroutine for every answer: it gives
 // the bytes back to the budget and queues the answer for the reader.
 func (fs *fetchSub) arrive(m *nats.Msg) {
-	if len(m.Data) == 0 && m.Header.Get("Status") != "" {
+	if fs.perMsg > 0 {
+		fs.give(fs.perMsg)
+	} else if len(m.Data) == 0 && m.Header.Get("Status") != "" {
 		fs.budget.release(fs.reserved.Swap(0)) // the batch is over
 	} else {
-		n := int64(len(m.Data))
-		for {
-			cur := fs.reserved.Load()
-			give := min(n, cur)
-			if fs.reserved.CompareAndSwap(cur, cur-give) {
-				fs.budget.release(give)
-				break
-			}
-		}
+		fs.give(int64(len(m.Data)))
 	}
 	select {
 	case fs.in <- m:
 	case <-fs.done:
+	}
+}
+
+// give gives back up to n bytes of what the subscription reserves.
+func (fs *fetchSub) give(n int64) {
+	for {
+		cur := fs.reserved.Load()
+		give := min(n, cur)
+		if fs.reserved.CompareAndSwap(cur, cur-give) {
+			fs.budget.release(give)
+			return
+		}
 	}
 }
 
