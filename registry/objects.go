@@ -56,22 +56,21 @@ func (st *store) metaSubject(name string) string {
 // the registry's reader.
 // It returns the part as a blob record lists it.
 func (st *store) writeObject(ctx context.Context, name string, data, sum []byte) (part, error) {
+	return st.finishObject(ctx, st.publishObject(ctx, name, nuid.Next(), data, sum), data, sum)
+}
+
+// finishObject waits for an object published with publishObject, and
+// stores it again under a fresh chunk subject while that fails.
+func (st *store) finishObject(ctx context.Context, po *pendingObject, data, sum []byte) (part, error) {
+	name := po.name
 	var err error
 	for attempt := range 5 {
-		id := nuid.Next()
+		if attempt > 0 {
+			po = st.publishObject(ctx, name, nuid.Next(), data, sum)
+		}
 		var seqs []uint64
-		if seqs, err = st.writeObjectOnce(ctx, name, id, data, sum); err == nil {
-			p := part{Name: name, Size: int64(len(data)), ID: id, Chunks: len(seqs)}
-			if len(seqs) > 0 {
-				p.Seq, p.Run = seqs[0], true
-				for i, s := range seqs {
-					if s != seqs[0]+uint64(i) {
-						p.Run, p.Seqs = false, seqs
-						break
-					}
-				}
-			}
-			return p, nil
+		if seqs, err = po.wait(); err == nil {
+			return po.part(seqs), nil
 		}
 		if ctx.Err() != nil {
 			break
@@ -85,50 +84,57 @@ func (st *store) writeObject(ctx context.Context, name string, data, sum []byte)
 	return part{}, fmt.Errorf("store part %s: %w", name, err)
 }
 
-// It returns the stream sequences of the chunks.
-func (st *store) writeObjectOnce(ctx context.Context, name, id string, data, sum []byte) ([]uint64, error) {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	subj := st.chunkSubject(id)
-	size := st.chunkSize
-	var futs []jetstream.PubAckFuture
-	fail := func(err error) error {
-		// Wait for what is in flight, then drop whatever landed.
-		for _, f := range futs {
-			select {
-			case <-f.Ok():
-			case <-f.Err():
-			case <-ctx.Done():
+// pendingObject is an object whose messages are published and not all
+// acknowledged yet.
+type pendingObject struct {
+	st     *store
+	ctx    context.Context
+	cancel context.CancelFunc
+	name   string
+	id     string
+	size   int
+	chunks []jetstream.PubAckFuture
+	meta   jetstream.PubAckFuture
+	err    error // publishing failed
+}
+
+// part is the object as a blob record lists it, from its chunks' sequences.
+func (po *pendingObject) part(seqs []uint64) part {
+	p := part{Name: po.name, Size: int64(po.size), ID: po.id, Chunks: len(seqs)}
+	if len(seqs) > 0 {
+		p.Seq, p.Run = seqs[0], true
+		for i, s := range seqs {
+			if s != seqs[0]+uint64(i) {
+				p.Run, p.Seqs = false, seqs
+				break
 			}
 		}
-		_ = st.objStream.Purge(context.WithoutCancel(ctx), jetstream.WithPurgeSubject(subj))
-		return err
 	}
+	return p
+}
+
+// publishObject publishes data's chunks and the object's metadata without
+// waiting for any acknowledgement (wait does), so that storing one part
+// overlaps with publishing the next.
+func (st *store) publishObject(ctx context.Context, name, id string, data, sum []byte) *pendingObject {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	po := &pendingObject{st: st, ctx: ctx, cancel: cancel, name: name, id: id, size: len(data)}
+	size := st.chunkSize
+	subj := st.chunkSubject(id)
 	for off := 0; off < len(data); off += size {
-		c := data[off:min(off+size, len(data))]
-		f, err := st.js.PublishMsgAsync(&nats.Msg{Subject: subj, Data: c})
+		f, err := st.js.PublishMsgAsync(&nats.Msg{Subject: subj, Data: data[off:min(off+size, len(data))]})
 		if err != nil {
-			return nil, fail(err)
+			po.err = err
+			return po
 		}
-		futs = append(futs, f)
-	}
-	seqs := make([]uint64, len(futs))
-	for i, f := range futs {
-		select {
-		case ack := <-f.Ok():
-			seqs[i] = ack.Sequence
-		case err := <-f.Err():
-			return nil, fail(err)
-		case <-ctx.Done():
-			return nil, fail(ctx.Err())
-		}
+		po.chunks = append(po.chunks, f)
 	}
 	info := jetstream.ObjectInfo{
 		ObjectMeta: jetstream.ObjectMeta{Name: name, Opts: &jetstream.ObjectMetaOptions{ChunkSize: uint32(size)}},
 		Bucket:     events.ObjectStoreBlobs.Name,
 		NUID:       id,
 		Size:       uint64(len(data)),
-		Chunks:     uint32(len(futs)),
+		Chunks:     uint32(len(po.chunks)),
 	}
 	if sum != nil {
 		info.Digest = "SHA-256=" + base64.URLEncoding.EncodeToString(sum)
@@ -137,15 +143,63 @@ func (st *store) writeObjectOnce(ctx context.Context, name, id string, data, sum
 	}
 	raw, err := json.Marshal(info)
 	if err != nil {
-		return nil, fail(err)
+		po.err = err
+		return po
 	}
 	m := nats.NewMsg(st.metaSubject(name))
 	m.Header.Set(jetstream.MsgRollup, jetstream.MsgRollupSubject)
 	m.Data = raw
-	if _, err := st.js.PublishMsg(ctx, m); err != nil {
-		return nil, fail(err)
+	po.meta, po.err = st.js.PublishMsgAsync(m)
+	return po
+}
+
+// wait waits for every acknowledgement and returns the chunks' sequences.
+// On failure it drops whatever landed (chunks and metadata).
+func (po *pendingObject) wait() ([]uint64, error) {
+	defer po.cancel()
+	if po.err != nil {
+		return nil, po.fail(po.err)
+	}
+	seqs := make([]uint64, len(po.chunks))
+	for i, f := range append(po.chunks, po.meta) {
+		select {
+		case ack := <-f.Ok():
+			if i < len(seqs) {
+				seqs[i] = ack.Sequence
+			}
+		case err := <-f.Err():
+			return nil, po.fail(err)
+		case <-po.ctx.Done():
+			return nil, po.fail(po.ctx.Err())
+		}
 	}
 	return seqs, nil
+}
+
+// drop removes the object whatever became of it.
+func (po *pendingObject) drop() {
+	_ = po.fail(nil)
+	po.cancel()
+}
+
+// fail waits for what is in flight, then purges what landed.
+func (po *pendingObject) fail(err error) error {
+	for _, f := range append(po.chunks, po.meta) {
+		if f == nil {
+			continue
+		}
+		select {
+		case <-f.Ok():
+		case <-f.Err():
+		case <-po.ctx.Done():
+		}
+	}
+	bg := context.WithoutCancel(po.ctx)
+	_ = po.st.objStream.Purge(bg, jetstream.WithPurgeSubject(po.st.chunkSubject(po.id)))
+	if po.meta != nil {
+		_ = po.st.objStream.Purge(bg, jetstream.WithPurgeSubject(po.st.metaSubject(po.name)))
+	}
+	return err
 }
 
 // partReader streams one part object with batched direct gets.
