@@ -96,6 +96,9 @@ type pendingObject struct {
 	chunks []jetstream.PubAckFuture
 	meta   jetstream.PubAckFuture
 	err    error // publishing failed
+	// settled is how many of the futures (chunks, then meta) wait has
+	// taken the answer of.
+	settled int
 }
 
 // part is the object as a blob record lists it, from its chunks' sequences.
@@ -168,10 +171,12 @@ func (po *pendingObject) wait() ([]uint64, error) {
 				seqs[i] = ack.Sequence
 			}
 		case err := <-f.Err():
+			po.settled = i + 1
 			return nil, po.fail(err)
 		case <-po.ctx.Done():
 			return nil, po.fail(po.ctx.Err())
 		}
+		po.settled = i + 1
 	}
 	return seqs, nil
 }
@@ -182,9 +187,10 @@ func (po *pendingObject) drop() {
 	po.cancel()
 }
 
-// fail waits for what is in flight, then purges what landed.
+// fail waits for what is in flight, then purges what landed. A future
+// answers once: those wait already took are not waited for again.
 func (po *pendingObject) fail(err error) error {
-	for _, f := range append(po.chunks, po.meta) {
+	for _, f := range append(po.chunks, po.meta)[po.settled:] {
 		if f == nil {
 			continue
 		}
