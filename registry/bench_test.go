@@ -312,8 +312,17 @@ func startBerthTarget(b *testing.B) *benchTarget {
 }
 
 // startBerthTargetWith starts Berth with Config.BlobCacheSize cache (0: the
-// default, -1: none).
+// default, -1: none), in a process of its own unless BERTH_BENCH_INPROC is
+// set (see benchChildEnv).
 func startBerthTargetWith(b *testing.B, cache int64) *benchTarget {
+	if os.Getenv("BERTH_BENCH_INPROC") == "" {
+		return startBerthProcess(b, cache)
+	}
+	return startBerthInProcess(b, cache)
+}
+
+// startBerthInProcess starts Berth in this process.
+func startBerthInProcess(b testing.TB, cache int64) *benchTarget {
 	srv := natstest.Start(b)
 	nc, err := nats.Connect("", append(natstest.Admin(b), nats.InProcessServer(srv))...)
 	if os.Getenv("BERTH_BENCH_NATS_TCP") != "" { // a TCP connection instead

@@ -39,14 +39,14 @@ func putBuf(b []byte) { bufPool.Put(&b) }
 // kind of machine) is the slowest stage of an upload, so it gets a core to
 // itself while the body is read and the previous part is stored. Each part
 // is kept in memory until stored, so a failed object write is retried
-// without asking the client again; an upload in flight holds up to three
-// part buffers. A body that breaks off (a dropped connection) is an error,
-// never a short chunk. On error the parts written so far are deleted.
+// without asking the client again. A body that breaks off (a dropped
+// connection) is an error, never a short chunk. On error the parts written so far are deleted.
 //
 // fresh says that h is a new SHA-256: when the body fits one part, h's sum
 // is then that part's Object Store digest, which costs nothing. Other parts
 // carry no digest rather than a second SHA-256 pass over every byte (see
-// writeObject).
+// writeObject). Storing a part overlaps with publishing the next, so an
+// upload holds up to four part buffers.
 func (st *store) writeParts(ctx context.Context, owner string, r io.Reader, h hash.Hash, want int64, fresh bool) ([]part, int64, error) {
 	prefix := owner + "." + nuid.Next()
 	type job struct {
@@ -67,26 +67,49 @@ func (st *store) writeParts(ctx context.Context, owner string, r io.Reader, h ha
 	// the blob so far fits it; past that, those kept are dropped.
 	var kept []string
 	var stored int64
+	// Storing is two stages: one goroutine publishes a part's messages,
+	// the next waits for their acknowledgements, so that the server
+	// stores one part while the next is being published.
+	type pending struct {
+		job
+		name string
+		po   *pendingObject
+	}
+	toAck := make(chan pending)
+	go func() {
+		defer close(toAck)
+		for j := range toWrite {
+			select {
+			case <-failed:
+				putBuf(j.buf)
+				continue
+			default:
+			}
+			name := prefix + "." + strconv.Itoa(j.idx)
+			toAck <- pending{job: j, name: name, po: st.publishObject(ctx, name, nuid.Next(), j.buf[:j.n], j.sum)}
+		}
+	}()
 	go func() {
 		defer close(written)
-		for j := range toWrite {
+		for j := range toAck {
 			if putErr == nil {
-				name := prefix + "." + strconv.Itoa(j.idx)
 				var p part
-				if p, putErr = st.writeObject(ctx, name, j.buf[:j.n], j.sum); putErr == nil {
+				if p, putErr = st.finishObject(ctx, j.po, j.buf[:j.n], j.sum); putErr == nil {
 					parts = append(parts, p)
 					stored += int64(j.n)
 					if !st.cache.blobFits(stored) && kept != nil {
 						st.cache.remove(kept)
 						kept = nil
 					}
-					if st.cache.blobFits(stored) && st.cache.keep(name, j.buf[:j.n], st.chunkSize) {
-						kept = append(kept, name)
+					if st.cache.blobFits(stored) && st.cache.keep(j.name, j.buf[:j.n], st.chunkSize) {
+						kept = append(kept, j.name)
 						continue // the buffer now belongs to the cache
 					}
 				} else {
 					close(failed)
 				}
+			} else {
+				j.po.drop()
 			}
 			putBuf(j.buf)
 		}
@@ -249,14 +272,29 @@ func (o *openedPart) close() {
 	}
 }
 
-// openRange returns a reader of n bytes of the blob starting at off.
-func (st *store) openRange(ctx context.Context, b *blobRecord, off, n int64) *blobReader {
+// rangeReader reads a byte range of a blob.
+type rangeReader interface {
+	io.ReadCloser
+	io.WriterTo
+	// prime starts the read, so that a storage failure shows before any
+	// byte is sent.
+	prime() error
+}
+
+// openRange returns a reader of n bytes of the blob starting at off: a
+// seqReader when the blob's record says where every chunk is, otherwise
+// (records written before that) a blobReader.
+func (st *store) openRange(ctx context.Context, b *blobRecord, off, n int64) rangeReader {
 	parts := b.Parts
 	for len(parts) > 0 && off >= parts[0].Size {
 		off -= parts[0].Size
 		parts = parts[1:]
 	}
-	return &blobReader{ctx: ctx, st: st, parts: parts, skip: off, left: n, keep: st.cache.blobFits(b.Size)}
+	keep := st.cache.blobFits(b.Size)
+	if seqReadable(parts) {
+		return st.openSeqRange(ctx, parts, off, n, keep)
+	}
+	return &blobReader{ctx: ctx, st: st, parts: parts, skip: off, left: n, keep: keep}
 }
 
 func (r *blobReader) Read(p []byte) (int, error) {

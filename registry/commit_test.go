@@ -329,9 +329,9 @@ func TestBlobGet_PartsOfOlderRecords(t *testing.T) {
 	}
 	for _, p := range rec["parts"].([]any) {
 		pm := p.(map[string]any)
-		delete(pm, "i")
-		delete(pm, "c")
-		delete(pm, "s")
+		for _, k := range []string{"i", "c", "s", "r", "q"} {
+			delete(pm, k)
+		}
 	}
 	raw, err := json.Marshal(rec)
 	if err != nil {

@@ -11,14 +11,18 @@
 // upload sessions), and one Object Store, "registry_blobs", for blob
 // content cut into part objects of at most Config.PartSize bytes. A blob
 // record lists its parts in order (with each part's chunk subject, chunk
-// count and first stream sequence), so completing an upload writes no
+// count and the stream sequence of every chunk: the first, and whether the
+// rest follow it or where they are), so completing an upload writes no
 // second copy, and reads start right at the data. The registry writes and
 // reads part objects itself in the Object Store's format (objects.go): a
-// bounded window of chunk publishes, retried whole from the part buffer;
-// reads are batched direct gets (no consumer) on a few connections of the
-// registry's own (Config.ReadConns), the next part requested while one is
-// sent, within one byte budget for all reads in flight (direct gets have
-// no flow control of their own). Parts just written or read stay in a
+// bounded window of chunk publishes, retried whole from the part buffer,
+// one part stored while the next is published; reads are direct gets of
+// one chunk by its sequence (seqread.go; no consumer, no subject scan), a
+// few chunks requested ahead across part boundaries and spread over
+// connections of the registry's own (Config.ReadConns), within one byte
+// budget for all reads in flight (direct gets have no flow control of
+// their own). Records written before the sequences were kept are read
+// with batched direct gets, part by part (blobstore.go). Parts just written or read stay in a
 // per-replica cache (Config.BlobCacheSize) while they are among the most
 // recently used. Each byte is hashed once, for
 // the blob's digest: a part carries an Object Store digest only when that

@@ -117,3 +117,30 @@ func TestUploads_LeaveNothingBehind(t *testing.T) {
 	check("abandoned upload, collected", done)
 	want(t, e.do(t, req{Method: "GET", Path: "/v2/left/app/blobs/" + d}), http.StatusOK)
 }
+
+// TestUploads_StoreFailureLeavesNothingBehind: an upload whose parts stop
+// fitting the blob stream (its byte limit reached part way) fails, and the
+// parts stored before the failure, the one that failed and the one
+// already published behind it (storing overlaps with publishing the next
+// part) are all removed.
+func TestUploads_StoreFailureLeavesNothingBehind(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := t.Context()
+	s, err := e.JS.Stream(ctx, "OBJ_"+events.ObjectStoreBlobs.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := s.CachedInfo().Config
+	cfg.MaxBytes, cfg.Discard = 5<<19, jetstream.DiscardNew // room for 2.5 MiB
+	if _, err := e.JS.UpdateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	blob := randomBytes(t, 6<<20)
+	r := e.do(t, req{Method: "POST", Path: "/v2/full/app/blobs/uploads/?digest=" + sha256Digest(blob), Body: blob})
+	if r.StatusCode == http.StatusCreated {
+		t.Fatalf("upload past the stream's limit: %s", r)
+	}
+	if got := e.messages(t); got != (messages{}) {
+		t.Fatalf("after the failed upload the streams hold %+v, want nothing", got)
+	}
+}

@@ -56,13 +56,21 @@ func (st *store) metaSubject(name string) string {
 // the registry's reader.
 // It returns the part as a blob record lists it.
 func (st *store) writeObject(ctx context.Context, name string, data, sum []byte) (part, error) {
+	return st.finishObject(ctx, st.publishObject(ctx, name, nuid.Next(), data, sum), data, sum)
+}
+
+// finishObject waits for an object published with publishObject, and
+// stores it again under a fresh chunk subject while that fails.
+func (st *store) finishObject(ctx context.Context, po *pendingObject, data, sum []byte) (part, error) {
+	name := po.name
 	var err error
 	for attempt := range 5 {
-		id := nuid.Next()
-		var chunks int
-		var first uint64
-		if chunks, first, err = st.writeObjectOnce(ctx, name, id, data, sum); err == nil {
-			return part{Name: name, Size: int64(len(data)), ID: id, Chunks: chunks, Seq: first}, nil
+		if attempt > 0 {
+			po = st.publishObject(ctx, name, nuid.Next(), data, sum)
+		}
+		var seqs []uint64
+		if seqs, err = po.wait(); err == nil {
+			return po.part(seqs), nil
 		}
 		if ctx.Err() != nil {
 			break
@@ -76,52 +84,60 @@ func (st *store) writeObject(ctx context.Context, name string, data, sum []byte)
 	return part{}, fmt.Errorf("store part %s: %w", name, err)
 }
 
-// It returns the number of chunks and the stream sequence of the first.
-func (st *store) writeObjectOnce(ctx context.Context, name, id string, data, sum []byte) (int, uint64, error) {
+// pendingObject is an object whose messages are published and not all
+// acknowledged yet.
+type pendingObject struct {
+	st     *store
+	ctx    context.Context
+	cancel context.CancelFunc
+	name   string
+	id     string
+	size   int
+	chunks []jetstream.PubAckFuture
+	meta   jetstream.PubAckFuture
+	err    error // publishing failed
+	// settled is how many of the futures (chunks, then meta) wait has
+	// taken the answer of.
+	settled int
+}
+
+// part is the object as a blob record lists it, from its chunks' sequences.
+func (po *pendingObject) part(seqs []uint64) part {
+	p := part{Name: po.name, Size: int64(po.size), ID: po.id, Chunks: len(seqs)}
+	if len(seqs) > 0 {
+		p.Seq, p.Run = seqs[0], true
+		for i, s := range seqs {
+			if s != seqs[0]+uint64(i) {
+				p.Run, p.Seqs = false, seqs
+				break
+			}
+		}
+	}
+	return p
+}
+
+// publishObject publishes data's chunks and the object's metadata without
+// waiting for any acknowledgement (wait does), so that storing one part
+// overlaps with publishing the next.
+func (st *store) publishObject(ctx context.Context, name, id string, data, sum []byte) *pendingObject {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	subj := st.chunkSubject(id)
+	po := &pendingObject{st: st, ctx: ctx, cancel: cancel, name: name, id: id, size: len(data)}
 	size := st.chunkSize
-	var futs []jetstream.PubAckFuture
-	fail := func(err error) error {
-		// Wait for what is in flight, then drop whatever landed.
-		for _, f := range futs {
-			select {
-			case <-f.Ok():
-			case <-f.Err():
-			case <-ctx.Done():
-			}
-		}
-		_ = st.objStream.Purge(context.WithoutCancel(ctx), jetstream.WithPurgeSubject(subj))
-		return err
-	}
+	subj := st.chunkSubject(id)
 	for off := 0; off < len(data); off += size {
-		c := data[off:min(off+size, len(data))]
-		f, err := st.js.PublishMsgAsync(&nats.Msg{Subject: subj, Data: c})
+		f, err := st.js.PublishMsgAsync(&nats.Msg{Subject: subj, Data: data[off:min(off+size, len(data))]})
 		if err != nil {
-			return 0, 0, fail(err)
+			po.err = err
+			return po
 		}
-		futs = append(futs, f)
-	}
-	var first uint64
-	for i, f := range futs {
-		select {
-		case ack := <-f.Ok():
-			if i == 0 {
-				first = ack.Sequence
-			}
-		case err := <-f.Err():
-			return 0, 0, fail(err)
-		case <-ctx.Done():
-			return 0, 0, fail(ctx.Err())
-		}
+		po.chunks = append(po.chunks, f)
 	}
 	info := jetstream.ObjectInfo{
 		ObjectMeta: jetstream.ObjectMeta{Name: name, Opts: &jetstream.ObjectMetaOptions{ChunkSize: uint32(size)}},
 		Bucket:     events.ObjectStoreBlobs.Name,
 		NUID:       id,
 		Size:       uint64(len(data)),
-		Chunks:     uint32(len(futs)),
+		Chunks:     uint32(len(po.chunks)),
 	}
 	if sum != nil {
 		info.Digest = "SHA-256=" + base64.URLEncoding.EncodeToString(sum)
@@ -130,15 +146,66 @@ func (st *store) writeObjectOnce(ctx context.Context, name, id string, data, sum
 	}
 	raw, err := json.Marshal(info)
 	if err != nil {
-		return 0, 0, fail(err)
+		po.err = err
+		return po
 	}
 	m := nats.NewMsg(st.metaSubject(name))
 	m.Header.Set(jetstream.MsgRollup, jetstream.MsgRollupSubject)
 	m.Data = raw
-	if _, err := st.js.PublishMsg(ctx, m); err != nil {
-		return 0, 0, fail(err)
+	po.meta, po.err = st.js.PublishMsgAsync(m)
+	return po
+}
+
+// wait waits for every acknowledgement and returns the chunks' sequences.
+// On failure it drops whatever landed (chunks and metadata).
+func (po *pendingObject) wait() ([]uint64, error) {
+	defer po.cancel()
+	if po.err != nil {
+		return nil, po.fail(po.err)
 	}
-	return len(futs), first, nil
+	seqs := make([]uint64, len(po.chunks))
+	for i, f := range append(po.chunks, po.meta) {
+		select {
+		case ack := <-f.Ok():
+			if i < len(seqs) {
+				seqs[i] = ack.Sequence
+			}
+		case err := <-f.Err():
+			po.settled = i + 1
+			return nil, po.fail(err)
+		case <-po.ctx.Done():
+			return nil, po.fail(po.ctx.Err())
+		}
+		po.settled = i + 1
+	}
+	return seqs, nil
+}
+
+// drop removes the object whatever became of it.
+func (po *pendingObject) drop() {
+	_ = po.fail(nil)
+	po.cancel()
+}
+
+// fail waits for what is in flight, then purges what landed. A future
+// answers once: those wait already took are not waited for again.
+func (po *pendingObject) fail(err error) error {
+	for _, f := range append(po.chunks, po.meta)[po.settled:] {
+		if f == nil {
+			continue
+		}
+		select {
+		case <-f.Ok():
+		case <-f.Err():
+		case <-po.ctx.Done():
+		}
+	}
+	bg := context.WithoutCancel(po.ctx)
+	_ = po.st.objStream.Purge(bg, jetstream.WithPurgeSubject(po.st.chunkSubject(po.id)))
+	if po.meta != nil {
+		_ = po.st.objStream.Purge(bg, jetstream.WithPurgeSubject(po.st.metaSubject(po.name)))
+	}
+	return err
 }
 
 // partReader streams one part object with batched direct gets.
@@ -170,6 +237,10 @@ type fetchSub struct {
 	in       chan *nats.Msg
 	done     chan struct{}
 	reserved atomic.Int64
+	// perMsg, when set, is the budget each answer gives back (a seqReader
+	// reserves that much per request); otherwise an answer gives back its
+	// size and the end of a batch the rest.
+	perMsg int64
 }
 
 // fetchStall is how long a request may go without any answer before it
@@ -228,6 +299,17 @@ func (b *budget) acquire(ctx context.Context, n int64) error {
 	}
 }
 
+// tryAcquire takes n bytes if they are free now.
+func (b *budget) tryAcquire(n int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.free < n {
+		return false
+	}
+	b.free -= n
+	return true
+}
+
 func (b *budget) release(n int64) {
 	if n <= 0 {
 		return
@@ -275,7 +357,13 @@ func (st *store) openPart(ctx context.Context, p part, keep bool) (io.ReadCloser
 
 // subscribe opens a reply subscription on rc, holding up to queue answers.
 func (rc *readConn) subscribe(queue int) (*fetchSub, error) {
-	fs := &fetchSub{budget: rc.budget, inbox: rc.nc.NewRespInbox(), in: make(chan *nats.Msg, queue), done: make(chan struct{})}
+	return rc.subscribeTo(make(chan *nats.Msg, queue), 0)
+}
+
+// subscribeTo opens a reply subscription on rc that queues its answers on
+// in, giving back perMsg of budget per answer (0: as subscribe does).
+func (rc *readConn) subscribeTo(in chan *nats.Msg, perMsg int64) (*fetchSub, error) {
+	fs := &fetchSub{budget: rc.budget, inbox: rc.nc.NewRespInbox(), in: in, done: make(chan struct{}), perMsg: perMsg}
 	sub, err := rc.nc.Subscribe(fs.inbox, fs.arrive)
 	if err != nil {
 		return nil, err
@@ -287,22 +375,28 @@ func (rc *readConn) subscribe(queue int) (*fetchSub, error) {
 // arrive runs on the subscription's goroutine for every answer: it gives
 // the bytes back to the budget and queues the answer for the reader.
 func (fs *fetchSub) arrive(m *nats.Msg) {
-	if len(m.Data) == 0 && m.Header.Get("Status") != "" {
+	if fs.perMsg > 0 {
+		fs.give(fs.perMsg)
+	} else if len(m.Data) == 0 && m.Header.Get("Status") != "" {
 		fs.budget.release(fs.reserved.Swap(0)) // the batch is over
 	} else {
-		n := int64(len(m.Data))
-		for {
-			cur := fs.reserved.Load()
-			give := min(n, cur)
-			if fs.reserved.CompareAndSwap(cur, cur-give) {
-				fs.budget.release(give)
-				break
-			}
-		}
+		fs.give(int64(len(m.Data)))
 	}
 	select {
 	case fs.in <- m:
 	case <-fs.done:
+	}
+}
+
+// give gives back up to n bytes of what the subscription reserves.
+func (fs *fetchSub) give(n int64) {
+	for {
+		cur := fs.reserved.Load()
+		give := min(n, cur)
+		if fs.reserved.CompareAndSwap(cur, cur-give) {
+			fs.budget.release(give)
+			return
+		}
 	}
 }
 

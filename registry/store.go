@@ -129,6 +129,31 @@ type part struct {
 	ID     string `json:"i,omitempty"`
 	Chunks int    `json:"c,omitempty"`
 	Seq    uint64 `json:"s,omitempty"`
+	// Run says the chunks are at Seq, Seq+1, ... (one writer had the
+	// stream to itself while it stored them); otherwise Seqs lists where
+	// each chunk is, when known. Either lets a read ask for every chunk by
+	// its sequence, many requests in flight at once (see seqReader).
+	Run  bool     `json:"r,omitempty"`
+	Seqs []uint64 `json:"q,omitempty"`
+}
+
+// chunkSeq returns where chunk i of the part is in the stream, if known.
+func (p part) chunkSeq(i int) (uint64, bool) {
+	switch {
+	case p.ID == "" || p.Seq == 0 || i >= p.Chunks:
+		return 0, false
+	case p.Run || p.Chunks == 1:
+		return p.Seq + uint64(i), true
+	case len(p.Seqs) == p.Chunks:
+		return p.Seqs[i], true
+	}
+	return 0, false
+}
+
+// seqKnown reports whether every chunk's sequence is known.
+func (p part) seqKnown() bool {
+	_, ok := p.chunkSeq(max(p.Chunks-1, 0))
+	return ok || p.Size == 0
 }
 
 // uploadRecord is up.<id>.

@@ -26,7 +26,7 @@ func main() {
 }
 
 // benchmarks are the registry package's side-by-side benchmarks.
-const benchmarks = "^(BenchmarkColdBlobGet|BenchmarkRegistryVsDockerRegistry)$"
+const benchmarks = "^(BenchmarkColdBlobGet|BenchmarkWarmBlobGet|BenchmarkRegistryVsDockerRegistry)$"
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("benchcmd", flag.ContinueOnError)
