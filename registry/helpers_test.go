@@ -257,33 +257,55 @@ type storage struct {
 
 func (e *env) storage(t testing.TB) storage {
 	t.Helper()
-	ctx := context.Background()
+	// A KV or object store listing waits for a message with nothing
+	// pending after it; a delete racing with the listing (an upload's
+	// cleanup) can take that message away, and the listing never ends
+	// (nats.go). So each listing is bounded and tried again.
+	var last error
+	for range 5 {
+		s, err := e.storageOnce(t)
+		if err == nil {
+			return s
+		}
+		last = err
+	}
+	t.Fatalf("storage snapshot: %v", last)
+	return storage{}
+}
+
+func (e *env) storageOnce(t testing.TB) (storage, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var s storage
 	kv, err := e.JS.KeyValue(ctx, events.BucketRegistry.Name)
 	if err != nil {
-		t.Fatal(err)
+		return s, err
 	}
-	var s storage
 	lister, err := kv.ListKeys(ctx)
 	if err != nil {
-		t.Fatal(err)
+		return s, err
 	}
 	for k := range lister.Keys() {
 		s.Keys = append(s.Keys, k)
 	}
+	if ctx.Err() != nil {
+		return s, fmt.Errorf("list keys: %w", ctx.Err())
+	}
 	obs, err := e.JS.ObjectStore(ctx, events.ObjectStoreBlobs.Name)
 	if err != nil {
-		t.Fatal(err)
+		return s, err
 	}
 	infos, err := obs.List(ctx)
 	if err != nil && err != jetstream.ErrNoObjectsFound {
-		t.Fatal(err)
+		return s, err
 	}
 	for _, i := range infos {
 		s.Objects = append(s.Objects, i.Name)
 	}
 	sort.Strings(s.Keys)
 	sort.Strings(s.Objects)
-	return s
+	return s, nil
 }
 
 // sameStorage fails when storage differs from before, ignoring upload

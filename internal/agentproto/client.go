@@ -185,8 +185,25 @@ func (c *Client) Report(ctx context.Context, r events.TaskStateReport) error {
 // Assignments returns the instance's current desired state: every task
 // assignment, keyed by task ARN.
 func (c *Client) Assignments(ctx context.Context) (map[string]events.TaskAssignment, error) {
-	// One filtered watch reads them all: an agent's identity may follow
-	// its own assignments and nothing else of the bucket.
+	// A watch's "all delivered" marker can be lost when a delete races
+	// with it (nats.go waits for a message with nothing pending): each
+	// attempt is bounded and made again.
+	var last error
+	for range 3 {
+		actx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		out, err := c.assignmentsOnce(actx)
+		cancel()
+		if err == nil || ctx.Err() != nil {
+			return out, err
+		}
+		last = err
+	}
+	return nil, last
+}
+
+// assignmentsOnce reads them all with one filtered watch: an agent's
+// identity may follow its own assignments and nothing else of the bucket.
+func (c *Client) assignmentsOnce(ctx context.Context) (map[string]events.TaskAssignment, error) {
 	w, err := c.kv.Watch(ctx, events.AssignmentFilter(c.cluster, c.instanceID), jetstream.IgnoreDeletes())
 	if err != nil {
 		return nil, fmt.Errorf("list assignments: %w", err)

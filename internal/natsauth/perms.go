@@ -3,6 +3,7 @@ package natsauth
 import (
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/berth-project/berth/events"
 )
@@ -166,6 +167,9 @@ func Services() map[string]Perms {
 			ownStream(events.StreamMetricData.Name, "berth.metrics.data.>"),
 			ownStream(events.StreamTelemetry.Name),
 			readStream(events.StreamHeartbeats.Name),
+			// Berth's health metrics: every stream's and consumer's state
+			// (counts and lag, never messages).
+			[]string{"$JS.API.STREAM.INFO.*", "$JS.API.CONSUMER.INFO.*.*", "$JS.API.CONSUMER.LIST.*", "$JS.API.CONSUMER.NAMES.*"},
 			[]string{calls(events.APIECS), calls(events.APILogs)},
 		)),
 	}
@@ -267,3 +271,11 @@ func PermsOf(identity string) (Perms, bool) {
 
 // HeaderJoinToken carries the join token on a join request.
 const HeaderJoinToken = "Berth-Join-Token"
+
+// Expected reports whether a permission violation message is one Berth
+// causes on purpose and that changes nothing: an agent stopping a watch of
+// its assignments asks to delete its ephemeral consumer, which its identity
+// may not do (the server removes it once inactive).
+func Expected(msg string) bool {
+	return strings.Contains(msg, "Violation") && strings.Contains(msg, "$JS.API.CONSUMER.DELETE."+kvStream(events.BucketECSState)+".")
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -73,6 +74,12 @@ func clientOptions(name string, log *slog.Logger) []nats.Option {
 			subj := ""
 			if sub != nil {
 				subj = sub.Subject
+			}
+			if strings.Contains(err.Error(), "$JS.API.CONSUMER.DELETE.KV_ecs_state.") {
+				// An agent's watch of its assignments ends: its identity
+				// may not delete the ephemeral consumer (the server does).
+				log.Debug("nats async error", "subject", subj, "err", err)
+				return
 			}
 			log.Error("nats async error", "subject", subj, "err", err)
 		}),

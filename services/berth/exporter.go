@@ -30,7 +30,8 @@ func (n *node) exporter(ctx context.Context) (*metrics.Exporter, *component, err
 	if c.MetricsAddr == "" {
 		return exp, &component{name: "otlp", stage: 1, run: func(ctx context.Context) error {
 			<-ctx.Done()
-			return exp.Shutdown(context.WithoutCancel(ctx))
+			n.lastExport("metrics", exp.Shutdown(context.WithoutCancel(ctx)))
+			return nil
 		}}, nil
 	}
 	l, err := net.Listen("tcp", c.MetricsAddr)
@@ -41,7 +42,14 @@ func (n *node) exporter(ctx context.Context) (*metrics.Exporter, *component, err
 		l = tls.NewListener(l, n.ls.tls)
 	}
 	n.log.Info("prometheus /metrics listening", "addr", l.Addr().String())
-	return exp, &component{name: "prometheus", stage: 0, run: func(ctx context.Context) error { return exp.Serve(ctx, l) }}, nil
+	return exp, &component{name: "prometheus", stage: 0, run: func(ctx context.Context) error {
+		err := exp.Serve(ctx, l)
+		if ctx.Err() != nil { // stopping: only the last OTLP export can have failed
+			n.lastExport("metrics", err)
+			return nil
+		}
+		return err
+	}}, nil
 }
 
 // tracer installs the OTLP trace exporter when an OTLP endpoint is
@@ -59,6 +67,15 @@ func (n *node) tracer(ctx context.Context) (*component, error) {
 	}
 	return &component{name: "tracing", stage: 2, run: func(ctx context.Context) error {
 		<-ctx.Done()
-		return shutdown(context.WithoutCancel(ctx))
+		n.lastExport("traces", shutdown(context.WithoutCancel(ctx)))
+		return nil
 	}}, nil
+}
+
+// lastExport logs a failed last OTLP export at shutdown: the receiver may
+// be gone, and Berth still stopped cleanly.
+func (n *node) lastExport(what string, err error) {
+	if err != nil {
+		n.log.Warn("last OTLP export at shutdown failed", "what", what, "err", err)
+	}
 }

@@ -107,6 +107,9 @@ func (n *node) dial(user, password, inboxPrefix string) (*nats.Conn, error) {
 			if sub != nil {
 				subj = sub.Subject
 			}
+			if natsauth.Expected(err.Error()) {
+				return
+			}
 			log.Error("nats async error", "subject", subj, "err", err)
 		}))
 }

@@ -21,7 +21,7 @@ func TestRun_MetricsTLS(t *testing.T) {
 	cert, key := ca.Server(t, "metrics")
 	s := natstest.Start(t)
 	addr := testenv.FreeAddr(t)
-	args := []string{"--nats-url", s.ClientURL(), "--metrics-addr", addr, "--tls-cert", cert, "--tls-key", key}
+	args := []string{"--nats-url", s.ClientURL(), "--nats-creds", natstest.ContextFile(t, s.ClientURL(), "metrics"), "--metrics-addr", addr, "--tls-cert", cert, "--tls-key", key}
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	var logs testenv.SafeBuffer

@@ -26,7 +26,7 @@ func TestRun_TLS(t *testing.T) {
 	s := natstest.StartWith(t, opts)
 	cert, key := ca.Server(t, "registry")
 	addr := testenv.FreeAddr(t)
-	args := []string{"--nats-url", s.ClientURL(), "--nats-ca", ca.File, "--addr", addr, "--tls-cert", cert, "--tls-key", key}
+	args := []string{"--nats-url", s.ClientURL(), "--nats-creds", natstest.ContextFile(t, s.ClientURL(), "registry"), "--nats-ca", ca.File, "--addr", addr, "--tls-cert", cert, "--tls-key", key}
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	var logs testenv.SafeBuffer
