@@ -1,6 +1,7 @@
 package natstest
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net"
 	"os"
@@ -264,4 +265,13 @@ func Eventually(t testing.TB, timeout, tick time.Duration, fn func() error) {
 		}
 		time.Sleep(tick)
 	}
+}
+
+// StartTLS runs a test server whose client port requires TLS with the
+// given certificate and key.
+func StartTLS(t testing.TB, cfg *tls.Config) *server.Server {
+	t.Helper()
+	opts := Options(t)
+	opts.TLSConfig = cfg
+	return StartWith(t, opts)
 }

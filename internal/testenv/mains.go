@@ -81,3 +81,47 @@ func FreeAddr(t testing.TB) string {
 	defer l.Close()
 	return l.Addr().String()
 }
+
+// MainProc is a service main a test runs in its own goroutine.
+type MainProc struct {
+	name   string
+	cancel context.CancelFunc
+	done   chan error
+	Logs   *SafeBuffer
+}
+
+// StartMain runs a service main with args and the environment env until
+// Stop (or the end of the test).
+func StartMain(t testing.TB, name string, run MainFunc, args []string, env map[string]string) *MainProc {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	p := &MainProc{name: name, cancel: cancel, done: make(chan error, 1), Logs: &SafeBuffer{}}
+	go func() { p.done <- run(ctx, args, func(k string) string { return env[k] }, p.Logs) }()
+	t.Cleanup(cancel)
+	return p
+}
+
+// Running fails the test if the main has returned (for use while waiting
+// for it to serve).
+func (p *MainProc) Running(t testing.TB) {
+	t.Helper()
+	select {
+	case err := <-p.done:
+		t.Fatalf("%s exited: %v\n%s", p.name, err, p.Logs.String())
+	default:
+	}
+}
+
+// Stop cancels the main and wants it to return nil within 30 s.
+func (p *MainProc) Stop(t testing.TB) {
+	t.Helper()
+	p.cancel()
+	select {
+	case err := <-p.done:
+		if err != nil {
+			t.Fatalf("%s: run: %v\n%s", p.name, err, p.Logs.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%s did not stop", p.name)
+	}
+}

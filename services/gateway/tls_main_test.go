@@ -2,13 +2,11 @@ package main
 
 import (
 	"context"
-	"net/http"
 	"testing"
 	"time"
 
 	"github.com/berth-project/berth/internal/natstest"
 	"github.com/berth-project/berth/internal/testenv"
-	"github.com/berth-project/berth/internal/tlsconf"
 	"github.com/berth-project/berth/internal/tlsconf/tlstest"
 )
 
@@ -17,48 +15,21 @@ import (
 // --tls-key): /healthz answers a client trusting the CA.
 func TestRun_TLS(t *testing.T) {
 	ca := tlstest.NewCA(t, "berth test CA")
-	natsCert, natsKey := ca.Server(t, "nats")
-	opts := natstest.Options(t)
-	var err error
-	if opts.TLSConfig, err = (tlsconf.Files{Cert: natsCert, Key: natsKey}).Server(); err != nil {
-		t.Fatal(err)
-	}
-	s := natstest.StartWith(t, opts)
+	s := natstest.StartTLS(t, ca.ServerTLS(t, "nats"))
 	cert, key := ca.Server(t, "gateway")
 	addr := testenv.FreeAddr(t)
 	env := map[string]string{"BERTH_NATS_URL": s.ClientURL(), "BERTH_NATS_CREDS": natstest.ContextFile(t, s.ClientURL(), "gateway"), "BERTH_NATS_CA": ca.File, "BERTH_TLS_CERT": cert, "BERTH_TLS_KEY": key}
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	var logs testenv.SafeBuffer
-	go func() {
-		done <- run(ctx, []string{"--addr", addr, "--aws-dir", t.TempDir()}, func(k string) string { return env[k] }, &logs)
-	}()
-	ccfg, err := tlsconf.Client(ca.File)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: ccfg}, Timeout: 5 * time.Second}
+	p := testenv.StartMain(t, "gateway", run, []string{"--addr", addr, "--aws-dir", t.TempDir()}, env)
+	client := ca.HTTPClient()
 	natstest.Eventually(t, 15*time.Second, 50*time.Millisecond, func() error {
-		select {
-		case err := <-done:
-			t.Fatalf("gateway exited: %v\n%s", err, logs.String())
-		default:
-		}
+		p.Running(t)
 		resp, err := client.Get("https://" + addr + "/healthz")
 		if err == nil {
 			resp.Body.Close()
 		}
 		return err
 	})
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("run: %v\n%s", err, logs.String())
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("gateway did not stop")
-	}
+	p.Stop(t)
 }
 
 // A certificate without its key stops the gateway before it serves.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto/x509"
 	"errors"
 	"net/http"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/berth-project/berth/internal/natstest"
 	"github.com/berth-project/berth/internal/testenv"
-	"github.com/berth-project/berth/internal/tlsconf"
 	"github.com/berth-project/berth/internal/tlsconf/tlstest"
 )
 
@@ -22,21 +20,10 @@ func TestRun_MetricsTLS(t *testing.T) {
 	s := natstest.Start(t)
 	addr := testenv.FreeAddr(t)
 	args := []string{"--nats-url", s.ClientURL(), "--nats-creds", natstest.ContextFile(t, s.ClientURL(), "metrics"), "--metrics-addr", addr, "--tls-cert", cert, "--tls-key", key}
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	var logs testenv.SafeBuffer
-	go func() { done <- run(ctx, args, func(string) string { return "" }, &logs) }()
-	ccfg, err := tlsconf.Client(ca.File)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: ccfg}, Timeout: 5 * time.Second}
+	p := testenv.StartMain(t, "metrics", run, args, nil)
+	client := ca.HTTPClient()
 	natstest.Eventually(t, 20*time.Second, 50*time.Millisecond, func() error {
-		select {
-		case err := <-done:
-			t.Fatalf("metrics exited: %v\n%s", err, logs.String())
-		default:
-		}
+		p.Running(t)
 		resp, err := client.Get("https://" + addr + "/metrics")
 		if err != nil {
 			return err
@@ -51,13 +38,5 @@ func TestRun_MetricsTLS(t *testing.T) {
 	if _, err := (&http.Client{Timeout: 5 * time.Second}).Get("https://" + addr + "/metrics"); !errors.As(err, &unknown) {
 		t.Fatalf("without the CA: %v, want an unknown authority error", err)
 	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("run: %v\n%s", err, logs.String())
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("metrics did not stop")
-	}
+	p.Stop(t)
 }

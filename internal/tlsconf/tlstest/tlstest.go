@@ -10,6 +10,7 @@ import (
 	"encoding/pem"
 	"math/big"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
@@ -142,4 +143,21 @@ func writePEM(t testing.TB, file, typ string, der []byte) {
 	if err := os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
 		t.Fatalf("tlstest: %v", err)
 	}
+}
+
+// HTTPClient returns an HTTP client that trusts the CA.
+func (ca *CA) HTTPClient() *http.Client {
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: ca.ClientTLS()}, Timeout: 5 * time.Second}
+}
+
+// ServerTLS issues a server certificate for name and returns a server
+// configuration serving it.
+func (ca *CA) ServerTLS(t testing.TB, name string) *tls.Config {
+	t.Helper()
+	certFile, keyFile := ca.Server(t, name)
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		t.Fatalf("tlstest: %v", err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 }
