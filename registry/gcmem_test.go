@@ -2,7 +2,6 @@ package registry_test
 
 import (
 	"encoding/hex"
-	"github.com/berth-project/berth/registry"
 	"net/http"
 	"runtime"
 	"runtime/debug"
@@ -10,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/berth-project/berth/registry"
 )
 
 // liveHeapPeak samples the live heap (allocated objects) until stop is called

@@ -5,11 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/berth-project/berth/internal/natsauth"
 )
 
 // Connect dials url (a comma-separated list is fine) as client name, retrying
@@ -75,9 +76,7 @@ func clientOptions(name string, log *slog.Logger) []nats.Option {
 			if sub != nil {
 				subj = sub.Subject
 			}
-			if strings.Contains(err.Error(), "$JS.API.CONSUMER.DELETE.KV_ecs_state.") {
-				// An agent's watch of its assignments ends: its identity
-				// may not delete the ephemeral consumer (the server does).
+			if natsauth.Expected(err.Error()) {
 				log.Debug("nats async error", "subject", subj, "err", err)
 				return
 			}

@@ -4,13 +4,13 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"github.com/berth-project/berth/internal/natsauth"
 	"io"
 	"net/http"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/berth-project/berth/internal/natsauth"
 	"github.com/berth-project/berth/internal/tlsconf"
 )
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"github.com/berth-project/berth/internal/natsauth"
 	"io"
 	"log/slog"
 	"regexp"
@@ -15,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/berth-project/berth/internal/natsauth"
 	"github.com/berth-project/berth/internal/natsutil"
 )
 

@@ -1,20 +1,19 @@
 package main
 
 import (
-	"log/slog"
-
-	"github.com/nats-io/nats.go"
-
 	"context"
 	"flag"
 	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/berth-project/berth/events"
 	"github.com/berth-project/berth/internal/agentproto"
 	"github.com/berth-project/berth/internal/natsauth"
 	"github.com/berth-project/berth/internal/natsutil"
-	"io"
-	"time"
-
-	"github.com/berth-project/berth/events"
 	"github.com/berth-project/berth/internal/svc"
 	"github.com/berth-project/berth/services/agent/agent"
 	"github.com/berth-project/berth/services/agent/docker"

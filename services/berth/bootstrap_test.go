@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"github.com/berth-project/berth/internal/natsauth"
 	"io"
 	"log/slog"
 	"os"
@@ -15,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/berth-project/berth/events"
+	"github.com/berth-project/berth/internal/natsauth"
 	"github.com/berth-project/berth/internal/natsutil"
 	"github.com/berth-project/berth/internal/testenv"
 )

@@ -25,10 +25,8 @@ import (
 
 // components wires every service of the all-in-one, each on its own
 // in-process connection. It returns notes for the banner (for example why
-// there is no local agent). The string (the root access key id run.go
-// passes) is no longer used: the local agent gets registry pull tokens
-// without an access key.
-func (n *node) components(ctx context.Context, _ string) ([]component, []string, error) {
+// there is no local agent).
+func (n *node) components(ctx context.Context) ([]component, []string, error) {
 	c := n.cfg
 	comps, exp, err := n.frontDoors(ctx)
 	if err != nil {

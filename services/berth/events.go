@@ -6,7 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/berth-project/berth/internal/natsauth"
 	"io"
 	"os"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/berth-project/berth/events"
+	"github.com/berth-project/berth/internal/natsauth"
 	"github.com/berth-project/berth/internal/svc"
 	"github.com/berth-project/berth/internal/tlsconf"
 )

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"github.com/berth-project/berth/internal/natsauth"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/berth-project/berth/events"
+	"github.com/berth-project/berth/internal/natsauth"
 	"github.com/berth-project/berth/internal/natstest"
 	"github.com/berth-project/berth/internal/natsutil"
 )

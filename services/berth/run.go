@@ -17,6 +17,7 @@ import (
 	"github.com/berth-project/berth/events"
 	"github.com/berth-project/berth/internal/accesskeys"
 	"github.com/berth-project/berth/internal/natsauth"
+	"github.com/berth-project/berth/internal/natsutil"
 	"github.com/berth-project/berth/internal/svc"
 )
 
@@ -96,22 +97,11 @@ func (n *node) connect(identity string) (*nats.Conn, jetstream.JetStream, error)
 	return nc, js, nil
 }
 
-// dial opens an in-process connection as user, replies under inboxPrefix;
-// permission errors are logged.
+// dial opens an in-process connection as user, replies under inboxPrefix,
+// with the options of every Berth connection (permission errors logged).
 func (n *node) dial(user, password, inboxPrefix string) (*nats.Conn, error) {
-	log := n.log.With("nats_user", user)
-	return nats.Connect("", nats.InProcessServer(n.server), nats.Name(user), nats.MaxReconnects(-1),
-		nats.UserInfo(user, password), nats.CustomInboxPrefix(inboxPrefix),
-		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
-			subj := ""
-			if sub != nil {
-				subj = sub.Subject
-			}
-			if natsauth.Expected(err.Error()) {
-				return
-			}
-			log.Error("nats async error", "subject", subj, "err", err)
-		}))
+	return natsutil.Dial("", user, n.log.With("nats_user", user),
+		nats.InProcessServer(n.server), nats.UserInfo(user, password), nats.CustomInboxPrefix(inboxPrefix))
 }
 
 // joinTokenPath is where the cluster join token is kept.
@@ -175,7 +165,7 @@ func serve(ctx context.Context, c config, log *slog.Logger, stdout io.Writer) er
 		log.Info("created root access key", "access_key_id", key.AccessKeyID, "credentials_file", credFile)
 	}
 
-	comps, notes, err := n.components(ctx, key.AccessKeyID)
+	comps, notes, err := n.components(ctx)
 	if err != nil {
 		return err
 	}

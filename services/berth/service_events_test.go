@@ -5,13 +5,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"github.com/berth-project/berth/internal/natsauth"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/berth-project/berth/events"
+	"github.com/berth-project/berth/internal/natsauth"
 	"github.com/berth-project/berth/internal/natstest"
 	"github.com/berth-project/berth/internal/natsutil"
 )

@@ -3,7 +3,6 @@ package main
 import (
 	"crypto/x509"
 	"errors"
-	"github.com/berth-project/berth/internal/natsauth"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/berth-project/berth/internal/natsauth"
 	"github.com/berth-project/berth/internal/testenv"
 	"github.com/berth-project/berth/internal/tlsconf"
 	"github.com/berth-project/berth/internal/tlsconf/tlstest"

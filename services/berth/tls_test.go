@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"github.com/berth-project/berth/internal/natsauth"
 	"io"
 	"strings"
 	"testing"
@@ -14,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/berth-project/berth/events"
+	"github.com/berth-project/berth/internal/natsauth"
 	"github.com/berth-project/berth/internal/natstest"
 	"github.com/berth-project/berth/internal/natsutil"
 	"github.com/berth-project/berth/internal/tlsconf"

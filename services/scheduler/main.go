@@ -3,10 +3,8 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
-
 	"flag"
-	"github.com/berth-project/berth/internal/natsauth"
+	"fmt"
 	"io"
 	"log/slog"
 	"time"
@@ -15,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/berth-project/berth/events"
+	"github.com/berth-project/berth/internal/natsauth"
 	"github.com/berth-project/berth/internal/svc"
 	"github.com/berth-project/berth/services/scheduler/control"
 )

@@ -1,8 +1,6 @@
 package agent
 
 import (
-	"github.com/berth-project/berth/internal/agentproto"
-
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -12,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/berth-project/berth/internal/agentproto"
 	"github.com/berth-project/berth/services/agent/docker"
 	"github.com/berth-project/berth/services/agent/engine"
 )

@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/berth-project/berth/internal/natsauth"
-	"github.com/berth-project/berth/internal/natstest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +15,8 @@ import (
 
 	"github.com/berth-project/berth/events"
 	"github.com/berth-project/berth/events/ecsapi"
+	"github.com/berth-project/berth/internal/natsauth"
+	"github.com/berth-project/berth/internal/natstest"
 	"github.com/berth-project/berth/services/agent/docker"
 )
 

@@ -19,7 +19,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/berth-project/berth/events"
-
 	"github.com/berth-project/berth/internal/natstest"
 	"github.com/berth-project/berth/internal/simagent"
 	"github.com/berth-project/berth/internal/testenv"

@@ -3,7 +3,6 @@ package supervisor_test
 import (
 	"context"
 	"fmt"
-	"github.com/berth-project/berth/events"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
+	"github.com/berth-project/berth/events"
 	"github.com/berth-project/berth/internal/natstest"
 	"github.com/berth-project/berth/internal/simagent"
 	"github.com/berth-project/berth/internal/testenv"
