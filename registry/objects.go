@@ -181,6 +181,10 @@ func (po *pendingObject) wait() ([]uint64, error) {
 	return seqs, nil
 }
 
+// inflightWait bounds how long a failed write waits for its published
+// messages to be answered before it purges them.
+const inflightWait = 10 * time.Second
+
 // drop removes the object whatever became of it.
 func (po *pendingObject) drop() {
 	_ = po.fail(nil)
@@ -188,8 +192,15 @@ func (po *pendingObject) drop() {
 }
 
 // fail waits for what is in flight, then purges what landed. A future
-// answers once: those wait already took are not waited for again.
+// answers once: those wait already took are not waited for again. The
+// wait does not end with po.ctx: a cancelled request (a client that broke
+// off) leaves its messages on their way, and a purge before they land
+// would leave them behind. What lands after inflightWait is the
+// collector's.
 func (po *pendingObject) fail(err error) error {
+	bg := context.WithoutCancel(po.ctx)
+	wctx, cancel := context.WithTimeout(bg, inflightWait)
+	defer cancel()
 	for _, f := range append(po.chunks, po.meta)[po.settled:] {
 		if f == nil {
 			continue
@@ -197,10 +208,9 @@ func (po *pendingObject) fail(err error) error {
 		select {
 		case <-f.Ok():
 		case <-f.Err():
-		case <-po.ctx.Done():
+		case <-wctx.Done():
 		}
 	}
-	bg := context.WithoutCancel(po.ctx)
 	_ = po.st.objStream.Purge(bg, jetstream.WithPurgeSubject(po.st.chunkSubject(po.id)))
 	if po.meta != nil {
 		_ = po.st.objStream.Purge(bg, jetstream.WithPurgeSubject(po.st.metaSubject(po.name)))

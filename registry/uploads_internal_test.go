@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"fmt"
 	"io"
 	"testing"
 
 	"github.com/berth-project/berth/internal/natstest"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // newStoreService opens a registry's storage on a fresh JetStream server,
@@ -171,5 +173,38 @@ func TestLinkExisting_LosesToTheCollector(t *testing.T) {
 	}
 	if e, _ := s.st.get(ctx, linkKey("race/dst", d)); e.Exists {
 		t.Fatal("the link of a collected blob stayed")
+	}
+}
+
+// TestPendingObject_CancelledWriteLeavesNothing: a part write whose
+// request is cancelled while its messages are on their way (a client that
+// broke off) purges them after they land, not before.
+func TestPendingObject_CancelledWriteLeavesNothing(t *testing.T) {
+	s := newStoreService(t)
+	st := s.st
+	data := bytes.Repeat([]byte{7}, 4*st.chunkSize+5)
+	for i := range 20 {
+		ctx, cancel := context.WithCancel(t.Context())
+		id := fmt.Sprintf("cancelled%d", i)
+		po := st.publishObject(ctx, "cancelled."+id, id, data, nil)
+		cancel()
+		if _, err := po.wait(); err == nil {
+			// Every answer came before the cancel was seen: nothing to check.
+			continue
+		}
+		info, err := st.objStream.Info(t.Context(), jetstream.WithSubjectFilter(st.chunkSubject(id)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(info.State.Subjects); n != 0 {
+			t.Fatalf("write %d: %d chunk subjects left after a cancelled write", i, n)
+		}
+		info, err = st.objStream.Info(t.Context(), jetstream.WithSubjectFilter(st.metaSubject("cancelled."+id)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(info.State.Subjects); n != 0 {
+			t.Fatalf("write %d: the metadata is left after a cancelled write", i)
+		}
 	}
 }
