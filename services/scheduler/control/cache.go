@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -24,10 +25,22 @@ import (
 // the same revision, which is ignored, since an entry never moves back to
 // an older revision.
 //
+// Instance records watched from the bucket are kept undecoded until read
+// (instEntry.raw): with several replicas, most instance writes are the
+// other replicas' placements on their own shards, which this replica's
+// placement does not read. A placement snapshot decodes only the instances
+// of this replica's shards and keeps the last decoded version of the
+// others (a stale revision costs a conflict if it ever places there);
+// every other read decodes what it returns.
+//
 // Lock order: cache.mu, then background.mu (when a committer starts).
 type cache struct {
 	mu       sync.RWMutex
 	clusters map[string]*clusterCache
+	// members is this replica's share of the placement shards, once
+	// known (nil: it owns every instance).
+	members atomic.Pointer[members]
+	log     *slog.Logger
 }
 
 // clusterCache is the cached state of one cluster.
@@ -71,11 +84,19 @@ func (n *instCounts) add(t *taskSummary, d int) {
 	}
 }
 
-// instEntry is one cached instance record with its KV revision.
+// instEntry is one cached instance record with its KV revision, and
+// possibly a newer version not decoded yet. Entries are replaced, never
+// modified: snapshots hold on to them.
 type instEntry struct {
-	rec *events.InstanceRecord
+	rec *events.InstanceRecord // decoded, at rev
 	rev uint64
+	// raw, when set, is the record at rawRev (> rev), as watched.
+	raw    []byte
+	rawRev uint64
 }
+
+// newest is the latest revision the entry knows of.
+func (e *instEntry) newest() uint64 { return max(e.rev, e.rawRev) }
 
 // taskEntry is the part of a task record that listing, counting and the
 // janitor need, with its KV revision.
@@ -127,9 +148,18 @@ type snapshot struct {
 	recs    []*events.InstanceRecord
 	revs    []uint64
 	running []int
+	// fresh is false when some instance outside this replica's shards
+	// (of) has a newer record than the snapshot shows.
+	fresh bool
+	of    *ownership
 }
 
-func newCache() *cache { return &cache{clusters: map[string]*clusterCache{}} }
+func newCache(log *slog.Logger) *cache {
+	return &cache{clusters: map[string]*clusterCache{}, log: log}
+}
+
+// ownership returns this replica's share of the placement shards.
+func (c *cache) ownership() *ownership { return c.members.Load().current() }
 
 // cluster returns the cached state of cluster name, creating it.
 func (c *cache) cluster(name string) *clusterCache {
@@ -219,6 +249,9 @@ func (c *cache) apply(e jetstream.KeyValueEntry, log *slog.Logger) {
 			c.removeInstance(cluster, id, e.Revision())
 			return
 		}
+		if c.putRaw(cluster, id, e.Value(), e.Revision()) {
+			return
+		}
 		var rec events.InstanceRecord
 		if err := json.Unmarshal(e.Value(), &rec); err != nil {
 			log.Error("bad instance record", "key", e.Key(), "err", err)
@@ -251,7 +284,7 @@ func (c *cache) has(kind, cluster, id string, rev uint64) bool {
 	switch kind {
 	case "inst":
 		cur := cc.instances[id]
-		return cur != nil && cur.rev >= rev
+		return cur != nil && cur.newest() >= rev
 	case "task":
 		cur := cc.tasks[id]
 		return cur != nil && cur.rev >= rev
@@ -272,23 +305,67 @@ func splitStateKey(key string) (kind, cluster, id string, ok bool) {
 	return parts[0], name, parts[2], true
 }
 
-// putInstance stores rec at rev unless the cache already has a newer one.
+// putInstance stores rec at rev unless the cache already has a newer one
+// (a watched version at rev, not decoded yet, is replaced by rec).
 func (c *cache) putInstance(rec *events.InstanceRecord, rev uint64) {
 	cc := c.cluster(rec.Cluster)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if cur := cc.instances[rec.ID]; cur != nil && cur.rev >= rev {
+	if cur := cc.instances[rec.ID]; cur != nil && (cur.rev >= rev || cur.rawRev > rev) {
 		return
 	}
 	cc.instances[rec.ID] = &instEntry{rec: rec, rev: rev}
 	cc.snap = nil
 }
 
+// putRaw keeps a watched instance record at rev undecoded, and reports
+// whether it did (not for an instance the cache does not hold yet). On
+// this replica's shards the record is often its own write, which its
+// commit is about to cache decoded; elsewhere it is another replica's,
+// which placement here does not read.
+func (c *cache) putRaw(cluster, id string, raw []byte, rev uint64) bool {
+	o := c.ownership()
+	owned := o.all || o.shards[shardOf(id)]
+	cc := c.cluster(cluster)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cur := cc.instances[id]
+	if cur == nil {
+		return false
+	}
+	if cur.newest() >= rev {
+		return true
+	}
+	cc.instances[id] = &instEntry{rec: cur.rec, rev: cur.rev, raw: raw, rawRev: rev}
+	if owned || (cc.snap != nil && cc.snap.fresh) {
+		cc.snap = nil
+	}
+	return true
+}
+
+// decodeLocked returns the entry of id with its newest version decoded.
+// A record that does not decode is logged and its older version kept.
+// Lock held for writing.
+func (c *cache) decodeLocked(cc *clusterCache, id string, e *instEntry) *instEntry {
+	if e.raw == nil {
+		return e
+	}
+	var rec events.InstanceRecord
+	if err := json.Unmarshal(e.raw, &rec); err != nil {
+		c.log.Error("bad instance record", "container_instance_id", id, "err", err)
+		e = &instEntry{rec: e.rec, rev: e.rev}
+	} else {
+		e = &instEntry{rec: &rec, rev: e.rawRev}
+	}
+	cc.instances[id] = e
+	return e
+}
+
 func (c *cache) removeInstance(cluster, id string, rev uint64) {
 	cc := c.cluster(cluster)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if cur := cc.instances[id]; cur != nil && cur.rev < rev {
+	if cur := cc.instances[id]; cur != nil && cur.newest() < rev {
 		delete(cc.instances, id)
 		cc.snap = nil
 	}
@@ -354,12 +431,34 @@ func (c *cache) taskCounts(cluster, id string) (pending, running int) {
 func (c *cache) instance(cluster, id string) (*events.InstanceRecord, uint64, bool) {
 	cc := c.cluster(cluster)
 	c.mu.RLock()
-	defer c.mu.RUnlock()
 	e := cc.instances[id]
+	c.mu.RUnlock()
 	if e == nil {
 		return nil, 0, false
 	}
+	if e.raw != nil {
+		c.mu.Lock()
+		if e = cc.instances[id]; e != nil {
+			e = c.decodeLocked(cc, id, e)
+		}
+		c.mu.Unlock()
+		if e == nil {
+			return nil, 0, false
+		}
+	}
 	return e.rec, e.rev, true
+}
+
+// instanceRev returns the newest revision the cache knows of instance id,
+// decoded or not.
+func (c *cache) instanceRev(cluster, id string) (uint64, bool) {
+	cc := c.cluster(cluster)
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if e := cc.instances[id]; e != nil {
+		return e.newest(), true
+	}
+	return 0, false
 }
 
 // instances returns the cluster's cached instance records sorted by id.
@@ -367,19 +466,35 @@ func (c *cache) instances(cluster string) []*events.InstanceRecord {
 	return c.snapshot(cluster).recs
 }
 
-// snapshot returns the cluster's placement view, rebuilding it when an
-// instance changed since the last call.
+// snapshot returns the cluster's instances as they stand in the cache,
+// rebuilding the view when an instance changed since the last call.
 func (c *cache) snapshot(cluster string) *snapshot {
+	return c.view(cluster, nil)
+}
+
+// placeSnapshot returns the cluster's placement view for this replica:
+// current on its own shards, possibly stale elsewhere.
+func (c *cache) placeSnapshot(cluster string) *snapshot {
+	return c.view(cluster, c.ownership())
+}
+
+// view returns a snapshot current on the instances of o's shards (every
+// instance when o is nil or owns all).
+func (c *cache) view(cluster string, o *ownership) *snapshot {
+	if o != nil && o.all {
+		o = nil
+	}
+	usable := func(s *snapshot) bool { return s != nil && (s.fresh || (o != nil && s.of == o)) }
 	cc := c.cluster(cluster)
 	c.mu.RLock()
 	snap := cc.snap
 	c.mu.RUnlock()
-	if snap != nil {
+	if usable(snap) {
 		return snap
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if cc.snap != nil {
+	if usable(cc.snap) {
 		return cc.snap
 	}
 	ids := cc.sortedIDs()
@@ -388,6 +503,8 @@ func (c *cache) snapshot(cluster string) *snapshot {
 		recs:    make([]*events.InstanceRecord, len(ids)),
 		revs:    make([]uint64, len(ids)),
 		running: make([]int, len(ids)),
+		fresh:   true,
+		of:      o,
 	}
 	last := cc.last
 	if last != nil && len(last.recs) != len(ids) {
@@ -395,6 +512,13 @@ func (c *cache) snapshot(cluster string) *snapshot {
 	}
 	for i, id := range ids {
 		e := cc.instances[id]
+		if e.raw != nil {
+			if o == nil || o.shards[shardOf(id)] {
+				e = c.decodeLocked(cc, id, e)
+			} else {
+				snap.fresh = false
+			}
+		}
 		running := 0
 		if n := cc.counts[id]; n != nil {
 			running = n.running

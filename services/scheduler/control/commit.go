@@ -516,7 +516,7 @@ type round struct {
 }
 
 func (s *Service) newRound(cluster string) *round {
-	snap := s.cache.snapshot(cluster)
+	snap := s.cache.placeSnapshot(cluster)
 	return &round{s: s, cluster: cluster, snap: snap, insts: snap.insts, recs: snap.recs, revs: snap.revs, dirty: map[int]bool{}, b: s.state.newBatch(), now: s.cfg.Now().UTC()}
 }
 
@@ -557,7 +557,7 @@ func (r *round) current() bool {
 		if _, fromPrev := r.base[i]; fromPrev {
 			continue
 		}
-		if _, rev, ok := r.s.cache.instance(r.cluster, r.snap.insts[i].ID); ok && rev != r.revs[i] {
+		if rev, ok := r.s.cache.instanceRev(r.cluster, r.snap.insts[i].ID); ok && rev != r.revs[i] {
 			return false
 		}
 	}

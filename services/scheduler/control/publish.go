@@ -53,6 +53,10 @@ func (p *publisher) instanceEvent(r *events.InstanceRecord) outEvent {
 func (p *publisher) event(cluster, kind, id, arn string, version int64, detailType string, at time.Time, detail any) outEvent {
 	msgID := events.ECSEventMsgID(arn, version)
 	ev, err := events.NewEvent(outbox.EventID(msgID), events.SourceECS, detailType, p.account, p.region, at, []string{arn}, detail)
+	var data []byte
+	if err == nil {
+		data, err = ev.Encode()
+	}
 	if err != nil {
 		p.log.Error("build event", "arn", arn, "err", err)
 		return outEvent{}
@@ -61,7 +65,7 @@ func (p *publisher) event(cluster, kind, id, arn string, version int64, detailTy
 		Subject: events.SubjECSEvent(cluster, kind, id),
 		MsgID:   msgID,
 		At:      at,
-		Data:    mustJSON(ev),
+		Data:    data,
 	}
 }
 

@@ -160,7 +160,7 @@ func New(cfg Config, nc *nats.Conn, js jetstream.JetStream) (*Service, error) {
 		tasks:     cfg.Tasks,
 		services:  cfg.Services,
 		ready:     make(chan struct{}),
-		cache:     newCache(),
+		cache:     newCache(cfg.Log.With("component", "control")),
 		hb:        newHeartbeats(),
 	}
 	if s.instances == nil {

@@ -229,6 +229,7 @@ func (s *Service) startState(ctx context.Context) (*background, error) {
 	if s.members, err = s.startMembers(ctx, bctx, bg); err != nil {
 		return fail(err)
 	}
+	s.cache.members.Store(s.members)
 	hbSynced := make(chan error, 1)
 	bg.goRun(func() { s.hb.run(bctx, s.js, s.log, hbSynced) })
 	if err := waitSynced(ctx, hbSynced); err != nil {
