@@ -77,7 +77,8 @@
 // first (exit 137, OOMKilled false) and send "oom" after "die"; since the
 // control plane merges nothing into a STOPPED task, a task whose container
 // was SIGKILLed under a memory limit, not by the engine, stays STOPPING for
-// up to 2 s waiting for that event.
+// up to 5 s waiting for that event (2 s proved too short under the load
+// of a full test run).
 //
 // # awsvpc
 //

@@ -288,7 +288,7 @@ func computeStatus(ctrs []*ctr, stopping bool, inflight int) TaskStatus {
 // STOPPED: Docker 20.10 may handle the exit before the OOM notification
 // (State.OOMKilled false, "oom" after "die"), and the final report must
 // carry the OOM reason since nothing is merged into a STOPPED task.
-const oomGrace = 2 * time.Second
+const oomGrace = 5 * time.Second
 
 // awaitingOOM reports until when the task's STOPPED report waits for a
 // late "oom" event of c (zero: it does not).
