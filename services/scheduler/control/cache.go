@@ -50,6 +50,10 @@ type clusterCache struct {
 	// counts are the running and pending tasks per instance id, derived
 	// from the task records.
 	counts map[string]*instCounts
+	// rawTasks are watched task records not decoded yet (see putRawTask),
+	// held back under ownership rawOf.
+	rawTasks map[string]rawTask
+	rawOf    *ownership
 	// snap is the placement snapshot, rebuilt when an instance or a count
 	// changed.
 	snap *snapshot
@@ -172,7 +176,7 @@ func (c *cache) cluster(name string) *clusterCache {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if cc = c.clusters[name]; cc == nil {
-		cc = &clusterCache{instances: map[string]*instEntry{}, tasks: map[string]*taskEntry{}, counts: map[string]*instCounts{}}
+		cc = &clusterCache{instances: map[string]*instEntry{}, tasks: map[string]*taskEntry{}, counts: map[string]*instCounts{}, rawTasks: map[string]rawTask{}}
 		c.clusters[name] = cc
 	}
 	return cc
@@ -263,6 +267,9 @@ func (c *cache) apply(e jetstream.KeyValueEntry, log *slog.Logger) {
 			c.removeTask(cluster, id, e.Revision())
 			return
 		}
+		if c.putRawTask(cluster, id, e.Value(), e.Revision()) {
+			return
+		}
 		var sum taskSummary
 		if err := json.Unmarshal(e.Value(), &sum); err != nil {
 			log.Error("bad task record", "key", e.Key(), "err", err)
@@ -287,7 +294,8 @@ func (c *cache) has(kind, cluster, id string, rev uint64) bool {
 		return cur != nil && cur.newest() >= rev
 	case "task":
 		cur := cc.tasks[id]
-		return cur != nil && cur.rev >= rev
+		raw, held := cc.rawTasks[id]
+		return (cur != nil && cur.rev >= rev) || (held && raw.rev >= rev)
 	}
 	return false
 }
@@ -371,62 +379,6 @@ func (c *cache) removeInstance(cluster, id string, rev uint64) {
 	}
 }
 
-// putTask stores a task record this replica wrote at rev.
-func (c *cache) putTask(t *events.TaskRecord, rev uint64) {
-	c.putTaskSummary(t.Cluster, summarize(t), rev)
-}
-
-func (c *cache) putTaskSummary(cluster string, sum taskSummary, rev uint64) {
-	cc := c.cluster(cluster)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	cur := cc.tasks[sum.ID]
-	if cur != nil && cur.rev >= rev {
-		return
-	}
-	if cur != nil {
-		cc.count(&cur.taskSummary, -1)
-	}
-	cc.tasks[sum.ID] = &taskEntry{rev: rev, taskSummary: sum}
-	cc.count(&sum, 1)
-}
-
-// count adds d times t's contribution to its instance's counts.
-func (cc *clusterCache) count(t *taskSummary, d int) {
-	n := cc.counts[t.ContainerInstanceID]
-	if n == nil {
-		n = &instCounts{}
-		cc.counts[t.ContainerInstanceID] = n
-	}
-	before := *n
-	n.add(t, d)
-	if *n != before {
-		cc.snap = nil
-	}
-}
-
-func (c *cache) removeTask(cluster, id string, rev uint64) {
-	cc := c.cluster(cluster)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if cur := cc.tasks[id]; cur != nil && cur.rev < rev {
-		cc.count(&cur.taskSummary, -1)
-		delete(cc.tasks, id)
-	}
-}
-
-// taskCounts returns an instance's pending and running task counts as
-// DescribeContainerInstances shows them: without Fargate tasks.
-func (c *cache) taskCounts(cluster, id string) (pending, running int) {
-	cc := c.cluster(cluster)
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	if n := cc.counts[id]; n != nil {
-		return n.pending - n.fargatePending, n.running - n.fargateRunning
-	}
-	return 0, 0
-}
-
 // instance returns a cached instance record and its revision.
 func (c *cache) instance(cluster, id string) (*events.InstanceRecord, uint64, bool) {
 	cc := c.cluster(cluster)
@@ -494,6 +446,9 @@ func (c *cache) view(cluster string, o *ownership) *snapshot {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if len(cc.rawTasks) > 0 && (o == nil || cc.rawOf != o) {
+		c.flushTasksLocked(cc)
+	}
 	if usable(cc.snap) {
 		return cc.snap
 	}
@@ -558,22 +513,6 @@ func (cc *clusterCache) sortedIDs() []string {
 	}
 	slices.Sort(ids)
 	return ids
-}
-
-// tasks returns copies of the cluster's cached task summaries that keep
-// returns true for, sorted by id.
-func (c *cache) tasks(cluster string, keep func(*taskEntry) bool) []taskEntry {
-	cc := c.cluster(cluster)
-	c.mu.RLock()
-	out := make([]taskEntry, 0, len(cc.tasks))
-	for _, t := range cc.tasks {
-		if keep == nil || keep(t) {
-			out = append(out, *t)
-		}
-	}
-	c.mu.RUnlock()
-	slices.SortFunc(out, func(a, b taskEntry) int { return strings.Compare(a.ID, b.ID) })
-	return out
 }
 
 // clusterNames returns the names of every cluster the cache knows.

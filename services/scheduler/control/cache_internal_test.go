@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/berth-project/berth/events"
+	"github.com/berth-project/berth/events/ecsapi"
 )
 
 // TestCache_LazyInstanceDecode: another replica's write to an instance
@@ -93,5 +94,89 @@ func TestCache_LazyInstanceDecode(t *testing.T) {
 	c.putRaw("c", theirs, []byte("{not json"), 10)
 	if r, rev, _ := c.instance("c", theirs); r.RemainingCPU != 64 || rev != 9 {
 		t.Fatalf("after a bad record: cpu %d rev %d, want (64, 9)", r.RemainingCPU, rev)
+	}
+}
+
+// TestCache_LazyTaskDecode: another replica's task write on an instance
+// outside this replica's shards is held back undecoded, so placement's
+// counts for that instance lag, while tasks, taskCounts of that instance
+// and a full snapshot see it; a task on an own instance is counted at
+// once; an older write never replaces a newer one.
+func TestCache_LazyTaskDecode(t *testing.T) {
+	c := newCache(slog.New(slog.DiscardHandler))
+	m := &members{}
+	o := shareOf("me", []string{"me", "other"})
+	m.own.Store(o)
+	c.members.Store(m)
+	var mine, theirs string
+	for i := 0; mine == "" || theirs == ""; i++ {
+		id := fmt.Sprintf("%032x", i)
+		if o.shards[shardOf(id)] {
+			mine = id
+		} else {
+			theirs = id
+		}
+	}
+	for i, id := range []string{mine, theirs} {
+		c.putInstance(&events.InstanceRecord{ID: id, Cluster: "c", Status: events.InstanceActive}, uint64(i+1))
+	}
+	task := func(id, inst, status string) []byte {
+		b, err := json.Marshal(&events.TaskRecord{
+			ID: id, Cluster: "c", Family: "f", ContainerInstanceID: inst, LastStatus: status,
+			// A user's value that looks like the field does not mislead.
+			Overrides: &ecsapi.TaskOverride{ContainerOverrides: []ecsapi.ContainerOverride{{Name: `"containerInstanceId":"x`}}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	if got := taskInstanceID(task("t", theirs, events.TaskRunning)); got != theirs {
+		t.Fatalf("taskInstanceID = %q, want %q", got, theirs)
+	}
+	running := func(s *snapshot, id string) int {
+		for i, r := range s.recs {
+			if r.ID == id {
+				return s.running[i]
+			}
+		}
+		t.Fatalf("%s not in the snapshot", id)
+		return 0
+	}
+	if c.putRawTask("c", "a", task("a", mine, events.TaskRunning), 10) {
+		t.Fatal("a task on an own instance was held back")
+	}
+	c.putTaskSummary("c", taskSummary{ID: "a", ContainerInstanceID: mine, LastStatus: events.TaskRunning}, 10)
+	if !c.putRawTask("c", "b", task("b", theirs, events.TaskRunning), 11) {
+		t.Fatal("another replica's task on its own instance was decoded at once")
+	}
+	c.putRawTask("c", "b", task("b", theirs, events.TaskPending), 9) // older: ignored
+	if !c.has("task", "c", "b", 11) {
+		t.Fatal("has() does not see the held-back record")
+	}
+	p := c.placeSnapshot("c")
+	if running(p, mine) != 1 || running(p, theirs) != 0 {
+		t.Fatalf("placement view: running %d on own, %d on other's; want 1, 0 (lagging)", running(p, mine), running(p, theirs))
+	}
+	if _, r := c.taskCounts("c", theirs); r != 1 {
+		t.Fatalf("taskCounts of the other's instance: running %d, want 1", r)
+	}
+	if !c.putRawTask("c", "b", task("b", theirs, events.TaskStopped), 12) {
+		t.Fatal("not held back")
+	}
+	if s := c.snapshot("c"); running(s, theirs) != 0 {
+		t.Fatalf("full snapshot: running %d on the other's instance after STOPPED, want 0", running(s, theirs))
+	}
+	c.putRawTask("c", "x", task("x", theirs, events.TaskRunning), 13)
+	if got := len(c.tasks("c", nil)); got != 3 {
+		t.Fatalf("tasks() lists %d, want 3", got)
+	}
+	// An own write older than a held-back one does not replace it.
+	c.putRawTask("c", "y", task("y", theirs, events.TaskRunning), 15)
+	c.putTaskSummary("c", taskSummary{ID: "y", ContainerInstanceID: theirs, LastStatus: events.TaskPending}, 14)
+	for _, e := range c.tasks("c", nil) {
+		if e.ID == "y" && (e.rev != 15 || e.LastStatus != events.TaskRunning) {
+			t.Fatalf("task y at rev %d %s, want 15 RUNNING", e.rev, e.LastStatus)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"time"
 
@@ -83,7 +84,7 @@ type committer struct {
 }
 
 // maxLinger bounds how long a round waits for more jobs.
-const maxLinger = 20 * time.Millisecond
+const maxLinger = 40 * time.Millisecond
 
 // linger is how long a round waits for more jobs before it is built, or 0.
 // A lone replica keeps its two-stage pipeline and never waits. With
@@ -98,7 +99,7 @@ func (c *committer) linger() time.Duration {
 	if c.s.members.current().all {
 		return 0
 	}
-	return min(maxLinger, c.flightTime/4)
+	return min(maxLinger, c.flightTime/2)
 }
 
 // placeMessages is what one RunTask of ten tasks adds to a batch (ten
@@ -498,6 +499,7 @@ type round struct {
 	base       map[int]int
 	recs       []*events.InstanceRecord
 	revs       []uint64
+	ownRecs    bool // recs and revs are this round's copies, not the snapshot's
 	landedRevs []uint64
 	b          *batch
 	now        time.Time
@@ -605,6 +607,34 @@ func (r *round) share() []bool {
 // refresh asks for instance id to be re-read from the bucket before the
 // next round.
 func (r *round) refresh(id string) { r.stale = append(r.stale, id) }
+
+// fresh returns working instance i, first brought up to date when the
+// cache has a newer version than the snapshot: the placement snapshot may
+// keep instances outside this replica's shards stale (see cache), and a
+// release must start from what the instance holds now. An instance this
+// round already changed, or builds on from the previous round, is kept.
+func (r *round) fresh(i int) scheduler.Instance {
+	if _, fromPrev := r.base[i]; fromPrev || r.dirty[i] {
+		return r.insts[i]
+	}
+	id := r.snap.insts[i].ID
+	if rev, ok := r.s.cache.instanceRev(r.cluster, id); !ok || rev == r.revs[i] {
+		return r.insts[i]
+	}
+	rec, rev, ok := r.s.cache.instance(r.cluster, id)
+	if !ok {
+		return r.insts[i]
+	}
+	if !r.ownRecs {
+		r.recs = slices.Clone(r.recs)
+		r.revs = slices.Clone(r.revs)
+		r.ownRecs = true
+	}
+	r.recs[i], r.revs[i] = rec, rev
+	r.cloneInsts()
+	r.insts[i] = schedInstance(rec, r.s.cache.running(r.cluster, id))
+	return r.insts[i]
+}
 
 // set replaces working instance i.
 func (r *round) set(i int, in scheduler.Instance) {

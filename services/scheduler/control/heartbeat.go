@@ -146,9 +146,10 @@ func (s *Service) lastContact(rec *events.InstanceRecord) time.Time {
 // heartbeat timeout it compares each instance's last contact with the
 // AgentConnected of its record and, on a change, commits the record (a new
 // version) and publishes an "ECS Container Instance State Change". Every
-// replica runs it; the commit's revision check lets exactly one of them
-// record a transition, and the event's Nats-Msg-Id (<arn>#<version>)
-// makes a repeated publish harmless. To keep replicas whose clocks differ
+// replica runs it over the instances of its placement shards (all of them
+// while it knows no other replica); where shards move, the commit's
+// revision check lets exactly one replica record a transition, and the
+// event's Nats-Msg-Id (<arn>#<version>) makes a repeated publish harmless. To keep replicas whose clocks differ
 // slightly from flapping a record, an agent must be silent for the whole
 // timeout to be marked disconnected, and heard within three quarters of it
 // to be marked connected again.
@@ -166,9 +167,13 @@ func (s *Service) runDetector(ctx context.Context) {
 			continue
 		}
 		now := s.cfg.Now()
+		// Each replica watches the instances of its own shards, from its
+		// placement view (current there); setConnected re-reads the
+		// record before it writes.
+		o := s.cache.ownership()
 		for _, name := range s.cache.clusterNames() {
-			for _, rec := range s.cache.instances(name) {
-				if !rec.Registered() {
+			for _, rec := range s.cache.placeSnapshot(name).recs {
+				if !rec.Registered() || (!o.all && !o.shards[shardOf(rec.ID)]) {
 					continue
 				}
 				age := now.Sub(s.lastContact(rec))

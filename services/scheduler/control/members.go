@@ -192,10 +192,12 @@ func (m *members) recompute() {
 	m.mu.Unlock()
 	slices.Sort(live)
 	o := shareOf(m.id, live)
-	if prev := m.own.Load(); prev == nil || prev.live != o.live || prev.shards != o.shards {
+	// The same share keeps its pointer: the cache compares ownerships by
+	// pointer to know when the shards moved.
+	if prev := m.own.Load(); prev == nil || prev.all != o.all || prev.live != o.live || prev.shards != o.shards {
 		m.log.Info("placement shards", "replica", m.id, "live", o.live, "owned", o.count())
+		m.own.Store(o)
 	}
-	m.own.Store(o)
 }
 
 // shareOf computes the shards of replica self among live (which holds

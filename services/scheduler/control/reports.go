@@ -224,7 +224,7 @@ func (s *Service) releaseTask(ctx context.Context, cluster, id string, r *events
 			if i = rd.index(t.ContainerInstanceID); i >= 0 {
 				res := scheduler.Resources{CPU: t.Held.CPU, Memory: t.Held.Memory, TCPPorts: t.Held.TCPPorts, UDPPorts: t.Held.UDPPorts}
 				var err error
-				in, err = scheduler.Release(rd.insts[i], res, t.Group, scheduler.PhasePending)
+				in, err = scheduler.Release(rd.fresh(i), res, t.Group, scheduler.PhasePending)
 				switch {
 				case err != nil && j.tries < 3:
 					// The task was read before the instance snapshot
