@@ -10,20 +10,14 @@ import (
 	"github.com/berth-project/berth/events/ecsapi"
 )
 
-// TestCache_LazyInstanceDecode: another replica's write to an instance
-// outside this replica's shards stays undecoded for placement (which keeps
-// the version it had, with that version's revision), while every other
-// read sees the newest version; a write on the replica's own shards is
-// placed on at once; the replica's own commit at the watched revision
-// replaces the undecoded copy; a record that does not decode keeps the
-// older version.
-func TestCache_LazyInstanceDecode(t *testing.T) {
-	c := newCache(slog.New(slog.DiscardHandler))
+// sharedCache returns a cache of a replica that shares the shards with one
+// other, an instance id of its own shards and one of the other's.
+func sharedCache() (c *cache, mine, theirs string) {
+	c = newCache(slog.New(slog.DiscardHandler))
 	m := &members{}
 	o := shareOf("me", []string{"me", "other"})
 	m.own.Store(o)
 	c.members.Store(m)
-	var mine, theirs string
 	for i := 0; mine == "" || theirs == ""; i++ {
 		id := fmt.Sprintf("%032x", i)
 		if o.shards[shardOf(id)] {
@@ -32,6 +26,18 @@ func TestCache_LazyInstanceDecode(t *testing.T) {
 			theirs = id
 		}
 	}
+	return c, mine, theirs
+}
+
+// TestCache_LazyInstanceDecode: another replica's write to an instance
+// outside this replica's shards stays undecoded for placement (which keeps
+// the version it had, with that version's revision), while every other
+// read sees the newest version; a write on the replica's own shards is
+// placed on at once; the replica's own commit at the watched revision
+// replaces the undecoded copy; a record that does not decode keeps the
+// older version.
+func TestCache_LazyInstanceDecode(t *testing.T) {
+	c, mine, theirs := sharedCache()
 	rec := func(id string, cpu int64) *events.InstanceRecord {
 		return &events.InstanceRecord{ID: id, Cluster: "c", Status: events.InstanceActive, RegisteredCPU: 1024, RemainingCPU: cpu}
 	}
@@ -103,20 +109,7 @@ func TestCache_LazyInstanceDecode(t *testing.T) {
 // and a full snapshot see it; a task on an own instance is counted at
 // once; an older write never replaces a newer one.
 func TestCache_LazyTaskDecode(t *testing.T) {
-	c := newCache(slog.New(slog.DiscardHandler))
-	m := &members{}
-	o := shareOf("me", []string{"me", "other"})
-	m.own.Store(o)
-	c.members.Store(m)
-	var mine, theirs string
-	for i := 0; mine == "" || theirs == ""; i++ {
-		id := fmt.Sprintf("%032x", i)
-		if o.shards[shardOf(id)] {
-			mine = id
-		} else {
-			theirs = id
-		}
-	}
+	c, mine, theirs := sharedCache()
 	for i, id := range []string{mine, theirs} {
 		c.putInstance(&events.InstanceRecord{ID: id, Cluster: "c", Status: events.InstanceActive}, uint64(i+1))
 	}
