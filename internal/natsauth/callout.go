@@ -27,6 +27,16 @@ type Decide func(ctx context.Context, user, password string) (Perms, error)
 // nothing kicked it).
 const CalloutTTL = time.Hour
 
+// AuthTimeout is how long the server waits for a client's CONNECT, the auth
+// callout's answer included: under a loaded machine the callout took more
+// than nats.go's default 2 s. A client dialing a callout identity waits
+// ConnectTimeout, a little longer, so the server's own answer (a refusal)
+// reaches it.
+const (
+	AuthTimeout    = 5 * time.Second
+	ConnectTimeout = AuthTimeout + time.Second
+)
+
 // ServeCallout answers nats-server's auth callout requests on nc (a
 // static user listed in auth_users) with a user JWT signed by issuerSeed,
 // carrying the permissions decide gives, until ctx ends. Replicas share

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nkeys"
@@ -180,7 +181,7 @@ func (s *Secrets) ServerConfig() (string, error) {
 		b.WriteString("}\n")
 	}
 	b.WriteString("    ]\n  }\n  SYS {}\n}\nsystem_account: SYS\n")
-	b.WriteString("authorization {\n  timeout: 3\n  auth_callout {\n    issuer: " + strconv.Quote(issuer) +
+	b.WriteString("authorization {\n  timeout: " + strconv.Itoa(int(AuthTimeout/time.Second)) + "\n  auth_callout {\n    issuer: " + strconv.Quote(issuer) +
 		"\n    account: " + Account + "\n    auth_users: " + list(users) + "\n  }\n}\n")
 	return b.String(), nil
 }

@@ -144,7 +144,8 @@ func registerFlags(fs *flag.FlagSet, getenv func(string) string) (*agent.Config,
 func dialer(c svc.Common, log *slog.Logger) agentproto.Dial {
 	return func(ctx context.Context, user, password, inbox string) (*nats.Conn, error) {
 		opts := []nats.Option{nats.UserInfo(user, password), nats.CustomInboxPrefix(inbox),
-			nats.PingInterval(svc.PingInterval), nats.MaxPingsOutstanding(svc.MaxPingsOut)}
+			nats.PingInterval(svc.PingInterval), nats.MaxPingsOutstanding(svc.MaxPingsOut),
+			nats.Timeout(natsauth.ConnectTimeout)}
 		if c.NATSCreds != "" {
 			// TLS or other settings from a context file; its user is
 			// replaced by the join identities.

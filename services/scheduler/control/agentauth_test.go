@@ -42,7 +42,8 @@ func authEnv(t *testing.T) (*testenv.Env, string) {
 // dialer connects to the test server as anyone, without retrying.
 func dialer(env *testenv.Env) agentproto.Dial {
 	return func(_ context.Context, user, password, inbox string) (*nats.Conn, error) {
-		return nats.Connect(env.Server.ClientURL(), nats.UserInfo(user, password), nats.CustomInboxPrefix(inbox), nats.NoReconnect())
+		return nats.Connect(env.Server.ClientURL(), nats.UserInfo(user, password), nats.CustomInboxPrefix(inbox), nats.NoReconnect(),
+			nats.Timeout(natsauth.ConnectTimeout))
 	}
 }
 
@@ -111,7 +112,7 @@ func TestAgentAuth_InstanceIdentity(t *testing.T) {
 	arnB, _ := events.ParseECSARN(b.ContainerInstance.ContainerInstanceArn)
 
 	violations := make(chan error, 64)
-	ncA, err := nats.Connect(env.Server.ClientURL(), nats.UserInfo(a.User, a.Password), nats.CustomInboxPrefix(natsauth.InboxPrefix(a.User)),
+	ncA, err := nats.Connect(env.Server.ClientURL(), nats.UserInfo(a.User, a.Password), nats.CustomInboxPrefix(natsauth.InboxPrefix(a.User)), nats.Timeout(natsauth.ConnectTimeout),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { violations <- err }))
 	if err != nil {
 		t.Fatalf("agent A connects with its credential: %v", err)
