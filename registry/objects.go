@@ -543,17 +543,24 @@ func (r *partReader) take(m *nats.Msg) error {
 // WriteTo writes the rest of the part in whole chunks (io.Copy uses it: no
 // intermediate buffer, one write per chunk).
 func (r *partReader) WriteTo(w io.Writer) (int64, error) {
+	return writeChunks(w, r.fill, func() []byte { return r.cur }, func(n int) { r.cur = r.cur[n:] })
+}
+
+// writeChunks writes a chunked reader's content chunk by chunk: fill makes
+// the current chunk (cur) non-empty or returns io.EOF at the end, and
+// consumed marks n bytes of it written.
+func writeChunks(w io.Writer, fill func() error, cur func() []byte, consumed func(n int)) (int64, error) {
 	var total int64
 	for {
-		if err := r.fill(); err != nil {
+		if err := fill(); err != nil {
 			if err == io.EOF {
 				return total, nil
 			}
 			return total, err
 		}
-		n, err := w.Write(r.cur)
+		n, err := w.Write(cur())
 		total += int64(n)
-		r.cur = r.cur[n:]
+		consumed(n)
 		if err != nil {
 			return total, err
 		}

@@ -353,22 +353,10 @@ func (r *seqReader) Read(p []byte) (int, error) {
 
 // WriteTo writes the rest of the range chunk by chunk (io.Copy uses it).
 func (r *seqReader) WriteTo(w io.Writer) (int64, error) {
-	var total int64
-	for {
-		if err := r.fill(); err != nil {
-			if err == io.EOF {
-				return total, nil
-			}
-			return total, err
-		}
-		n, err := w.Write(r.cur)
-		total += int64(n)
+	return writeChunks(w, r.fill, func() []byte { return r.cur }, func(n int) {
 		r.cur = r.cur[n:]
 		r.left -= int64(n)
-		if err != nil {
-			return total, err
-		}
-	}
+	})
 }
 
 // Close stops the subscriptions and gives back what is still reserved.

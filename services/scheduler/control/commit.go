@@ -285,31 +285,26 @@ func (c *committer) gather(ctx context.Context, carry []*job, block bool, linger
 		deadline = t.C
 	}
 	for budget > 0 {
+		var j *job
 		select {
-		case j := <-c.queue:
-			if j.msgs > budget {
-				return jobs, []*job{j}
-			}
-			jobs = append(jobs, j)
-			budget -= j.msgs
-			continue
+		case j = <-c.queue:
 		default:
-		}
-		if deadline == nil {
-			return jobs, nil
-		}
-		select {
-		case j := <-c.queue:
-			if j.msgs > budget {
-				return jobs, []*job{j}
+			if deadline == nil {
+				return jobs, nil
 			}
-			jobs = append(jobs, j)
-			budget -= j.msgs
-		case <-deadline:
-			return jobs, nil
-		case <-ctx.Done():
-			return jobs, nil
+			select {
+			case j = <-c.queue:
+			case <-deadline:
+				return jobs, nil
+			case <-ctx.Done():
+				return jobs, nil
+			}
 		}
+		if j.msgs > budget {
+			return jobs, []*job{j}
+		}
+		jobs = append(jobs, j)
+		budget -= j.msgs
 	}
 	return jobs, nil
 }
