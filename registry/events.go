@@ -31,11 +31,15 @@ func (s *Service) actionEvent(action, repo, dg, tag, mediaType, artifactType str
 	at := s.now()
 	msgID := fmt.Sprintf("ecr.%s.%s.%s.%s.%d", action, repo, dg, tag, rev)
 	ev, err := events.NewEvent(outbox.EventID(msgID), events.SourceECR, events.DetailECRImageAction, s.cfg.Account, s.cfg.Region, at, []string{}, detail)
+	var data []byte
+	if err == nil {
+		data, err = ev.Encode()
+	}
 	if err != nil {
 		s.log.Error("build event", "err", err)
 		return outbox.Event{}
 	}
-	return outbox.Event{Subject: events.SubjECREvent(repo, dg), MsgID: msgID, At: at, Data: mustJSON(ev)}
+	return outbox.Event{Subject: events.SubjECREvent(repo, dg), MsgID: msgID, At: at, Data: data}
 }
 
 // announce makes w carry ev: the write's commit publishes it.

@@ -148,7 +148,10 @@ func (s *Service) publishCronEvent(ctx context.Context, scope, kind, name, arn, 
 	if err != nil {
 		return
 	}
-	data, _ := json.Marshal(ev)
+	data, err := ev.Encode()
+	if err != nil {
+		return
+	}
 	msg := &nats.Msg{Subject: events.SubjCronEvent(scope, kind, name), Data: data}
 	if _, err := s.js.PublishMsg(ctx, msg, jetstream.WithMsgID(msgID)); err != nil && !errors.Is(err, context.Canceled) {
 		s.log.Warn("publish cron event", "subject", msg.Subject, "err", err)

@@ -1,7 +1,6 @@
 package reconcile
 
 import (
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -142,7 +141,10 @@ func outEvent(rec *events.ServiceRecord, p Params, kind, id, detailType string, 
 	if err != nil {
 		return events.ServiceOutEvent{}
 	}
-	data, _ := json.Marshal(ev)
+	data, err := ev.Encode()
+	if err != nil {
+		return events.ServiceOutEvent{}
+	}
 	return events.ServiceOutEvent{
 		Subject: events.SubjECSEvent(rec.Cluster, kind, id),
 		MsgID:   fmt.Sprintf("%s#%d", rec.ARN, rec.Seq),
