@@ -37,9 +37,6 @@ func InstanceKey(cluster, instanceID string) string {
 // InstanceFilter matches the instance records of one cluster.
 func InstanceFilter(cluster string) string { return "inst." + Token(cluster) + ".*" }
 
-// InstanceFilterAll matches every instance record.
-const InstanceFilterAll = "inst.>"
-
 // InstanceRecord is the value at InstanceKey: one container instance with
 // its resources as placement sees them. Only the scheduler writes it, with
 // the revision it read; a placement changes the record, the tasks and the

@@ -66,9 +66,6 @@ func TaskKey(cluster, taskID string) string { return "task." + Token(cluster) + 
 // TaskFilter matches the task records of one cluster.
 func TaskFilter(cluster string) string { return "task." + Token(cluster) + ".*" }
 
-// TaskFilterAll matches every task record.
-const TaskFilterAll = "task.>"
-
 // TaskRecord is the value at TaskKey: one task as DescribeTasks shows it,
 // plus what it holds on its container instance. Only the scheduler writes
 // it. desiredStatus is the control plane's (RunTask, StopTask, forced

@@ -192,7 +192,7 @@ func (c *cache) run(ctx context.Context, kv jetstream.KeyValue, log *slog.Logger
 		if last > 0 {
 			opts = append(opts, jetstream.ResumeFromRevision(last+1))
 		}
-		w, err := kv.WatchFiltered(ctx, []string{events.InstanceFilterAll, events.TaskFilterAll}, opts...)
+		w, err := kv.WatchFiltered(ctx, []string{recordsFilter}, opts...)
 		if err != nil {
 			if first {
 				synced <- err
@@ -235,11 +235,21 @@ func (c *cache) run(ctx context.Context, kv jetstream.KeyValue, log *slog.Logger
 	}
 }
 
+// recordsFilter is the one key filter of the cache's watch and of the
+// relay: it matches the instance and task records (inst.<cluster>.<id>,
+// task.<cluster>.<id>) and the few three-token index keys (iid, tok, set),
+// which their readers skip, but not the four-token assignments. One filter
+// rather than "inst.>" and "task.>": for a consumer with several filters
+// nats-server walks the message block's subject tree to find each next
+// message once the consumer is behind (fileStore.LoadNextMsgMulti), which
+// cost 7 % of a one-replica scheduler's CPU under load (BENCHMARKS.md).
+const recordsFilter = "*.*.*"
+
 // apply folds one watched entry into the cache.
 func (c *cache) apply(e jetstream.KeyValueEntry, log *slog.Logger) {
 	kind, cluster, id, ok := splitStateKey(e.Key())
-	if !ok {
-		return
+	if !ok || (kind != "inst" && kind != "task") {
+		return // an index key (see recordsFilter)
 	}
 	deleted := e.Operation() != jetstream.KeyValuePut
 	if !deleted && c.has(kind, cluster, id, e.Revision()) {

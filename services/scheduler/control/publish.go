@@ -114,6 +114,9 @@ func (p *publisher) relayEvents(m jetstream.Msg) ([]outbox.Event, error) {
 		return evs, nil // announced: no need to decode the record
 	}
 	key := strings.TrimPrefix(m.Subject(), natsutil.KVSubject(events.BucketECSState.Name, ""))
+	if !strings.HasPrefix(key, "task.") && !strings.HasPrefix(key, "inst.") {
+		return evs, nil // an index key (see recordsFilter)
+	}
 	// Most writes were announced by this replica: look at the version
 	// before decoding and rendering the whole record.
 	var head struct {

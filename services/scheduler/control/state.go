@@ -240,7 +240,7 @@ func (s *Service) startState(ctx context.Context) (*background, error) {
 	// (it died first): task and instance records, once Grace old.
 	relay, err := out.Relay(ctx, outbox.RelayConfig{
 		Bucket:  events.BucketECSState.Name,
-		Keys:    []string{"task.>", "inst.>"},
+		Keys:    []string{recordsFilter},
 		Events:  s.pub.relayEvents,
 		Grace:   s.cfg.RelayGrace,
 		AckWait: s.cfg.RelayAckWait,
