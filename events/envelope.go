@@ -56,6 +56,15 @@ func NewEvent(id, source, detailType, account, region string, at time.Time, reso
 	}, nil
 }
 
+// EncodeEvent is NewEvent followed by Encode: the bytes of a new event.
+func EncodeEvent(id, source, detailType, account, region string, at time.Time, resources []string, detail any) ([]byte, error) {
+	ev, err := NewEvent(id, source, detailType, account, region, at, resources, detail)
+	if err != nil {
+		return nil, err
+	}
+	return ev.Encode()
+}
+
 // Encode is json.Marshal(e) for an event whose Detail is compact JSON, as
 // NewEvent makes it, without encoding/json's second pass over Detail (it
 // validates and compacts every json.RawMessage it writes, which costs more

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// TestEventEncode: Encode writes exactly what json.Marshal writes, for
+// TestEventEncode: Encode (through EncodeEvent) writes exactly what json.Marshal writes, for
 // details with nesting, escapes and HTML-sensitive characters, and for an
 // event without a detail.
 func TestEventEncode(t *testing.T) {
@@ -27,7 +27,7 @@ func TestEventEncode(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := ev.Encode()
+		got, err := EncodeEvent("id-\"1\"", SourceECS, DetailTaskStateChange, "000000000000", "eu-west-1", at, nil, d)
 		if err != nil {
 			t.Fatal(err)
 		}

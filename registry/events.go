@@ -30,11 +30,7 @@ func (s *Service) actionEvent(action, repo, dg, tag, mediaType, artifactType str
 	}
 	at := s.now()
 	msgID := fmt.Sprintf("ecr.%s.%s.%s.%s.%d", action, repo, dg, tag, rev)
-	ev, err := events.NewEvent(outbox.EventID(msgID), events.SourceECR, events.DetailECRImageAction, s.cfg.Account, s.cfg.Region, at, []string{}, detail)
-	var data []byte
-	if err == nil {
-		data, err = ev.Encode()
-	}
+	data, err := events.EncodeEvent(outbox.EventID(msgID), events.SourceECR, events.DetailECRImageAction, s.cfg.Account, s.cfg.Region, at, []string{}, detail)
 	if err != nil {
 		s.log.Error("build event", "err", err)
 		return outbox.Event{}

@@ -144,12 +144,9 @@ func (s *Service) putEvent(ctx context.Context, bus, source, detailType string, 
 
 // publishCronEvent publishes an invocation or failure event.
 func (s *Service) publishCronEvent(ctx context.Context, scope, kind, name, arn, detailType string, detail any, msgID string) {
-	ev, err := events.NewEvent(ids.UUID(), events.SourceCron, detailType, s.cfg.Account, s.cfg.Region, s.cfg.Now(), []string{arn}, detail)
+	data, err := events.EncodeEvent(ids.UUID(), events.SourceCron, detailType, s.cfg.Account, s.cfg.Region, s.cfg.Now(), []string{arn}, detail)
 	if err != nil {
-		return
-	}
-	data, err := ev.Encode()
-	if err != nil {
+		s.log.Error("build cron event", "arn", arn, "err", err)
 		return
 	}
 	msg := &nats.Msg{Subject: events.SubjCronEvent(scope, kind, name), Data: data}

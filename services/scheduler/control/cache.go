@@ -245,11 +245,20 @@ func (c *cache) run(ctx context.Context, kv jetstream.KeyValue, log *slog.Logger
 // cost 7 % of a one-replica scheduler's CPU under load (BENCHMARKS.md).
 const recordsFilter = "*.*.*"
 
+// recordKey reports whether key, matched by recordsFilter, is an instance
+// or task record rather than an index key.
+func recordKey(key string) bool {
+	return strings.HasPrefix(key, "inst.") || strings.HasPrefix(key, "task.")
+}
+
 // apply folds one watched entry into the cache.
 func (c *cache) apply(e jetstream.KeyValueEntry, log *slog.Logger) {
+	if !recordKey(e.Key()) {
+		return
+	}
 	kind, cluster, id, ok := splitStateKey(e.Key())
-	if !ok || (kind != "inst" && kind != "task") {
-		return // an index key (see recordsFilter)
+	if !ok {
+		return
 	}
 	deleted := e.Operation() != jetstream.KeyValuePut
 	if !deleted && c.has(kind, cluster, id, e.Revision()) {

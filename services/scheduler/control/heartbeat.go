@@ -149,10 +149,10 @@ func (s *Service) lastContact(rec *events.InstanceRecord) time.Time {
 // replica runs it over the instances of its placement shards (all of them
 // while it knows no other replica); where shards move, the commit's
 // revision check lets exactly one replica record a transition, and the
-// event's Nats-Msg-Id (<arn>#<version>) makes a repeated publish harmless. To keep replicas whose clocks differ
-// slightly from flapping a record, an agent must be silent for the whole
-// timeout to be marked disconnected, and heard within three quarters of it
-// to be marked connected again.
+// event's Nats-Msg-Id (<arn>#<version>) makes a repeated publish harmless.
+// To keep replicas whose clocks differ slightly from flapping a record, an
+// agent must be silent for the whole timeout to be marked disconnected, and
+// heard within three quarters of it to be marked connected again.
 func (s *Service) runDetector(ctx context.Context) {
 	tick := max(s.cfg.HeartbeatTimeout/8, 50*time.Millisecond)
 	t := time.NewTicker(tick)

@@ -52,11 +52,7 @@ func (p *publisher) instanceEvent(r *events.InstanceRecord) outEvent {
 
 func (p *publisher) event(cluster, kind, id, arn string, version int64, detailType string, at time.Time, detail any) outEvent {
 	msgID := events.ECSEventMsgID(arn, version)
-	ev, err := events.NewEvent(outbox.EventID(msgID), events.SourceECS, detailType, p.account, p.region, at, []string{arn}, detail)
-	var data []byte
-	if err == nil {
-		data, err = ev.Encode()
-	}
+	data, err := events.EncodeEvent(outbox.EventID(msgID), events.SourceECS, detailType, p.account, p.region, at, []string{arn}, detail)
 	if err != nil {
 		p.log.Error("build event", "arn", arn, "err", err)
 		return outEvent{}
@@ -114,8 +110,8 @@ func (p *publisher) relayEvents(m jetstream.Msg) ([]outbox.Event, error) {
 		return evs, nil // announced: no need to decode the record
 	}
 	key := strings.TrimPrefix(m.Subject(), natsutil.KVSubject(events.BucketECSState.Name, ""))
-	if !strings.HasPrefix(key, "task.") && !strings.HasPrefix(key, "inst.") {
-		return evs, nil // an index key (see recordsFilter)
+	if !recordKey(key) {
+		return evs, nil
 	}
 	// Most writes were announced by this replica: look at the version
 	// before decoding and rendering the whole record.

@@ -137,11 +137,7 @@ func DeploymentEvent(rec *events.ServiceRecord, p Params, eventType, name, id, r
 
 func outEvent(rec *events.ServiceRecord, p Params, kind, id, detailType string, detail any, now time.Time) events.ServiceOutEvent {
 	rec.Seq++
-	ev, err := events.NewEvent(p.NewID(), events.SourceECS, detailType, p.Account, p.Region, now, []string{rec.ARN}, detail)
-	if err != nil {
-		return events.ServiceOutEvent{}
-	}
-	data, err := ev.Encode()
+	data, err := events.EncodeEvent(p.NewID(), events.SourceECS, detailType, p.Account, p.Region, now, []string{rec.ARN}, detail)
 	if err != nil {
 		return events.ServiceOutEvent{}
 	}
