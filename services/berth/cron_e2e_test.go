@@ -69,18 +69,15 @@ func TestE2E_Cron(t *testing.T) {
 		"Id": "recover", "Arn": cluster, "EcsParameters": map[string]any{"TaskDefinitionArn": quick, "Group": "recover"},
 	}}))
 
-	// A one-time schedule with ActionAfterCompletion DELETE, 2 s from now.
+	// A one-time schedule with ActionAfterCompletion DELETE, 1 to 2 s from now.
 	sc := schedulerClient(t, p)
-	at := time.Now().UTC().Add(2 * time.Second).Format("2006-01-02T15:04:05")
-	if _, err := sc.CreateSchedule(context.Background(), &scheduler.CreateScheduleInput{
-		Name: aws.String("once"), ScheduleExpression: aws.String("at(" + at + ")"),
+	testenv.CreateAtSchedule(t, sc, scheduler.CreateScheduleInput{
+		Name:                  aws.String("once"),
 		FlexibleTimeWindow:    &schedtypes.FlexibleTimeWindow{Mode: schedtypes.FlexibleTimeWindowModeOff},
 		ActionAfterCompletion: schedtypes.ActionAfterCompletionDelete,
 		Target: &schedtypes.Target{Arn: aws.String(cluster), RoleArn: aws.String(role),
 			EcsParameters: &schedtypes.EcsParameters{TaskDefinitionArn: aws.String(quick)}},
-	}); err != nil {
-		t.Fatal(err)
-	}
+	}, time.Second)
 
 	// Two failing tasks: two recover tasks.
 	p.runTasks(t, fails, 2)

@@ -10,6 +10,7 @@ import (
 	schedtypes "github.com/aws/aws-sdk-go-v2/service/scheduler/types"
 
 	"github.com/berth-project/berth/internal/natstest"
+	"github.com/berth-project/berth/internal/testenv"
 	"github.com/berth-project/berth/services/cron/cron"
 )
 
@@ -110,14 +111,11 @@ func TestSDK_Scheduler_AtDeleteAndDisabled(t *testing.T) {
 	td := w.registerFamily("oneshot")
 	c := w.scheduler()
 	ctx := context.Background()
-	at := time.Now().UTC().Add(2 * time.Second).Format("2006-01-02T15:04:05")
 	tgt := &schedtypes.Target{Arn: aws.String(clusterARN()), RoleArn: aws.String(roleARN),
 		EcsParameters: &schedtypes.EcsParameters{TaskDefinitionArn: aws.String(td)}}
 	off := &schedtypes.FlexibleTimeWindow{Mode: schedtypes.FlexibleTimeWindowModeOff}
-	if _, err := c.CreateSchedule(ctx, &scheduler.CreateScheduleInput{Name: aws.String("once"), ScheduleExpression: aws.String("at(" + at + ")"),
-		FlexibleTimeWindow: off, Target: tgt, ActionAfterCompletion: schedtypes.ActionAfterCompletionDelete}); err != nil {
-		t.Fatal(err)
-	}
+	testenv.CreateAtSchedule(t, c, scheduler.CreateScheduleInput{Name: aws.String("once"),
+		FlexibleTimeWindow: off, Target: tgt, ActionAfterCompletion: schedtypes.ActionAfterCompletionDelete}, time.Second)
 	for _, st := range []schedtypes.ScheduleState{schedtypes.ScheduleStateDisabled, schedtypes.ScheduleStateEnabled} {
 		if _, err := c.CreateSchedule(ctx, &scheduler.CreateScheduleInput{Name: aws.String("rate-" + string(st)), ScheduleExpression: aws.String("rate(1 minute)"),
 			FlexibleTimeWindow: off, Target: tgt, State: st}); err != nil {

@@ -1,7 +1,6 @@
 package cron_test
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -10,6 +9,7 @@ import (
 	schedtypes "github.com/aws/aws-sdk-go-v2/service/scheduler/types"
 
 	"github.com/berth-project/berth/internal/simagent"
+	"github.com/berth-project/berth/internal/testenv"
 	"github.com/berth-project/berth/services/cron/cron"
 )
 
@@ -23,25 +23,20 @@ func TestFire_MissedOccurrences(t *testing.T) {
 	w.addAgent(simagent.Config{HostID: "sim"})
 	td := w.registerFamily("missed")
 	c := w.scheduler()
-	create := func(name string, at time.Time) {
+	create := func(name string) time.Time {
 		t.Helper()
-		_, err := c.CreateSchedule(context.Background(), &scheduler.CreateScheduleInput{
-			Name: aws.String(name), ScheduleExpression: aws.String("at(" + at.UTC().Format("2006-01-02T15:04:05") + ")"),
+		return testenv.CreateAtSchedule(t, c, scheduler.CreateScheduleInput{
+			Name:               aws.String(name),
 			FlexibleTimeWindow: &schedtypes.FlexibleTimeWindow{Mode: schedtypes.FlexibleTimeWindowModeOff},
 			Target: &schedtypes.Target{Arn: aws.String(clusterARN()), RoleArn: aws.String(roleARN),
 				EcsParameters: &schedtypes.EcsParameters{TaskDefinitionArn: aws.String(td)}},
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		}, time.Second)
 	}
-	staleAt := time.Now().Truncate(time.Second).Add(2 * time.Second)
-	create("stale", staleAt)
+	staleAt := create("stale")
 	// Wall-clock time must pass here: the test is about what happens to
 	// occurrences while nothing runs.
 	time.Sleep(time.Until(staleAt.Add(5 * time.Second)))
-	lateAt := time.Now().Truncate(time.Second).Add(2 * time.Second)
-	create("late", lateAt)
+	lateAt := create("late")
 	time.Sleep(time.Until(lateAt.Add(1500 * time.Millisecond)))
 
 	w.startCron(cron.Config{CatchUp: 4 * time.Second})

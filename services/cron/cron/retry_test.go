@@ -1,7 +1,6 @@
 package cron_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"sync"
@@ -63,17 +62,13 @@ func TestFire_RetryPolicy(t *testing.T) {
 	w.startCron(cron.Config{RetryDelay: 50 * time.Millisecond})
 	env.WaitFor(t, "cron")
 	collected := cronEvents(t, env.NC)
-	at := time.Now().UTC().Add(time.Second).Format("2006-01-02T15:04:05")
-	_, err := w.scheduler().CreateSchedule(context.Background(), &scheduler.CreateScheduleInput{
-		Name: aws.String("retry"), ScheduleExpression: aws.String("at(" + at + ")"),
+	testenv.CreateAtSchedule(t, w.scheduler(), scheduler.CreateScheduleInput{
+		Name:               aws.String("retry"),
 		FlexibleTimeWindow: &schedtypes.FlexibleTimeWindow{Mode: schedtypes.FlexibleTimeWindowModeOff},
 		Target: &schedtypes.Target{Arn: aws.String(clusterARN()), RoleArn: aws.String(roleARN),
 			EcsParameters: &schedtypes.EcsParameters{TaskDefinitionArn: aws.String("x:1")},
 			RetryPolicy:   &schedtypes.RetryPolicy{MaximumRetryAttempts: aws.Int32(2), MaximumEventAgeInSeconds: aws.Int32(600)}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	}, 0)
 	natstest.Eventually(t, 20*time.Second, 50*time.Millisecond, func() error {
 		if n := len(collected()); n < 3 {
 			return fmt.Errorf("%d failure events", n)
@@ -101,22 +96,17 @@ func TestFire_ClientErrorIsFinalAndUniversalTarget(t *testing.T) {
 	collected := cronEvents(t, w.NC)
 	c := w.scheduler()
 	off := &schedtypes.FlexibleTimeWindow{Mode: schedtypes.FlexibleTimeWindowModeOff}
-	at := time.Now().UTC().Add(time.Second).Format("2006-01-02T15:04:05")
 	missing := "arn:aws:ecs:" + testenv.Region + ":" + testenv.Account + ":cluster/missing"
-	if _, err := c.CreateSchedule(context.Background(), &scheduler.CreateScheduleInput{
-		Name: aws.String("no-cluster"), ScheduleExpression: aws.String("at(" + at + ")"), FlexibleTimeWindow: off,
+	testenv.CreateAtSchedule(t, c, scheduler.CreateScheduleInput{
+		Name: aws.String("no-cluster"), FlexibleTimeWindow: off,
 		Target: &schedtypes.Target{Arn: aws.String(missing), RoleArn: aws.String(roleARN),
 			EcsParameters: &schedtypes.EcsParameters{TaskDefinitionArn: aws.String(td)}},
-	}); err != nil {
-		t.Fatal(err)
-	}
+	}, 0)
 	input := fmt.Sprintf(`{"Cluster":"default","TaskDefinition":%q,"Count":2,"Overrides":{"ContainerOverrides":[{"Name":"main","Command":["true"]}]}}`, td)
-	if _, err := c.CreateSchedule(context.Background(), &scheduler.CreateScheduleInput{
-		Name: aws.String("universal"), ScheduleExpression: aws.String("at(" + at + ")"), FlexibleTimeWindow: off,
+	testenv.CreateAtSchedule(t, c, scheduler.CreateScheduleInput{
+		Name: aws.String("universal"), FlexibleTimeWindow: off,
 		Target: &schedtypes.Target{Arn: aws.String("arn:aws:scheduler:::aws-sdk:ecs:runTask"), RoleArn: aws.String(roleARN), Input: aws.String(input)},
-	}); err != nil {
-		t.Fatal(err)
-	}
+	}, 0)
 	w.waitTasks("scheduler/universal", 2, 20*time.Second)
 	natstest.Eventually(t, 20*time.Second, 50*time.Millisecond, func() error {
 		for _, ev := range collected() {
