@@ -40,6 +40,10 @@ func NewEvent(id, source, detailType, account, region string, at time.Time, reso
 	if err != nil {
 		return Event{}, err
 	}
+	return envelope(id, source, detailType, account, region, at, resources, raw), nil
+}
+
+func envelope(id, source, detailType, account, region string, at time.Time, resources []string, detail json.RawMessage) Event {
 	if resources == nil {
 		resources = []string{}
 	}
@@ -52,8 +56,8 @@ func NewEvent(id, source, detailType, account, region string, at time.Time, reso
 		Time:       at.UTC().Format(time.RFC3339),
 		Region:     region,
 		Resources:  resources,
-		Detail:     raw,
-	}, nil
+		Detail:     detail,
+	}
 }
 
 // EncodeEvent is NewEvent followed by Encode: the bytes of a new event.
@@ -63,6 +67,12 @@ func EncodeEvent(id, source, detailType, account, region string, at time.Time, r
 		return nil, err
 	}
 	return ev.Encode()
+}
+
+// EncodeEventJSON is EncodeEvent for a detail its caller marshalled to
+// compact JSON.
+func EncodeEventJSON(id, source, detailType, account, region string, at time.Time, resources []string, detail json.RawMessage) ([]byte, error) {
+	return envelope(id, source, detailType, account, region, at, resources, detail).Encode()
 }
 
 // Encode is json.Marshal(e) for an event whose Detail is compact JSON, as

@@ -2,7 +2,6 @@ package natsutil
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -10,6 +9,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
+
+	"github.com/berth-project/berth/internal/jsonx"
 )
 
 // ErrConflict reports that an optimistic write lost: a key's revision was not
@@ -110,7 +111,7 @@ func request(ctx context.Context, nc *nats.Conn, msg *nats.Msg) (uint64, error) 
 		return 0, fmt.Errorf("kv commit: %w", err)
 	}
 	var ack pubAck
-	if err := json.Unmarshal(reply.Data, &ack); err != nil {
+	if err := jsonx.Unmarshal(reply.Data, &ack); err != nil {
 		return 0, fmt.Errorf("kv commit: bad ack %q: %w", reply.Data, err)
 	}
 	if ack.Error != nil {

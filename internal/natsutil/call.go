@@ -2,7 +2,6 @@ package natsutil
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -12,6 +11,7 @@ import (
 
 	"github.com/berth-project/berth/events"
 	"github.com/berth-project/berth/internal/apierr"
+	"github.com/berth-project/berth/internal/jsonx"
 	"github.com/berth-project/berth/internal/tracing"
 )
 
@@ -53,7 +53,7 @@ func ReplyError(reply *nats.Msg) error {
 	}
 	e := &apierr.Error{Code: events.Code(code), Message: reply.Header.Get(micro.ErrorHeader)}
 	if len(reply.Data) > 0 {
-		_ = json.Unmarshal(reply.Data, &e.Extra)
+		_ = jsonx.Unmarshal(reply.Data, &e.Extra)
 	}
 	return e
 }
@@ -61,7 +61,7 @@ func ReplyError(reply *nats.Msg) error {
 // Call sends in as JSON to subject and decodes the reply into out (out may be
 // nil).
 func Call(ctx context.Context, nc *nats.Conn, subject string, in, out any) error {
-	body, err := json.Marshal(in)
+	body, err := jsonx.Marshal(in)
 	if err != nil {
 		return fmt.Errorf("%s: marshal: %w", subject, err)
 	}
@@ -72,7 +72,7 @@ func Call(ctx context.Context, nc *nats.Conn, subject string, in, out any) error
 	if out == nil {
 		return nil
 	}
-	if err := json.Unmarshal(reply.Data, out); err != nil {
+	if err := jsonx.Unmarshal(reply.Data, out); err != nil {
 		return fmt.Errorf("%s: decode reply: %w", subject, err)
 	}
 	return nil

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/berth-project/berth/internal/jsonx"
 )
 
 // Header is the header of a KV write that carries events to publish once
@@ -30,7 +32,7 @@ func Attach(h nats.Header, evs ...Event) {
 		if ev.Subject == "" {
 			continue
 		}
-		raw, err := json.Marshal(ev)
+		raw, err := jsonx.Marshal(ev)
 		if err != nil {
 			continue // json.RawMessage that is not JSON: nothing to carry
 		}
@@ -47,7 +49,7 @@ func Attached(h nats.Header) ([]Event, error) {
 	out := make([]Event, 0, len(vals))
 	for _, v := range vals {
 		var ev Event
-		if err := json.Unmarshal([]byte(v), &ev); err != nil {
+		if err := jsonx.Unmarshal([]byte(v), &ev); err != nil {
 			return out, fmt.Errorf("outbox: bad %s header: %w", Header, err)
 		}
 		out = append(out, ev)

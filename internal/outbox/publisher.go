@@ -2,7 +2,6 @@ package outbox
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -14,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/berth-project/berth/events"
+	"github.com/berth-project/berth/internal/jsonx"
 )
 
 // Config configures a Publisher.
@@ -293,7 +293,7 @@ const errNoMessageFound = 10037
 // getMsg reads one stored message (nil when there is none) with the
 // stream API, which, unlike direct gets, takes a start time with a subject.
 func (p *Publisher) getMsg(ctx context.Context, req msgGetRequest) (*storedMsg, error) {
-	body, err := json.Marshal(req)
+	body, err := jsonx.Marshal(req)
 	if err != nil {
 		return nil, err
 	}
@@ -302,7 +302,7 @@ func (p *Publisher) getMsg(ctx context.Context, req msgGetRequest) (*storedMsg, 
 		return nil, fmt.Errorf("outbox: look up %s: %w", req.NextFor, err)
 	}
 	var resp msgGetResponse
-	if err := json.Unmarshal(reply.Data, &resp); err != nil {
+	if err := jsonx.Unmarshal(reply.Data, &resp); err != nil {
 		return nil, fmt.Errorf("outbox: look up %s: %w", req.NextFor, err)
 	}
 	if resp.Error != nil {

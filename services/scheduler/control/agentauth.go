@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"github.com/berth-project/berth/events"
 	"github.com/berth-project/berth/events/ecsapi"
 	"github.com/berth-project/berth/internal/apierr"
+	"github.com/berth-project/berth/internal/jsonx"
 	"github.com/berth-project/berth/internal/natsauth"
 	"github.com/berth-project/berth/internal/natsutil"
 )
@@ -71,7 +71,7 @@ func (s *Service) serveJoin(r micro.Request) {
 	resp, err := s.join(ctx, r.Headers().Get(natsauth.HeaderJoinToken), r.Data())
 	var body []byte
 	if err == nil {
-		body, err = json.Marshal(resp)
+		body, err = jsonx.Marshal(resp)
 	}
 	if err != nil {
 		code, msg, data := natsutil.ErrorReply(err, events.CodeServer)

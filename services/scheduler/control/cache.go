@@ -2,7 +2,6 @@ package control
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"slices"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/berth-project/berth/events"
+	"github.com/berth-project/berth/internal/jsonx"
 	"github.com/berth-project/berth/scheduler"
 )
 
@@ -276,7 +276,7 @@ func (c *cache) apply(e jetstream.KeyValueEntry, log *slog.Logger) {
 			return
 		}
 		var rec events.InstanceRecord
-		if err := json.Unmarshal(e.Value(), &rec); err != nil {
+		if err := jsonx.Unmarshal(e.Value(), &rec); err != nil {
 			log.Error("bad instance record", "key", e.Key(), "err", err)
 			return
 		}
@@ -290,7 +290,7 @@ func (c *cache) apply(e jetstream.KeyValueEntry, log *slog.Logger) {
 			return
 		}
 		var sum taskSummary
-		if err := json.Unmarshal(e.Value(), &sum); err != nil {
+		if err := jsonx.Unmarshal(e.Value(), &sum); err != nil {
 			log.Error("bad task record", "key", e.Key(), "err", err)
 			return
 		}
@@ -378,7 +378,7 @@ func (c *cache) decodeLocked(cc *clusterCache, id string, e *instEntry) *instEnt
 		return e
 	}
 	var rec events.InstanceRecord
-	if err := json.Unmarshal(e.raw, &rec); err != nil {
+	if err := jsonx.Unmarshal(e.raw, &rec); err != nil {
 		c.log.Error("bad instance record", "container_instance_id", id, "err", err)
 		e = &instEntry{rec: e.rec, rev: e.rev}
 	} else {

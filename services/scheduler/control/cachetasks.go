@@ -2,11 +2,11 @@ package control
 
 import (
 	"bytes"
-	"encoding/json"
 	"slices"
 	"strings"
 
 	"github.com/berth-project/berth/events"
+	"github.com/berth-project/berth/internal/jsonx"
 )
 
 // rawTask is a watched task record kept undecoded, at its revision.
@@ -76,7 +76,7 @@ func (c *cache) flushTasksLocked(cc *clusterCache) {
 	for id, held := range cc.rawTasks {
 		delete(cc.rawTasks, id)
 		var sum taskSummary
-		if err := json.Unmarshal(held.raw, &sum); err != nil {
+		if err := jsonx.Unmarshal(held.raw, &sum); err != nil {
 			c.log.Error("bad task record", "task_id", id, "err", err)
 			continue
 		}

@@ -2,7 +2,6 @@ package control
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -12,6 +11,7 @@ import (
 	"github.com/berth-project/berth/events"
 	"github.com/berth-project/berth/events/ecsapi"
 	"github.com/berth-project/berth/internal/ids"
+	"github.com/berth-project/berth/internal/jsonx"
 	"github.com/berth-project/berth/internal/natsutil"
 )
 
@@ -93,7 +93,7 @@ func (s *Service) tryRegister(ctx context.Context, c *events.ClusterRecord, in *
 		idxRev = rev
 		if raw != nil && !deleted {
 			var idx identityRecord
-			if err := json.Unmarshal(raw, &idx); err != nil {
+			if err := jsonx.Unmarshal(raw, &idx); err != nil {
 				return nil, false, fmt.Errorf("decode identity index: %w", err)
 			}
 			id = idx.InstanceID
@@ -346,7 +346,7 @@ func parseIdentity(doc string) (identityDocument, error) {
 	if strings.TrimSpace(doc) == "" {
 		return d, nil
 	}
-	if err := json.Unmarshal([]byte(doc), &d); err != nil {
+	if err := jsonx.Unmarshal([]byte(doc), &d); err != nil {
 		return d, invalid(msgIdentityDocument)
 	}
 	if len(d.InstanceID) > 255 {

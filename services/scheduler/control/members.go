@@ -2,7 +2,6 @@ package control
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/berth-project/berth/events"
 	"github.com/berth-project/berth/internal/ids"
+	"github.com/berth-project/berth/internal/jsonx"
 	"github.com/berth-project/berth/internal/natsutil"
 )
 
@@ -90,7 +90,7 @@ func (s *Service) startMembers(ctx, bctx context.Context, bg *background) (*memb
 
 // announce writes this replica's key.
 func (m *members) announce(ctx context.Context) error {
-	v, err := json.Marshal(events.SchedMember{ID: m.id, StartedAt: m.now().UTC()})
+	v, err := jsonx.Marshal(events.SchedMember{ID: m.id, StartedAt: m.now().UTC()})
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,8 @@ package control
 
 import (
 	"encoding/base64"
-	"encoding/json"
+
+	"github.com/berth-project/berth/internal/jsonx"
 )
 
 // Page tokens are opaque to callers: base64url of a small JSON document that
@@ -16,7 +17,7 @@ type pageToken struct {
 
 // encodePageToken returns the token that continues list after key.
 func encodePageToken(list, after string) string {
-	b, _ := json.Marshal(pageToken{List: list, After: after})
+	b, _ := jsonx.Marshal(pageToken{List: list, After: after})
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
@@ -31,7 +32,7 @@ func decodePageToken(list, token string) (string, error) {
 		return "", invalid(msgNextToken)
 	}
 	var t pageToken
-	if err := json.Unmarshal(b, &t); err != nil || t.List != list || t.After == "" {
+	if err := jsonx.Unmarshal(b, &t); err != nil || t.List != list || t.After == "" {
 		return "", invalid(msgNextToken)
 	}
 	return t.After, nil

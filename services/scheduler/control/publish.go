@@ -2,7 +2,6 @@ package control
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -11,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/berth-project/berth/events"
+	"github.com/berth-project/berth/internal/jsonx"
 	"github.com/berth-project/berth/internal/natsutil"
 	"github.com/berth-project/berth/internal/outbox"
 )
@@ -52,7 +52,11 @@ func (p *publisher) instanceEvent(r *events.InstanceRecord) outEvent {
 
 func (p *publisher) event(cluster, kind, id, arn string, version int64, detailType string, at time.Time, detail any) outEvent {
 	msgID := events.ECSEventMsgID(arn, version)
-	data, err := events.EncodeEvent(outbox.EventID(msgID), events.SourceECS, detailType, p.account, p.region, at, []string{arn}, detail)
+	var data []byte
+	detailJSON, err := jsonx.Marshal(detail)
+	if err == nil {
+		data, err = events.EncodeEventJSON(outbox.EventID(msgID), events.SourceECS, detailType, p.account, p.region, at, []string{arn}, detailJSON)
+	}
 	if err != nil {
 		p.log.Error("build event", "arn", arn, "err", err)
 		return outEvent{}
@@ -119,7 +123,7 @@ func (p *publisher) relayEvents(m jetstream.Msg) ([]outbox.Event, error) {
 		ARN     string `json:"arn"`
 		Version int64  `json:"version"`
 	}
-	if err := json.Unmarshal(m.Data(), &head); err != nil {
+	if err := jsonx.Unmarshal(m.Data(), &head); err != nil {
 		return evs, fmt.Errorf("decode %s: %w", key, err)
 	}
 	if p.out.Seen(events.ECSEventMsgID(head.ARN, head.Version)) {
@@ -128,13 +132,13 @@ func (p *publisher) relayEvents(m jetstream.Msg) ([]outbox.Event, error) {
 	switch {
 	case strings.HasPrefix(key, "task."):
 		var t events.TaskRecord
-		if err := json.Unmarshal(m.Data(), &t); err != nil {
+		if err := jsonx.Unmarshal(m.Data(), &t); err != nil {
 			return evs, fmt.Errorf("decode %s: %w", key, err)
 		}
 		evs = append(evs, p.taskEvent(&t))
 	case strings.HasPrefix(key, "inst."):
 		var r events.InstanceRecord
-		if err := json.Unmarshal(m.Data(), &r); err != nil {
+		if err := jsonx.Unmarshal(m.Data(), &r); err != nil {
 			return evs, fmt.Errorf("decode %s: %w", key, err)
 		}
 		evs = append(evs, p.instanceEvent(&r))

@@ -2,7 +2,6 @@ package control
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"hash/fnv"
 	"sync"
@@ -11,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/berth-project/berth/events"
+	"github.com/berth-project/berth/internal/jsonx"
 	"github.com/berth-project/berth/internal/natsutil"
 	"github.com/berth-project/berth/scheduler"
 )
@@ -83,7 +83,7 @@ func (s *Service) startReports(ctx context.Context) (*reportLoop, error) {
 		var r struct {
 			TaskArn string `json:"taskArn"`
 		}
-		_ = json.Unmarshal(m.Data(), &r)
+		_ = jsonx.Unmarshal(m.Data(), &r)
 		h := fnv.New32a()
 		h.Write([]byte(r.TaskArn))
 		select {
@@ -104,7 +104,7 @@ func (s *Service) startReports(ctx context.Context) (*reportLoop, error) {
 // be applied is terminated.
 func (s *Service) handleReport(ctx context.Context, m jetstream.Msg) {
 	var r events.TaskStateReport
-	if err := json.Unmarshal(m.Data(), &r); err != nil || r.TaskArn == "" {
+	if err := jsonx.Unmarshal(m.Data(), &r); err != nil || r.TaskArn == "" {
 		s.log.Warn("bad agent report", "subject", m.Subject(), "err", err)
 		_ = m.TermWithReason("bad report")
 		return

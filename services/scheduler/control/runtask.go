@@ -14,6 +14,7 @@ import (
 	"github.com/berth-project/berth/events"
 	"github.com/berth-project/berth/events/awsjson"
 	"github.com/berth-project/berth/events/ecsapi"
+	"github.com/berth-project/berth/internal/jsonx"
 	"github.com/berth-project/berth/scheduler"
 )
 
@@ -401,7 +402,7 @@ func (s *Service) replayToken(ctx context.Context, sp *taskSpec) (done bool, tas
 		return false, nil, nil, nil
 	}
 	var tok tokenRecord
-	if err := json.Unmarshal(raw, &tok); err != nil {
+	if err := jsonx.Unmarshal(raw, &tok); err != nil {
 		return false, nil, nil, err
 	}
 	if s.cfg.Now().Sub(tok.CreatedAt) > s.cfg.TokenRetention {

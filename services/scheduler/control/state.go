@@ -2,7 +2,6 @@ package control
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -11,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/berth-project/berth/events"
+	"github.com/berth-project/berth/internal/jsonx"
 	"github.com/berth-project/berth/internal/natsutil"
 	"github.com/berth-project/berth/internal/outbox"
 )
@@ -144,7 +144,7 @@ func (s *stateStore) commit(ctx context.Context, b *batch) ([]uint64, error) {
 }
 
 func mustJSON(v any) []byte {
-	raw, err := json.Marshal(v)
+	raw, err := jsonx.Marshal(v)
 	if err != nil {
 		panic(fmt.Sprintf("control: marshal %T: %v", v, err))
 	}

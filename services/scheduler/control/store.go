@@ -2,13 +2,13 @@ package control
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/berth-project/berth/events"
+	"github.com/berth-project/berth/internal/jsonx"
 	"github.com/berth-project/berth/internal/natsutil"
 )
 
@@ -30,7 +30,7 @@ func getJSON[T any](ctx context.Context, kv jetstream.KeyValue, key string) (*T,
 		return nil, 0, fmt.Errorf("get %s: %w", key, err)
 	}
 	v := new(T)
-	if err := json.Unmarshal(e.Value(), v); err != nil {
+	if err := jsonx.Unmarshal(e.Value(), v); err != nil {
 		return nil, 0, fmt.Errorf("decode %s: %w", key, err)
 	}
 	return v, e.Revision(), nil
@@ -56,7 +56,7 @@ func modifyJSON[T any](ctx context.Context, kv jetstream.KeyValue, key string, f
 		if next == nil {
 			return cur, false, nil
 		}
-		data, err := json.Marshal(next)
+		data, err := jsonx.Marshal(next)
 		if err != nil {
 			return nil, false, fmt.Errorf("encode %s: %w", key, err)
 		}
@@ -97,7 +97,7 @@ func allJSON[T any](ctx context.Context, kv jetstream.KeyValue) ([]*T, error) {
 				return out, nil
 			}
 			v := new(T)
-			if err := json.Unmarshal(e.Value(), v); err != nil {
+			if err := jsonx.Unmarshal(e.Value(), v); err != nil {
 				return nil, fmt.Errorf("decode %s: %w", e.Key(), err)
 			}
 			out = append(out, v)

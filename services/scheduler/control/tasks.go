@@ -2,7 +2,6 @@ package control
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/berth-project/berth/events"
 	"github.com/berth-project/berth/events/ecsapi"
+	"github.com/berth-project/berth/internal/jsonx"
 	"github.com/berth-project/berth/internal/natsutil"
 )
 
@@ -118,7 +118,7 @@ func (s *Service) getAssignment(ctx context.Context, key string) (*events.TaskAs
 		return nil, fmt.Errorf("get %s: %w", key, err)
 	}
 	var a events.TaskAssignment
-	if err := json.Unmarshal(e.Value(), &a); err != nil {
+	if err := jsonx.Unmarshal(e.Value(), &a); err != nil {
 		return nil, fmt.Errorf("decode %s: %w", key, err)
 	}
 	return &a, nil
