@@ -368,12 +368,17 @@ func testDockerStop(t *testing.T, p *berthProc, c *ecs.Client, image string) {
 	td := p.registerTaskDef(t, taskDef("trap42", ctrDef("app", image, "sh", "-c", "trap 'exit 42' TERM; while true; do sleep 1; done")))
 	arn := p.runTasks(t, td, 1)[0]
 	task := waitTask(t, c, arn, time.Minute, status("RUNNING"))
-	dockerCmd(t, "stop", aws.ToString(container(t, task, "app").RuntimeId))
+	id := aws.ToString(container(t, task, "app").RuntimeId)
+	dockerCmd(t, "stop", id)
+	// What Docker saw, for the failure message (it once reported exit code
+	// 2 here, not reproduced since).
+	state := dockerCmd(t, "inspect", "--format", "{{json .State}}", id)
+	logs, _ := exec.Command("docker", "logs", id).CombinedOutput()
 	waitTask(t, c, arn, time.Minute, status("STOPPED"))
 	cli := p.describeCLI(t, arn)
 	ctr := cliContainer(t, cli, "app")
 	if ctr["exitCode"] != float64(42) || ctr["lastStatus"] != "STOPPED" || cli["stopCode"] != "EssentialContainerExited" {
-		t.Fatalf("task stopCode %v reason %v; container %v", cli["stopCode"], cli["stoppedReason"], ctr)
+		t.Fatalf("task stopCode %v reason %v; container %v\ndocker state %s\ndocker logs %q", cli["stopCode"], cli["stoppedReason"], ctr, state, logs)
 	}
 }
 
