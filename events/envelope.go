@@ -62,11 +62,11 @@ func envelope(id, source, detailType, account, region string, at time.Time, reso
 
 // EncodeEvent is NewEvent followed by Encode: the bytes of a new event.
 func EncodeEvent(id, source, detailType, account, region string, at time.Time, resources []string, detail any) ([]byte, error) {
-	ev, err := NewEvent(id, source, detailType, account, region, at, resources, detail)
+	raw, err := json.Marshal(detail)
 	if err != nil {
 		return nil, err
 	}
-	return ev.Encode()
+	return EncodeEventJSON(id, source, detailType, account, region, at, resources, raw)
 }
 
 // EncodeEventJSON is EncodeEvent for a detail its caller marshalled to

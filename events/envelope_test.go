@@ -7,9 +7,9 @@ import (
 	"time"
 )
 
-// TestEventEncode: Encode (through EncodeEvent) writes exactly what json.Marshal writes, for
-// details with nesting, escapes and HTML-sensitive characters, and for an
-// event without a detail.
+// TestEventEncode: Encode (through EncodeEvent and EncodeEventJSON) writes
+// exactly what json.Marshal writes, for details with nesting, escapes and
+// HTML-sensitive characters, and for an event without a detail.
 func TestEventEncode(t *testing.T) {
 	at := time.Date(2026, 12, 7, 1, 2, 3, 0, time.UTC)
 	details := []any{
