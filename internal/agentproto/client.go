@@ -2,7 +2,6 @@ package agentproto
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/berth-project/berth/events"
 	"github.com/berth-project/berth/events/ecsapi"
+	"github.com/berth-project/berth/internal/jsonx"
 	"github.com/berth-project/berth/internal/natsutil"
 )
 
@@ -131,7 +131,7 @@ func (c *Client) Heartbeat(ctx context.Context, hb events.Heartbeat) error {
 	if hb.At.IsZero() {
 		hb.At = time.Now().UTC()
 	}
-	raw, _ := json.Marshal(hb)
+	raw, _ := jsonx.Marshal(hb)
 	_, err := c.js.Publish(ctx, events.SubjAgentHeartbeat(c.cluster, c.instanceID), raw)
 	return err
 }
@@ -174,7 +174,7 @@ func (c *Client) Report(ctx context.Context, r events.TaskStateReport) error {
 	if r.Containers == nil {
 		r.Containers = []events.ContainerStateReport{}
 	}
-	raw, _ := json.Marshal(r)
+	raw, _ := jsonx.Marshal(r)
 	_, err := c.js.Publish(ctx, events.SubjAgentReport(c.cluster, c.instanceID), raw, jetstream.WithMsgID(events.ReportMsgID(r)))
 	if err != nil {
 		return fmt.Errorf("report %s %s: %w", r.TaskArn, r.LastStatus, err)
@@ -222,7 +222,7 @@ func (c *Client) assignmentsOnce(ctx context.Context) (map[string]events.TaskAss
 				return out, nil
 			}
 			var a events.TaskAssignment
-			if err := json.Unmarshal(e.Value(), &a); err != nil {
+			if err := jsonx.Unmarshal(e.Value(), &a); err != nil {
 				c.log.Error("bad assignment", "key", e.Key(), "err", err)
 				continue
 			}
@@ -288,7 +288,7 @@ func (c *Client) watchOnce(ctx context.Context, out chan<- Update) error {
 			case e.Operation() != jetstream.KeyValuePut:
 				u.Deleted = true
 			default:
-				if err := json.Unmarshal(e.Value(), &u.Assignment); err != nil {
+				if err := jsonx.Unmarshal(e.Value(), &u.Assignment); err != nil {
 					c.log.Error("bad assignment", "key", e.Key(), "err", err)
 					continue
 				}
@@ -302,4 +302,4 @@ func (c *Client) watchOnce(ctx context.Context, out chan<- Update) error {
 	}
 }
 
-func jsonBody(v any) ([]byte, error) { return json.Marshal(v) }
+func jsonBody(v any) ([]byte, error) { return jsonx.Marshal(v) }

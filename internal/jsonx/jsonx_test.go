@@ -13,10 +13,12 @@ import (
 	"github.com/berth-project/berth/internal/outbox"
 )
 
-// carried are the types jsonx encodes and decodes in the scheduler: state
-// records, event details, the outbox header and API replies.
+// carried are the types jsonx encodes and decodes: the scheduler's state
+// records, event details, the outbox header and API replies, and the agent
+// protocol's assignments, heartbeats and reports.
 var carried = []any{
 	events.TaskRecord{}, events.InstanceRecord{}, events.TaskDetail{}, events.ContainerInstanceDetail{},
+	events.TaskAssignment{}, events.Heartbeat{}, events.TaskStateReport{},
 	events.SchedMember{}, outbox.Event{}, ecsapi.RunTaskRequest{}, ecsapi.RunTaskResponse{},
 	ecsapi.DescribeTasksResponse{}, ecsapi.ListTasksResponse{}, map[string]any{"b": 1.5, "a": []any{"<x>", true, nil}},
 }
@@ -58,6 +60,33 @@ func TestSameBytesAsEncodingJSON(t *testing.T) {
 	}
 }
 
+// TestRawMessage: a json.RawMessage that is not compact keeps its spaces
+// (HTML characters are still escaped, and it reads back to the same value);
+// one that is not JSON is an error, as with encoding/json.
+func TestRawMessage(t *testing.T) {
+	type wrap struct {
+		Raw json.RawMessage `json:"raw"`
+	}
+	got, err := jsonx.Marshal(wrap{Raw: json.RawMessage(`{ "a" : [1, "<b>"] }`)})
+	if err != nil || string(got) != `{"raw":{ "a" : [1, "\u003cb\u003e"] }}` {
+		t.Fatalf("spaced raw message: %s, %v", got, err)
+	}
+	var back, want map[string]any
+	if err := jsonx.Unmarshal(got, &back); err != nil {
+		t.Fatal(err)
+	}
+	_ = json.Unmarshal([]byte(`{"raw":{"a":[1,"<b>"]}}`), &want)
+	if !reflect.DeepEqual(back, want) {
+		t.Fatalf("read back %v, want %v", back, want)
+	}
+	if _, err := jsonx.Marshal(wrap{Raw: json.RawMessage(`{"a":`)}); err == nil {
+		t.Fatal("invalid raw message: no error")
+	}
+	if _, err := json.Marshal(wrap{Raw: json.RawMessage(`{"a":`)}); err == nil {
+		t.Fatal("encoding/json: invalid raw message: no error")
+	}
+}
+
 // TestSameErrors: what encoding/json rejects, jsonx rejects.
 func TestSameErrors(t *testing.T) {
 	for _, in := range []string{`{"id":1}`, `{"id":"x"`, `[]`, `{"holding":"yes"}`, "{\"id\":\"\xff\"}x"} {
@@ -81,7 +110,8 @@ func fill(v reflect.Value, depth int) {
 		v.Set(reflect.ValueOf(at))
 		return
 	case v.Type() == reflect.TypeOf(json.RawMessage(nil)):
-		v.SetBytes([]byte(`{"raw":[1,"<b>"]}`))
+		// As encoding/json writes it: compact, HTML escaped.
+		v.SetBytes([]byte(`{"raw":[1,"\u003cb\u003e"]}`))
 		return
 	}
 	switch v.Kind() {

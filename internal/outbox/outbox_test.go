@@ -2,6 +2,7 @@ package outbox_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -261,6 +262,13 @@ func TestAttach_RoundTrip(t *testing.T) {
 	}
 	if outbox.EventID("x") != outbox.EventID("x") || outbox.EventID("x") == outbox.EventID("y") {
 		t.Fatal("event ids are not derived from the message id")
+	}
+	// A version-4-shaped UUID of the message id's SHA-256.
+	b := sha256.Sum256([]byte("arn:aws:ecs:us-east-1:000000000000:task/c/1#3"))
+	b[6], b[8] = b[6]&0x0f|0x40, b[8]&0x3f|0x80
+	want := fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+	if got := outbox.EventID("arn:aws:ecs:us-east-1:000000000000:task/c/1#3"); got != want {
+		t.Fatalf("event id %s, want %s", got, want)
 	}
 }
 

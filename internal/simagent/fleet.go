@@ -2,7 +2,6 @@ package simagent
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/berth-project/berth/events"
 	"github.com/berth-project/berth/internal/agentproto"
+	"github.com/berth-project/berth/internal/jsonx"
 )
 
 // FleetConfig describes many simulated instances of one cluster.
@@ -181,7 +181,7 @@ func (f *Fleet) watchOnce(ctx context.Context, kv jetstream.KeyValue, filter str
 			u := agentproto.Update{TaskID: parts[3]}
 			if e.Operation() != jetstream.KeyValuePut {
 				u.Deleted = true
-			} else if err := json.Unmarshal(e.Value(), &u.Assignment); err != nil {
+			} else if err := jsonx.Unmarshal(e.Value(), &u.Assignment); err != nil {
 				continue
 			}
 			a.apply(u)

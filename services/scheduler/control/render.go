@@ -89,6 +89,14 @@ func portsResource(name string, ports []int) ecsapi.Resource {
 	}
 }
 
+// orEmpty is a, or an empty list for nil (AWS writes [] for none).
+func orEmpty(a []ecsapi.Attribute) []ecsapi.Attribute {
+	if a == nil {
+		return []ecsapi.Attribute{}
+	}
+	return a
+}
+
 func nonNilAttrs(a []ecsapi.Attribute) []ecsapi.Attribute {
 	if a == nil {
 		return []ecsapi.Attribute{}
@@ -289,7 +297,7 @@ func instanceDetail(r *events.InstanceRecord, pending, running int) events.Conta
 	registered, updated := r.RegisteredAt, r.UpdatedAt
 	return events.ContainerInstanceDetail{
 		AgentConnected:       r.AgentConnected,
-		Attributes:           nonNilAttrs(r.Attributes),
+		Attributes:           orEmpty(r.Attributes), // marshalled at once: no copy
 		ClusterArn:           r.ClusterARN,
 		ContainerInstanceArn: r.ARN,
 		EC2InstanceID:        r.EC2InstanceID,
