@@ -12,8 +12,9 @@
 // The scheduler's hot path uses it: state records, event details, the
 // outbox header and NATS API calls between services, where encoding/json
 // was a fifth of the one-replica placement benchmark's CPU; so does the
-// agent protocol (internal/agentproto: assignments, heartbeats, reports). Request bodies
-// from users are still decoded with encoding/json, whose errors become the
-// SerializationException messages (natsutil.Decode). jsonx_test.go checks
-// that both write the same bytes for the records and events it carries.
+// agent protocol (internal/agentproto: assignments, heartbeats, reports).
+// Request bodies from users are still decoded with encoding/json, whose
+// errors become the SerializationException messages (natsutil.Decode).
+// jsonx_test.go checks that both write the same bytes for the records and
+// events it carries.
 package jsonx
