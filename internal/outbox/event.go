@@ -2,13 +2,13 @@ package outbox
 
 import (
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/berth-project/berth/internal/ids"
 	"github.com/berth-project/berth/internal/jsonx"
 )
 
@@ -63,14 +63,5 @@ func Attached(h nats.Header) ([]Event, error) {
 // the same id.
 func EventID(msgID string) string {
 	b := sha256.Sum256([]byte(msgID))
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	var out [36]byte
-	hex.Encode(out[0:8], b[0:4])
-	hex.Encode(out[9:13], b[4:6])
-	hex.Encode(out[14:18], b[6:8])
-	hex.Encode(out[19:23], b[8:10])
-	hex.Encode(out[24:36], b[10:16])
-	out[8], out[13], out[18], out[23] = '-', '-', '-', '-'
-	return string(out[:])
+	return ids.UUIDFrom([16]byte(b[:16]))
 }

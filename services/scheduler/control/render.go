@@ -89,19 +89,14 @@ func portsResource(name string, ports []int) ecsapi.Resource {
 	}
 }
 
-// orEmpty is a, or an empty list for nil (AWS writes [] for none).
-func orEmpty(a []ecsapi.Attribute) []ecsapi.Attribute {
-	if a == nil {
-		return []ecsapi.Attribute{}
-	}
-	return a
-}
-
+// nonNilAttrs is a, or an empty list for nil (AWS writes [] for none). It
+// shares a with the record: records are copy-on-write (records.go clones
+// the attributes of every next version), so nothing changes a in place.
 func nonNilAttrs(a []ecsapi.Attribute) []ecsapi.Attribute {
 	if a == nil {
 		return []ecsapi.Attribute{}
 	}
-	return slices.Clone(a)
+	return a
 }
 
 func nonNilTags(t []ecsapi.Tag) []ecsapi.Tag {
@@ -297,7 +292,7 @@ func instanceDetail(r *events.InstanceRecord, pending, running int) events.Conta
 	registered, updated := r.RegisteredAt, r.UpdatedAt
 	return events.ContainerInstanceDetail{
 		AgentConnected:       r.AgentConnected,
-		Attributes:           orEmpty(r.Attributes), // marshalled at once: no copy
+		Attributes:           nonNilAttrs(r.Attributes),
 		ClusterArn:           r.ClusterARN,
 		ContainerInstanceArn: r.ARN,
 		EC2InstanceID:        r.EC2InstanceID,
