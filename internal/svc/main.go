@@ -66,8 +66,10 @@ type MainFunc func(ctx context.Context, args []string, getenv func(string) strin
 // Exec is the whole of a service's main function: it runs run with a
 // context cancelled by SIGINT or SIGTERM (so `docker compose stop` drains
 // too), and exits 1 with the error on failure (0 after -h). With the
-// first argument "healthcheck" it runs Healthcheck instead.
+// first argument "healthcheck" it runs Healthcheck instead. The garbage
+// collector runs at DefaultGOGC unless GOGC is set.
 func Exec(name string, run MainFunc) {
+	DefaultGC(os.Getenv)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	if len(os.Args) > 1 && os.Args[1] == HealthcheckCommand {
 		run = func(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {

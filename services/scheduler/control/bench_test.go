@@ -23,6 +23,7 @@ import (
 	"github.com/berth-project/berth/internal/natstest"
 	"github.com/berth-project/berth/internal/natsutil"
 	"github.com/berth-project/berth/internal/simagent"
+	"github.com/berth-project/berth/internal/svc"
 	"github.com/berth-project/berth/internal/testenv"
 	"github.com/berth-project/berth/services/scheduler/control"
 )
@@ -37,10 +38,12 @@ const benchClients = 64
 // report nothing, so the number is placement alone; the instances are
 // large enough never to fill up. conflicts/task is the commits that lost a
 // compare-and-set race, over every replica, per task placed; widened/call
-// the RunTask calls that did not fit on their replica's shards.
+// the RunTask calls that did not fit on their replica's shards. The
+// garbage collector runs at the binaries' default target (svc.DefaultGC).
 //
 //	go test -run '^$' -bench Placement -benchtime 2000x ./services/scheduler/control/
 func BenchmarkPlacement(b *testing.B) {
+	defer svc.DefaultGC(os.Getenv)()
 	for _, replicas := range []int{1, 2, 3} {
 		b.Run(fmt.Sprintf("replicas=%d", replicas), func(b *testing.B) {
 			e := startSchedOn(b, benchEnv(b), replicas, control.Config{Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))})
@@ -198,10 +201,12 @@ const (
 // version, minus the server's storage timestamp of that version of the
 // task record (read from a KV watch). Tasks run through their whole life
 // on simulated agents, so the changes are placements (atomic batches),
-// agent reports (single writes) and stops (batches).
+// agent reports (single writes) and stops (batches). The garbage
+// collector runs at the binaries' default target, as in BenchmarkPlacement.
 //
 //	go test -run '^$' -bench EventLatency -benchtime 500x ./services/scheduler/control/
 func BenchmarkEventLatency(b *testing.B) {
+	defer svc.DefaultGC(os.Getenv)()
 	for _, replicas := range []int{1, 2, 3} {
 		b.Run(fmt.Sprintf("replicas=%d", replicas), func(b *testing.B) {
 			e := startSchedOn(b, benchEnv(b), replicas, control.Config{})
