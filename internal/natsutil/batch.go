@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -52,10 +53,35 @@ func KVSubject(bucket, key string) string { return "$KV." + bucket + "." + key }
 // stream allows atomic publish (events.BucketDef.AllowAtomic). A stale
 // revision anywhere returns ErrConflict. It returns the stream sequence of the
 // last write, which is that key's new revision.
+//
+// A replicated stream has no leader during an election (after a node was lost
+// or came back), and its subjects then have no responders: nothing was
+// stored, so CommitKV sends the writes again, as a new batch, for up to
+// leaderWait or until ctx ends.
 func CommitKV(ctx context.Context, nc *nats.Conn, writes []KVWrite) (uint64, error) {
 	if len(writes) == 0 {
 		return 0, nil
 	}
+	wait, deadline := 25*time.Millisecond, time.Now().Add(leaderWait)
+	for {
+		rev, err := commitOnce(ctx, nc, writes)
+		if !errors.Is(err, nats.ErrNoResponders) || time.Now().After(deadline) {
+			return rev, err
+		}
+		select {
+		case <-ctx.Done():
+			return 0, err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 500*time.Millisecond)
+	}
+}
+
+// leaderWait bounds how long CommitKV waits for a stream leader.
+const leaderWait = 10 * time.Second
+
+// commitOnce sends the writes once: one plain publish, or one atomic batch.
+func commitOnce(ctx context.Context, nc *nats.Conn, writes []KVWrite) (uint64, error) {
 	if len(writes) == 1 {
 		return commitOne(ctx, nc, writes[0])
 	}

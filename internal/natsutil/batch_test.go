@@ -1,9 +1,13 @@
 package natsutil_test
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"testing"
+	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/berth-project/berth/events"
@@ -66,5 +70,71 @@ func TestCommitKV_AllOrNothing(t *testing.T) {
 	}
 	if _, err := kv.Get(ctx, "b"); !errors.Is(err, jetstream.ErrKeyNotFound) {
 		t.Fatalf("b after delete: %v", err)
+	}
+}
+
+// TestCommitKV_WaitsForLeader: a stream with no leader has no responders
+// (here the bucket does not exist yet, as during an election nothing listens
+// on its subjects); CommitKV sends the batch again until one answers, and
+// the writes are stored once.
+func TestCommitKV_WaitsForLeader(t *testing.T) {
+	s := natstest.Start(t)
+	_, js := natstest.JetStream(t, s)
+	writer := natstest.Connect(t, s)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	def := events.BucketDef{Name: "lateleader", History: 5, AllowAtomic: true}
+	type result struct {
+		rev uint64
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		rev, err := natsutil.CommitKV(ctx, writer, []natsutil.KVWrite{
+			{Bucket: def.Name, Key: "a", Value: []byte("1")},
+			{Bucket: def.Name, Key: "b", Value: []byte("1")},
+		})
+		done <- result{rev, err}
+	}()
+	// Two attempts (two messages each) went unanswered before the stream
+	// exists.
+	natstest.Eventually(t, 10*time.Second, 5*time.Millisecond, func() error {
+		if n := writer.Stats().OutMsgs; n < 4 {
+			return fmt.Errorf("%d messages sent", n)
+		}
+		return nil
+	})
+	kv, err := natsutil.EnsureKV(ctx, js, def, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	if r.err != nil {
+		t.Fatalf("commit: %v", r.err)
+	}
+	for _, key := range []string{"a", "b"} {
+		hist, err := kv.History(ctx, key)
+		if err != nil {
+			t.Fatalf("history of %s: %v", key, err)
+		}
+		if len(hist) != 1 || string(hist[0].Value()) != "1" {
+			t.Fatalf("%s stored %d times", key, len(hist))
+		}
+	}
+	if eb, _ := kv.Get(ctx, "b"); eb == nil || eb.Revision() != r.rev {
+		t.Fatalf("returned revision %d, b at %v", r.rev, eb)
+	}
+}
+
+// TestCommitKV_NoLeaderUntilDeadline: with no stream ever answering,
+// CommitKV gives up when ctx ends, with the no-responders error.
+func TestCommitKV_NoLeaderUntilDeadline(t *testing.T) {
+	s := natstest.Start(t)
+	nc := natstest.Connect(t, s)
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	_, err := natsutil.CommitKV(ctx, nc, []natsutil.KVWrite{{Bucket: "nobucket", Key: "a", Value: []byte("1")}})
+	if !errors.Is(err, nats.ErrNoResponders) {
+		t.Fatalf("err = %v, want no responders", err)
 	}
 }
