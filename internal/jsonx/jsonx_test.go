@@ -19,7 +19,7 @@ import (
 var carried = []any{
 	events.TaskRecord{}, events.InstanceRecord{}, events.TaskDetail{}, events.ContainerInstanceDetail{},
 	events.TaskAssignment{}, events.Heartbeat{}, events.TaskStateReport{},
-	events.SchedMember{}, outbox.Event{}, ecsapi.RunTaskRequest{}, ecsapi.RunTaskResponse{},
+	events.Member{}, outbox.Event{}, ecsapi.RunTaskRequest{}, ecsapi.RunTaskResponse{},
 	ecsapi.DescribeTasksResponse{}, ecsapi.ListTasksResponse{}, map[string]any{"b": 1.5, "a": []any{"<x>", true, nil}},
 }
 

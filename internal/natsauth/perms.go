@@ -152,7 +152,7 @@ func Services() map[string]Perms {
 			[]string{calls(events.APIECS)},
 		)),
 		events.ServiceCron: service(events.ServiceCron, cat(
-			ownKV(events.BucketCron), ownStream(events.StreamCronFires.Name, events.SubjCronFireAll),
+			ownKV(events.BucketCron), ownKV(events.BucketCronMembers), ownStream(events.StreamCronFires.Name, events.SubjCronFireAll),
 			ownsEvents(),
 			[]string{calls(events.APIECS)},
 		)),

@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/berth-project/berth/events"
@@ -36,49 +35,6 @@ func (f *fireMsg) msgID() string {
 		return "match/" + f.Key + "/" + f.TargetID + "@" + f.EventID
 	}
 	return f.Kind + "/" + f.Key + "@" + f.Occurrence.UTC().Format(time.RFC3339Nano)
-}
-
-// produce publishes due occurrences every tick until ctx ends. Every
-// replica produces every occurrence; CRON_FIRES keeps one per Nats-Msg-Id.
-func (s *Service) produce(ctx context.Context) {
-	t := time.NewTicker(s.cfg.Tick)
-	defer t.Stop()
-	for {
-		s.publishDue(ctx)
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
-
-func (s *Service) publishDue(ctx context.Context) {
-	due := s.cache.takeDue(s.cfg.Now())
-	if len(due) == 0 {
-		return
-	}
-	futures := make([]jetstream.PubAckFuture, 0, len(due))
-	for _, d := range due {
-		f := fireMsg{Kind: d.kind, Key: d.key, Occurrence: d.occurrence}
-		data, _ := json.Marshal(f)
-		msg := &nats.Msg{Subject: events.SubjCronFire(d.kind, d.scope, d.name), Data: data, Header: nats.Header{"Berth-Type": {TypeFire}}}
-		fut, err := s.js.PublishMsgAsync(msg, jetstream.WithMsgID(f.msgID()))
-		if err != nil {
-			s.log.Warn("produce occurrence", "key", d.key, "err", err)
-			continue
-		}
-		futures = append(futures, fut)
-	}
-	for _, fut := range futures {
-		select {
-		case <-fut.Ok():
-		case err := <-fut.Err():
-			s.log.Warn("produce occurrence", "subject", fut.Msg().Subject, "err", err)
-		case <-ctx.Done():
-			return
-		}
-	}
 }
 
 // startFiring consumes CRON_FIRES with the durable consumer shared by every

@@ -78,8 +78,12 @@ func (w *world) startedByCounts() (map[string]int, error) {
 // TestReplicas_ExactlyOnce is the acceptance of "3 cron replicas, 2,000
 // schedules due in the same minute, one replica killed during the minute:
 // every occurrence fired exactly once". The replicas are real processes
-// (the standalone cron binary); one is killed with SIGKILL as soon as the
-// first task of the minute appears.
+// (the standalone cron binary). Each produces the occurrences of its own
+// share of the schedules (events.BucketCronMembers). Replica 1 is killed
+// with SIGKILL a second before the minute, so the others still count it
+// live when its share falls due and must produce that share once they
+// find it gone; replica 0 is killed as soon as the first task of the
+// minute appears, with invocations in flight.
 func TestReplicas_ExactlyOnce(t *testing.T) {
 	if testing.Short() {
 		t.Skip("load test")
@@ -130,6 +134,13 @@ func TestReplicas_ExactlyOnce(t *testing.T) {
 	}
 	t.Logf("%d schedules created for %s (%s), %s before it", created.Load(), due.Format(time.RFC3339), expr, time.Until(due).Round(time.Second))
 
+	// Replica 1 dies a second before the minute: the time is the scenario
+	// (its share due while the others have not noticed), not a wait for an
+	// outcome; exactly once must hold whenever the kill lands.
+	time.Sleep(time.Until(due.Add(-time.Second)))
+	if err := procs[1].Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
 	// Kill replica 0 as soon as the minute's first task exists.
 	natstest.Eventually(t, time.Until(due)+60*time.Second, 20*time.Millisecond, func() error {
 		arns, err := w.listTasks("")
@@ -142,7 +153,7 @@ func TestReplicas_ExactlyOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	killedAt := len(w.tasks(""))
-	t.Logf("killed replica pid %d with %d of %d tasks started", procs[0].Process.Pid, killedAt, n)
+	t.Logf("killed replica pid %d before the minute, pid %d with %d of %d tasks started", procs[1].Process.Pid, procs[0].Process.Pid, killedAt, n)
 
 	var counts map[string]int
 	natstest.Eventually(t, 3*time.Minute, 500*time.Millisecond, func() error {

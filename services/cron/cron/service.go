@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/micro"
 
 	"github.com/berth-project/berth/events"
+	"github.com/berth-project/berth/internal/members"
 	"github.com/berth-project/berth/internal/natsutil"
 )
 
@@ -55,6 +56,10 @@ type Config struct {
 	// each attempt up to RetryMaxDelay (defaults 10 s and 5 min).
 	RetryDelay    time.Duration
 	RetryMaxDelay time.Duration
+	// MemberInterval is how often a producing replica re-writes its key in
+	// events.BucketCronMembers (default 1 s); a replica not heard of for
+	// three intervals is gone, and the others take its share.
+	MemberInterval time.Duration
 	// NoFire disables producing and firing (API only).
 	NoFire bool
 }
@@ -68,6 +73,9 @@ type Service struct {
 	log *slog.Logger
 
 	cache *cache
+	// members splits the schedules among the producing replicas; set by
+	// Run.
+	members *members.Members
 }
 
 // New returns a service on nc and js. Nothing happens until Run.
@@ -110,6 +118,9 @@ func New(cfg Config, nc *nats.Conn, js jetstream.JetStream) (*Service, error) {
 	}
 	if cfg.RetryMaxDelay <= 0 {
 		cfg.RetryMaxDelay = 5 * time.Minute
+	}
+	if cfg.MemberInterval <= 0 {
+		cfg.MemberInterval = time.Second
 	}
 	return &Service{cfg: cfg, nc: nc, js: js, log: cfg.Log}, nil
 }
@@ -157,20 +168,10 @@ func (s *Service) Run(ctx context.Context) error {
 
 	var loops []func()
 	if !s.cfg.NoFire {
-		stopFire, err := s.startFiring(wctx)
-		if err != nil {
+		if loops, err = s.startLoops(wctx); err != nil {
 			_ = svc.Stop()
 			return err
 		}
-		loops = append(loops, stopFire)
-		stopRules, err := s.startRuleMatching(wctx)
-		if err != nil {
-			_ = svc.Stop()
-			stopFire()
-			return err
-		}
-		loops = append(loops, stopRules)
-		go s.produce(wctx)
 	}
 	s.log.Info("cron serving", "bucket", events.BucketCron.Name, "minute", s.cfg.Minute)
 
@@ -187,6 +188,36 @@ func (s *Service) Run(ctx context.Context) error {
 		return fmt.Errorf("cron: stop: %w", stopErr)
 	}
 	return nil
+}
+
+// startLoops joins the producing replicas, starts firing, rule matching
+// and producing, and returns the functions that stop them.
+func (s *Service) startLoops(ctx context.Context) ([]func(), error) {
+	m, err := members.Join(ctx, s.js, members.Config{
+		Bucket: events.BucketCronMembers, Replicas: s.cfg.Replicas, Interval: s.cfg.MemberInterval,
+		What: "cron shares", Log: s.log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cron: %w", err)
+	}
+	s.members = m
+	mctx, stopMembers := context.WithCancel(ctx)
+	membersDone := make(chan struct{})
+	go func() { defer close(membersDone); m.Run(mctx) }()
+	leave := func() { stopMembers(); <-membersDone; m.Leave() }
+	stopFire, err := s.startFiring(ctx)
+	if err != nil {
+		leave()
+		return nil, err
+	}
+	stopRules, err := s.startRuleMatching(ctx)
+	if err != nil {
+		leave()
+		stopFire()
+		return nil, err
+	}
+	go s.produce(ctx)
+	return []func(){leave, stopFire, stopRules}, nil
 }
 
 func (s *Service) register(api *natsutil.API, ops map[string]natsutil.Handler) error {

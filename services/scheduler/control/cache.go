@@ -13,6 +13,7 @@ import (
 
 	"github.com/berth-project/berth/events"
 	"github.com/berth-project/berth/internal/jsonx"
+	"github.com/berth-project/berth/internal/members"
 	"github.com/berth-project/berth/scheduler"
 )
 
@@ -39,7 +40,7 @@ type cache struct {
 	clusters map[string]*clusterCache
 	// members is this replica's share of the placement shards, once
 	// known (nil: it owns every instance).
-	members atomic.Pointer[members]
+	members atomic.Pointer[members.Members]
 	log     *slog.Logger
 }
 
@@ -53,7 +54,7 @@ type clusterCache struct {
 	// rawTasks are watched task records not decoded yet (see putRawTask),
 	// held back under ownership rawOf.
 	rawTasks map[string]rawTask
-	rawOf    *ownership
+	rawOf    *members.Ownership
 	// snap is the placement snapshot, rebuilt when an instance or a count
 	// changed.
 	snap *snapshot
@@ -155,7 +156,7 @@ type snapshot struct {
 	// fresh is false when some instance outside this replica's shards
 	// (of) has a newer record than the snapshot shows.
 	fresh bool
-	of    *ownership
+	of    *members.Ownership
 }
 
 func newCache(log *slog.Logger) *cache {
@@ -163,7 +164,7 @@ func newCache(log *slog.Logger) *cache {
 }
 
 // ownership returns this replica's share of the placement shards.
-func (c *cache) ownership() *ownership { return c.members.Load().current() }
+func (c *cache) ownership() *members.Ownership { return c.members.Load().Current() }
 
 // cluster returns the cached state of cluster name, creating it.
 func (c *cache) cluster(name string) *clusterCache {
@@ -352,7 +353,7 @@ func (c *cache) putInstance(rec *events.InstanceRecord, rev uint64) {
 // which placement here does not read.
 func (c *cache) putRaw(cluster, id string, raw []byte, rev uint64) bool {
 	o := c.ownership()
-	owned := o.all || o.shards[shardOf(id)]
+	owned := o.All || o.Shards[members.ShardOf(id)]
 	cc := c.cluster(cluster)
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -451,8 +452,8 @@ func (c *cache) placeSnapshot(cluster string) *snapshot {
 
 // view returns a snapshot current on the instances of o's shards (every
 // instance when o is nil or owns all).
-func (c *cache) view(cluster string, o *ownership) *snapshot {
-	if o != nil && o.all {
+func (c *cache) view(cluster string, o *members.Ownership) *snapshot {
+	if o != nil && o.All {
 		o = nil
 	}
 	usable := func(s *snapshot) bool { return s != nil && (s.fresh || (o != nil && s.of == o)) }
@@ -487,7 +488,7 @@ func (c *cache) view(cluster string, o *ownership) *snapshot {
 	for i, id := range ids {
 		e := cc.instances[id]
 		if e.raw != nil {
-			if o == nil || o.shards[shardOf(id)] {
+			if o == nil || o.Shards[members.ShardOf(id)] {
 				e = c.decodeLocked(cc, id, e)
 			} else {
 				snap.fresh = false

@@ -8,19 +8,18 @@ import (
 
 	"github.com/berth-project/berth/events"
 	"github.com/berth-project/berth/events/ecsapi"
+	"github.com/berth-project/berth/internal/members"
 )
 
 // sharedCache returns a cache of a replica that shares the shards with one
 // other, an instance id of its own shards and one of the other's.
 func sharedCache() (c *cache, mine, theirs string) {
 	c = newCache(slog.New(slog.DiscardHandler))
-	m := &members{}
-	o := shareOf("me", []string{"me", "other"})
-	m.own.Store(o)
-	c.members.Store(m)
+	o := members.ShareOf("me", []string{"me", "other"})
+	c.members.Store(members.Static(o))
 	for i := 0; mine == "" || theirs == ""; i++ {
 		id := fmt.Sprintf("%032x", i)
-		if o.shards[shardOf(id)] {
+		if o.Shards[members.ShardOf(id)] {
 			mine = id
 		} else {
 			theirs = id

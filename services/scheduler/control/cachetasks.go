@@ -7,6 +7,7 @@ import (
 
 	"github.com/berth-project/berth/events"
 	"github.com/berth-project/berth/internal/jsonx"
+	"github.com/berth-project/berth/internal/members"
 )
 
 // rawTask is a watched task record kept undecoded, at its revision.
@@ -24,11 +25,11 @@ type rawTask struct {
 // another ownership.
 func (c *cache) putRawTask(cluster, id string, raw []byte, rev uint64) bool {
 	o := c.ownership()
-	if o.all {
+	if o.All {
 		return false
 	}
 	inst := taskInstanceID(raw)
-	if inst == "" || o.shards[shardOf(inst)] {
+	if inst == "" || o.Shards[members.ShardOf(inst)] {
 		return false
 	}
 	cc := c.cluster(cluster)
@@ -154,7 +155,7 @@ func (c *cache) flushTasks(cc *clusterCache, instance string) {
 		return
 	}
 	if instance != "" {
-		if o := c.ownership(); o == of && (o.all || o.shards[shardOf(instance)]) {
+		if o := c.ownership(); o == of && (o.All || o.Shards[members.ShardOf(instance)]) {
 			return
 		}
 	}

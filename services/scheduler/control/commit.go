@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/berth-project/berth/events"
+	"github.com/berth-project/berth/internal/members"
 	"github.com/berth-project/berth/internal/natsutil"
 	"github.com/berth-project/berth/scheduler"
 )
@@ -96,7 +97,7 @@ const maxLinger = 40 * time.Millisecond
 // gather, for a quarter of the last round's flight, the callers it just
 // answered.
 func (c *committer) linger() time.Duration {
-	if c.s.members.current().all {
+	if c.s.members.Current().All {
 		return 0
 	}
 	return min(maxLinger, c.flightTime/2)
@@ -501,7 +502,7 @@ type round struct {
 	// allowed marks the instances of this replica's shards (nil: all of
 	// them), for the ownership it was computed for.
 	allowed    []bool
-	allowedOf  *ownership
+	allowedOf  *members.Ownership
 	instAt     []int    // batch index of each touched instance's write
 	touchedIdx []int    // working index of each touched instance
 	stale      []string // instance ids to re-read before the next round
@@ -581,15 +582,15 @@ func (r *round) index(id string) int {
 // or nil when it places onto the whole cluster (it is the only replica, or
 // owns none of these instances).
 func (r *round) share() []bool {
-	o := r.s.members.current()
-	if o.all {
+	o := r.s.members.Current()
+	if o.All {
 		return nil
 	}
 	if r.allowedOf != o {
 		r.allowedOf, r.allowed = o, make([]bool, len(r.snap.insts))
 		some := false
 		for i := range r.snap.insts {
-			r.allowed[i] = o.shards[shardOf(r.snap.insts[i].ID)]
+			r.allowed[i] = o.Shards[members.ShardOf(r.snap.insts[i].ID)]
 			some = some || r.allowed[i]
 		}
 		if !some {

@@ -76,7 +76,7 @@
 // the bucket, counts as live the replicas heard of in the last three
 // intervals, and splits the instances of every cluster among them: an
 // instance's shard is a hash of its id (256 shards), a shard belongs to
-// the live replica with the highest rendezvous score for it (members.go).
+// the live replica with the highest rendezvous score for it (internal/members).
 // A RunTask is placed with the request's strategies and constraints over
 // the replica's own instances (scheduler.Options.Allowed) when all its
 // tasks fit there, and over the whole cluster otherwise; StartTask names

@@ -133,7 +133,7 @@ func (r *round) addTask(t *events.TaskRecord, sp *taskSpec) int {
 // decide runs placement on the snapshot: the scheduler's pipeline for
 // RunTask, the named instances in order for StartTask. With several
 // replicas, a RunTask goes onto this replica's shards (allowed) when all
-// its tasks fit there, and onto the whole cluster otherwise (members.go).
+// its tasks fit there, and onto the whole cluster otherwise (internal/members).
 func (s *Service) decide(sp *taskSpec, insts []scheduler.Instance, snap *snapshot, allowed []bool) ([]placement, []ecsapi.Failure, error) {
 	failures := []ecsapi.Failure{}
 	if sp.targets == nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/micro"
 
 	"github.com/berth-project/berth/events"
+	"github.com/berth-project/berth/internal/members"
 	"github.com/berth-project/berth/internal/natsutil"
 )
 
@@ -104,7 +105,7 @@ type Service struct {
 	bg    *background
 	bgCtx context.Context
 	// members splits the instances among the live replicas; set by Run.
-	members *members
+	members *members.Members
 	// stats counts commits, lost races and placed tasks.
 	stats placementStats
 }

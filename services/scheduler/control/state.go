@@ -11,6 +11,7 @@ import (
 
 	"github.com/berth-project/berth/events"
 	"github.com/berth-project/berth/internal/jsonx"
+	"github.com/berth-project/berth/internal/members"
 	"github.com/berth-project/berth/internal/natsutil"
 	"github.com/berth-project/berth/internal/outbox"
 )
@@ -226,9 +227,14 @@ func (s *Service) startState(ctx context.Context) (*background, error) {
 	if err := waitSynced(ctx, synced); err != nil {
 		return fail(fmt.Errorf("control: load state: %w", err))
 	}
-	if s.members, err = s.startMembers(ctx, bctx, bg); err != nil {
-		return fail(err)
+	if s.members, err = members.Join(ctx, s.js, members.Config{
+		Bucket: events.BucketSchedMembers, Replicas: s.cfg.Replicas, Interval: s.cfg.MemberInterval,
+		What: "placement shards", Log: s.log,
+	}); err != nil {
+		return fail(fmt.Errorf("control: %w", err))
 	}
+	bg.goRun(func() { s.members.Run(bctx) })
+	bg.stops = append(bg.stops, s.members.Leave)
 	s.cache.members.Store(s.members)
 	hbSynced := make(chan error, 1)
 	bg.goRun(func() { s.hb.run(bctx, s.js, s.log, hbSynced) })

@@ -30,14 +30,11 @@ type Stats struct {
 
 // Stats returns the replica's placement counters.
 func (s *Service) Stats() Stats {
-	o := s.members.current()
-	shards := o.count()
-	if o.all {
-		shards = numShards
-	}
+	o := s.members.Current()
+	shards := o.Count()
 	return Stats{
 		Commits: s.stats.commits.Load(), Conflicts: s.stats.conflicts.Load(), TasksPlaced: s.stats.tasks.Load(),
 		Narrowed: s.stats.narrowed.Load(), Widened: s.stats.widened.Load(),
-		Replicas: o.live, Shards: shards,
+		Replicas: o.Live, Shards: shards,
 	}
 }
