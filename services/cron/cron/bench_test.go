@@ -10,12 +10,15 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/scheduler"
 	schedtypes "github.com/aws/aws-sdk-go-v2/service/scheduler/types"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/berth-project/berth/events"
@@ -26,7 +29,9 @@ import (
 // an EventBridge target (so the cron pipeline is measured, not the ECS
 // scheduler), the lateness of each fire (invocation time minus occurrence
 // time, from the invocation events) and the CPU the cron processes spend
-// per fire, with 1 and 3 replicas as real processes. Run with
+// per fire, with 1 and 3 replicas as real processes, and the CPU of the
+// test process (the NATS server and the gateway) in the same window, and
+// how many times each occurrence was published. Run with
 // BERTH_BENCH=1; it takes several minutes.
 func TestBench_Lateness(t *testing.T) {
 	if os.Getenv("BERTH_BENCH") != "1" {
@@ -75,11 +80,19 @@ func benchLateness(t *testing.T, bin string, n, replicas int, window time.Durati
 	wg.Wait()
 	t.Logf("created %d schedules in %s", n, time.Since(start).Round(time.Millisecond))
 
+	// Every publish of an occurrence, duplicates included (the stream
+	// keeps one per message id).
+	var publishes atomic.Int64
+	sub, err := w.NC.Subscribe(events.SubjCronFireAll, func(*nats.Msg) { publishes.Add(1) })
+	if err != nil {
+		t.Fatal(err)
+	}
 	t0 := time.Now()
-	cpu0 := cpuTicks(t, procs)
+	cpu0, self0 := cpuTicks(t, procs), selfCPU(t)
 	time.Sleep(window) // the measurement window
-	cpu1 := cpuTicks(t, procs)
+	cpu1, self1 := cpuTicks(t, procs), selfCPU(t)
 	t1 := time.Now()
+	_ = sub.Unsubscribe()
 
 	lates := invocationLateness(t, w, t0, t1)
 	slices.Sort(lates)
@@ -88,9 +101,22 @@ func benchLateness(t *testing.T, bin string, n, replicas int, window time.Durati
 	}
 	pct := func(p float64) time.Duration { return lates[min(len(lates)-1, int(p*float64(len(lates))))] }
 	cpu := time.Duration(cpu1-cpu0) * 10 * time.Millisecond // USER_HZ 100
-	t.Logf("replicas=%d schedules=%d window=%s fires=%d (%.0f/min) lateness p50=%s p99=%s max=%s cpu=%s cpu/fire=%s",
+	self := self1 - self0
+	t.Logf("replicas=%d schedules=%d window=%s fires=%d (%.0f/min) lateness p50=%s p99=%s max=%s cpu=%s cpu/fire=%s nats+gateway cpu=%s (%s/fire) publishes/fire=%.2f",
 		replicas, n, window, len(lates), float64(len(lates))/window.Minutes(), pct(0.5).Round(time.Millisecond), pct(0.99).Round(time.Millisecond),
-		lates[len(lates)-1].Round(time.Millisecond), cpu, (cpu / time.Duration(len(lates))).Round(time.Microsecond))
+		lates[len(lates)-1].Round(time.Millisecond), cpu, (cpu / time.Duration(len(lates))).Round(time.Microsecond),
+		self.Round(time.Millisecond), (self / time.Duration(len(lates))).Round(time.Microsecond), float64(publishes.Load())/float64(len(lates)))
+}
+
+// selfCPU is the test process's CPU time so far (user + system): the
+// NATS server and the gateway, which run in it.
+func selfCPU(t testing.TB) time.Duration {
+	t.Helper()
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		t.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // cpuTicks sums utime+stime of the processes (clock ticks).

@@ -29,16 +29,25 @@
 //
 //	KV watch ─▶ cache: next occurrence of every enabled schedule and
 //	            scheduled rule, in a heap by due time     (every replica)
-//	tick ─────▶ due occurrences ─▶ CRON_FIRES, Nats-Msg-Id
-//	            "<kind>/<key>@<occurrence>"               (every replica)
+//	tick ─────▶ due occurrences of this replica's share ─▶ CRON_FIRES,
+//	            Nats-Msg-Id "<kind>/<key>@<occurrence>"   (one replica)
 //	CRON_FIRES ─▶ durable consumer "cron" (shared, explicit ack)
 //	            ─▶ re-read the record (deleted or disabled: nothing)
 //	            ─▶ RunTask over NATS with clientToken = sha256(msg id, target)
 //	            ─▶ invocation event, then ack              (one replica)
 //
-// Every replica produces every occurrence; the stream's duplicate window
-// (20 minutes) keeps one message per occurrence, and the shared durable
-// consumer hands it to one replica. A replica that dies mid-invocation
+// The producing replicas split the schedules and scheduled rules among
+// themselves (internal/members, bucket events.BucketCronMembers: 256
+// shards by a hash of the record's key, rendezvous-hashed over the
+// replicas heard of in the last three seconds). Each keeps every record
+// in its cache, produces the occurrences of its own share, and keeps
+// the others' due occurrences for 30 s; when its share grows (a replica
+// left, or died and went silent), it produces those of the new part at
+// once, since their old owner may have died before producing them.
+// Producing an occurrence twice is harmless: the stream's duplicate
+// window (20 minutes) keeps one message per occurrence, and the shared
+// durable consumer hands it to one replica. An occurrence whose publish
+// failed is tried again the next tick. A replica that dies mid-invocation
 // leaves the message unacknowledged; another replica gets it after AckWait
 // and repeats the RunTask with the same clientToken, which the scheduler
 // answers with the tasks already started. So an occurrence starts its

@@ -353,7 +353,7 @@ func (c *cache) putInstance(rec *events.InstanceRecord, rev uint64) {
 // which placement here does not read.
 func (c *cache) putRaw(cluster, id string, raw []byte, rev uint64) bool {
 	o := c.ownership()
-	owned := o.All || o.Shards[members.ShardOf(id)]
+	owned := o.OwnsKey(id)
 	cc := c.cluster(cluster)
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -155,7 +155,7 @@ func (c *cache) flushTasks(cc *clusterCache, instance string) {
 		return
 	}
 	if instance != "" {
-		if o := c.ownership(); o == of && (o.All || o.Shards[members.ShardOf(instance)]) {
+		if o := c.ownership(); o == of && o.OwnsKey(instance) {
 			return
 		}
 	}

@@ -12,7 +12,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/berth-project/berth/events"
-	"github.com/berth-project/berth/internal/members"
 )
 
 // heartbeats tracks the last heartbeat of every agent, as the server
@@ -174,7 +173,7 @@ func (s *Service) runDetector(ctx context.Context) {
 		o := s.cache.ownership()
 		for _, name := range s.cache.clusterNames() {
 			for _, rec := range s.cache.placeSnapshot(name).recs {
-				if !rec.Registered() || (!o.All && !o.Shards[members.ShardOf(rec.ID)]) {
+				if !rec.Registered() || !o.OwnsKey(rec.ID) {
 					continue
 				}
 				age := now.Sub(s.lastContact(rec))
