@@ -36,6 +36,9 @@ func TestCaller_ForwardedCallsCarryAVerifiableAssertion(t *testing.T) {
 		}
 		t.Cleanup(func() { _ = sub.Unsubscribe() })
 	}
+	if err := nc.Flush(); err != nil { // the subscriptions reach the server before the gateway's first request
+		t.Fatal(err)
+	}
 	g, err := New(Config{Keys: keys}, natstest.Connect(t, s))
 	if err != nil {
 		t.Fatal(err)

@@ -324,6 +324,9 @@ func TestGateway_ConcurrencyCap(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	if err := nc.Flush(); err != nil { // the subscription reaches the server before the gateway's first request
+		t.Fatal(err)
+	}
 	g, err := gateway.New(gateway.Config{Keys: keys, MaxConcurrent: 2}, natstest.Connect(t, s))
 	if err != nil {
 		t.Fatal(err)

@@ -49,6 +49,12 @@ func TestREST_RoutesAndErrors(t *testing.T) {
 		reply.Header.Set(micro.ErrorHeader, "Schedule x does not exist.")
 		_ = m.RespondMsg(reply)
 	})
+	// The gateway asks on a connection of its own: the server must have
+	// the subscriptions before its first request, or it answers "no
+	// responders" (500).
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
 	keys := staticKeys{testCreds.AccessKeyID: testCreds.SecretAccessKey}
 	g, err := New(Config{Keys: keys}, natstest.Connect(t, s))
 	if err != nil {
