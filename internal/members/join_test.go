@@ -3,6 +3,7 @@ package members_test
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,10 +17,13 @@ import (
 // replica is one joined member running until stop.
 type replica struct {
 	m    *members.Members
-	stop func() // ends Run and waits for it
+	stop func()
 }
 
-func join(t *testing.T, js jetstream.JetStream) *replica {
+// join joins a replica and runs it until stop, which leaves the members
+// list (Start) or, with killed, ends Run without leaving, as a replica
+// killed with SIGKILL would.
+func join(t *testing.T, js jetstream.JetStream, killed bool) *replica {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -27,10 +31,18 @@ func join(t *testing.T, js jetstream.JetStream) *replica {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rctx, rcancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); m.Run(rctx) }()
-	r := &replica{m: m, stop: func() { rcancel(); <-done }}
+	r := &replica{m: m}
+	if killed {
+		rctx, rcancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); m.Run(rctx) }()
+		r.stop = func() { rcancel(); <-done }
+	} else {
+		r.stop = m.Start(context.Background())
+	}
+	var once sync.Once
+	stop := r.stop
+	r.stop = func() { once.Do(stop) }
 	t.Cleanup(r.stop)
 	return r
 }
@@ -68,14 +80,13 @@ func TestJoin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, b := join(t, js), join(t, js)
+	a, b := join(t, js, true), join(t, js, false)
 	natstest.Eventually(t, 5*time.Second, 20*time.Millisecond, func() error { return split(a, b) })
 
-	b.stop()
-	b.m.Leave()
+	b.stop() // leaves
 	natstest.Eventually(t, 5*time.Second, 20*time.Millisecond, func() error { return split(a) })
 
-	c := join(t, js)
+	c := join(t, js, true)
 	natstest.Eventually(t, 5*time.Second, 20*time.Millisecond, func() error { return split(a, c) })
 	c.stop() // killed: its key stays until the bucket's TTL
 	natstest.Eventually(t, 5*time.Second, 20*time.Millisecond, func() error { return split(a) })

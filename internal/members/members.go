@@ -84,7 +84,8 @@ func (o *Ownership) Count() int {
 }
 
 // Join writes this replica's key in the bucket (created if missing) and
-// loads the live replicas; Run keeps both current, Leave deletes the key.
+// loads the live replicas; Start (or Run) keeps both current, Leave
+// deletes the key.
 func Join(ctx context.Context, js jetstream.JetStream, cfg Config) (*Members, error) {
 	if cfg.Interval <= 0 {
 		cfg.Interval = time.Second
@@ -165,6 +166,16 @@ func (m *Members) load(ctx context.Context) error {
 			m.apply(e)
 		}
 	}
+}
+
+// Start runs Run until ctx ends or the returned stop is called; stop
+// waits for Run to return, then leaves, so the key is not written again
+// after it is deleted.
+func (m *Members) Start(ctx context.Context) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); m.Run(ctx) }()
+	return func() { cancel(); <-done; m.Leave() }
 }
 
 // Run re-writes this replica's key every interval, follows the others'

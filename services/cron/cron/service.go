@@ -201,10 +201,7 @@ func (s *Service) startLoops(ctx context.Context) ([]func(), error) {
 		return nil, fmt.Errorf("cron: %w", err)
 	}
 	s.members = m
-	mctx, stopMembers := context.WithCancel(ctx)
-	membersDone := make(chan struct{})
-	go func() { defer close(membersDone); m.Run(mctx) }()
-	leave := func() { stopMembers(); <-membersDone; m.Leave() }
+	leave := m.Start(ctx)
 	stopFire, err := s.startFiring(ctx)
 	if err != nil {
 		leave()

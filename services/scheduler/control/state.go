@@ -233,8 +233,7 @@ func (s *Service) startState(ctx context.Context) (*background, error) {
 	}); err != nil {
 		return fail(fmt.Errorf("control: %w", err))
 	}
-	bg.goRun(func() { s.members.Run(bctx) })
-	bg.stops = append(bg.stops, s.members.Leave)
+	bg.stops = append(bg.stops, s.members.Start(bctx))
 	s.cache.members.Store(s.members)
 	hbSynced := make(chan error, 1)
 	bg.goRun(func() { s.hb.run(bctx, s.js, s.log, hbSynced) })
