@@ -146,6 +146,8 @@ func Services() map[string]Perms {
 			ownStream(events.StreamHeartbeats.Name), ownStream(events.StreamAgentReports.Name),
 			ownsEvents(),
 			[]string{"berth.internal.taskdefs.>", "berth.internal.supervisor.>", "berth.internal.registry.>", "berth.internal.logs.>", "berth.internal.metrics.>", "berth.internal.cron.>"},
+			// The replicas' feed of commits (services/scheduler/control).
+			[]string{events.SubjInternal(events.ServiceScheduler, "feed")},
 		), CalloutSubject),
 		events.ServiceSupervisor: service(events.ServiceSupervisor, cat(
 			ownKV(events.BucketServices), ownsEvents(),

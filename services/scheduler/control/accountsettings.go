@@ -2,12 +2,9 @@ package control
 
 import (
 	"context"
-	"errors"
 	"regexp"
 	"slices"
 	"strings"
-
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/berth-project/berth/events"
 	"github.com/berth-project/berth/events/ecsapi"
@@ -150,7 +147,7 @@ func (s *Service) deleteAccountSetting(ctx context.Context, in *ecsapi.DeleteAcc
 		set, err := s.effectiveSetting(ctx, p, in.Name)
 		return &ecsapi.DeleteAccountSettingResponse{Setting: set}, err
 	}
-	if err := s.state.kv.Delete(ctx, key, jetstream.LastRevision(rev)); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+	if err := s.state.del(ctx, key, rev); err != nil {
 		return nil, err
 	}
 	return &ecsapi.DeleteAccountSettingResponse{Setting: &ecsapi.Setting{

@@ -116,7 +116,7 @@ func (s *Service) join(ctx context.Context, token string, data []byte) (*natsaut
 		return nil, err
 	}
 	secret := natsauth.RandomSecret()
-	if _, err := s.state.kv.Put(ctx, agentCredKey(arn.Cluster, arn.ID), mustJSON(agentCred{SHA256: hashSecret(secret)})); err != nil {
+	if err := s.state.put(ctx, agentCredKey(arn.Cluster, arn.ID), agentCred{SHA256: hashSecret(secret)}); err != nil {
 		return nil, fmt.Errorf("store agent credential: %w", err)
 	}
 	s.log.Info("agent joined", "container_instance", ci.ContainerInstanceArn)

@@ -38,8 +38,9 @@ const benchClients = 64
 // report nothing, so the number is placement alone; the instances are
 // large enough never to fill up. conflicts/task is the commits that lost a
 // compare-and-set race, over every replica, per task placed; widened/call
-// the RunTask calls that did not fit on their replica's shards. The
-// garbage collector runs at the binaries' default target (svc.DefaultGC).
+// the RunTask calls that did not fit on their replica's shards; holes-read
+// the holes in the feed of commits that replicas read from the stream
+// (digests late or lost; feed.go). The garbage collector runs at the binaries' default target (svc.DefaultGC).
 //
 //	go test -run '^$' -bench Placement -benchtime 2000x ./services/scheduler/control/
 func BenchmarkPlacement(b *testing.B) {
@@ -100,6 +101,7 @@ func (e *schedEnv) stats() control.Stats {
 		sum.TasksPlaced += st.TasksPlaced
 		sum.Narrowed += st.Narrowed
 		sum.Widened += st.Widened
+		sum.FeedReads += st.FeedReads
 	}
 	return sum
 }
@@ -166,6 +168,7 @@ func runBench(b *testing.B, e *schedEnv, call func(ctx context.Context) (int, er
 	b.ReportMetric(float64(after.Conflicts-before.Conflicts)/float64(placed.Load()), "conflicts/task")
 	b.ReportMetric(float64(after.Commits-before.Commits), "commits")
 	b.ReportMetric(float64(after.Widened-before.Widened)/float64(b.N), "widened/call")
+	b.ReportMetric(float64(after.FeedReads-before.FeedReads), "holes-read")
 	b.ReportMetric(float64(percentile(lat, 50).Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(percentile(lat, 99).Microseconds())/1000, "p99-ms")
 }

@@ -2,6 +2,7 @@ package control
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"slices"
 	"strings"
@@ -18,15 +19,16 @@ import (
 )
 
 // cache is one replica's in-memory copy of the instance and task records of
-// events.BucketECSState, fed by one KV watch, so placement on a thousand
+// events.BucketECSState, loaded by a KV watch and kept current by the feed
+// (feed.go), so placement on a thousand
 // instances reads memory instead of a thousand keys. It may lag the bucket:
 // every commit carries the revisions it was computed from, so a stale entry
 // costs a conflict and a refresh, never a wrong write. Writes this replica
-// commits are applied at once (read-your-writes); the watch later delivers
+// commits are applied at once (read-your-writes); the feed later brings
 // the same revision, which is ignored, since an entry never moves back to
 // an older revision.
 //
-// Instance records watched from the bucket are kept undecoded until read
+// Instance records fed from the bucket are kept undecoded until read
 // (instEntry.raw): with several replicas, most instance writes are the
 // other replicas' placements on their own shards, which this replica's
 // placement does not read. A placement snapshot decodes only the instances
@@ -51,7 +53,7 @@ type clusterCache struct {
 	// counts are the running and pending tasks per instance id, derived
 	// from the task records.
 	counts map[string]*instCounts
-	// rawTasks are watched task records not decoded yet (see putRawTask),
+	// rawTasks are fed task records not decoded yet (see putRawTask),
 	// held back under ownership rawOf.
 	rawTasks map[string]rawTask
 	rawOf    *members.Ownership
@@ -95,7 +97,7 @@ func (n *instCounts) add(t *taskSummary, d int) {
 type instEntry struct {
 	rec *events.InstanceRecord // decoded, at rev
 	rev uint64
-	// raw, when set, is the record at rawRev (> rev), as watched.
+	// raw, when set, is the record at rawRev (> rev), as fed.
 	raw    []byte
 	rawRev uint64
 }
@@ -183,55 +185,27 @@ func (c *cache) cluster(name string) *clusterCache {
 	return cc
 }
 
-// run follows the bucket until ctx ends, re-watching after a failure from
-// the last revision seen. The first load's outcome goes to synced.
-func (c *cache) run(ctx context.Context, kv jetstream.KeyValue, log *slog.Logger, synced chan<- error) {
-	var last uint64
-	first := true
-	for ctx.Err() == nil {
-		opts := []jetstream.WatchOpt{}
-		if last > 0 {
-			opts = append(opts, jetstream.ResumeFromRevision(last+1))
-		}
-		w, err := kv.WatchFiltered(ctx, []string{recordsFilter}, opts...)
-		if err != nil {
-			if first {
-				synced <- err
-				return
+// load fills the cache with every instance and task record of the bucket,
+// with a watch that stops once it has delivered them (the feed keeps the
+// cache current from then on).
+func (c *cache) load(ctx context.Context, kv jetstream.KeyValue, log *slog.Logger) error {
+	w, err := kv.WatchFiltered(ctx, []string{recordsFilter})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = w.Stop() }()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case e, ok := <-w.Updates():
+			if !ok {
+				return errors.New("control: state watch closed while loading")
 			}
-			log.Warn("state watch failed; retrying", "err", err)
-			sleepCtx(ctx, time.Second)
-			continue
-		}
-		if last > 0 {
-			// A resumed watch has no initial values to wait for.
-			first = false
-		}
-		func() {
-			defer func() { _ = w.Stop() }()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case e, ok := <-w.Updates():
-					if !ok {
-						return
-					}
-					if e == nil {
-						if first {
-							first = false
-							synced <- nil
-						}
-						continue
-					}
-					last = max(last, e.Revision())
-					c.apply(e, log)
-				}
+			if e == nil {
+				return nil
 			}
-		}()
-		if ctx.Err() == nil {
-			log.Warn("state watch closed; resuming", "revision", last)
-			sleepCtx(ctx, 100*time.Millisecond)
+			c.apply(e.Key(), e.Revision(), e.Operation() != jetstream.KeyValuePut, e.Value(), log)
 		}
 	}
 }
@@ -252,17 +226,17 @@ func recordKey(key string) bool {
 	return strings.HasPrefix(key, "inst.") || strings.HasPrefix(key, "task.")
 }
 
-// apply folds one watched entry into the cache.
-func (c *cache) apply(e jetstream.KeyValueEntry, log *slog.Logger) {
-	if !recordKey(e.Key()) {
+// apply folds one write of the bucket (key at revision rev: a delete, or
+// the value val) into the cache.
+func (c *cache) apply(key string, rev uint64, deleted bool, val []byte, log *slog.Logger) {
+	if !recordKey(key) {
 		return
 	}
-	kind, cluster, id, ok := splitStateKey(e.Key())
+	kind, cluster, id, ok := splitStateKey(key)
 	if !ok {
 		return
 	}
-	deleted := e.Operation() != jetstream.KeyValuePut
-	if !deleted && c.has(kind, cluster, id, e.Revision()) {
+	if !deleted && c.has(kind, cluster, id, rev) {
 		// This replica's own commit, already cached when it landed: no
 		// need to decode it again.
 		return
@@ -270,32 +244,32 @@ func (c *cache) apply(e jetstream.KeyValueEntry, log *slog.Logger) {
 	switch kind {
 	case "inst":
 		if deleted {
-			c.removeInstance(cluster, id, e.Revision())
+			c.removeInstance(cluster, id, rev)
 			return
 		}
-		if c.putRaw(cluster, id, e.Value(), e.Revision()) {
+		if c.putRaw(cluster, id, val, rev) {
 			return
 		}
 		var rec events.InstanceRecord
-		if err := jsonx.Unmarshal(e.Value(), &rec); err != nil {
-			log.Error("bad instance record", "key", e.Key(), "err", err)
+		if err := jsonx.Unmarshal(val, &rec); err != nil {
+			log.Error("bad instance record", "key", key, "err", err)
 			return
 		}
-		c.putInstance(&rec, e.Revision())
+		c.putInstance(&rec, rev)
 	case "task":
 		if deleted {
-			c.removeTask(cluster, id, e.Revision())
+			c.removeTask(cluster, id, rev)
 			return
 		}
-		if c.putRawTask(cluster, id, e.Value(), e.Revision()) {
+		if c.putRawTask(cluster, id, val, rev) {
 			return
 		}
 		var sum taskSummary
-		if err := jsonx.Unmarshal(e.Value(), &sum); err != nil {
-			log.Error("bad task record", "key", e.Key(), "err", err)
+		if err := jsonx.Unmarshal(val, &sum); err != nil {
+			log.Error("bad task record", "key", key, "err", err)
 			return
 		}
-		c.putTaskSummary(cluster, sum, e.Revision())
+		c.putTaskSummary(cluster, sum, rev)
 	}
 }
 
@@ -334,7 +308,7 @@ func splitStateKey(key string) (kind, cluster, id string, ok bool) {
 }
 
 // putInstance stores rec at rev unless the cache already has a newer one
-// (a watched version at rev, not decoded yet, is replaced by rec).
+// (a fed version at rev, not decoded yet, is replaced by rec).
 func (c *cache) putInstance(rec *events.InstanceRecord, rev uint64) {
 	cc := c.cluster(rec.Cluster)
 	c.mu.Lock()
@@ -346,7 +320,7 @@ func (c *cache) putInstance(rec *events.InstanceRecord, rev uint64) {
 	cc.snap = nil
 }
 
-// putRaw keeps a watched instance record at rev undecoded, and reports
+// putRaw keeps a fed instance record at rev undecoded, and reports
 // whether it did (not for an instance the cache does not hold yet). On
 // this replica's shards the record is often its own write, which its
 // commit is about to cache decoded; elsewhere it is another replica's,

@@ -10,13 +10,13 @@ import (
 	"github.com/berth-project/berth/internal/members"
 )
 
-// rawTask is a watched task record kept undecoded, at its revision.
+// rawTask is a fed task record kept undecoded, at its revision.
 type rawTask struct {
 	raw []byte
 	rev uint64
 }
 
-// putRawTask holds a watched task record back undecoded, and reports
+// putRawTask holds a fed task record back undecoded, and reports
 // whether it did: with several replicas, most task writes are the other
 // replicas' placements on instances outside this replica's shards, whose
 // counts its placement does not read. Such records are decoded (and

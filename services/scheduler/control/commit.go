@@ -237,7 +237,7 @@ func (c *committer) run(ctx context.Context) {
 			continue
 		}
 		if !rebuilt && !next.r.current() {
-			// The watch brought a newer revision of an instance the round
+			// The feed brought a newer revision of an instance the round
 			// writes: it would lose at the server. Build it again, once
 			// (under a steady stream of other replicas' commits a round
 			// might never be current; the server has the last word).

@@ -25,6 +25,7 @@ import (
 	"github.com/berth-project/berth/internal/natsutil"
 	"github.com/berth-project/berth/internal/simagent"
 	"github.com/berth-project/berth/internal/testenv"
+	"github.com/berth-project/berth/services/scheduler/control"
 )
 
 // errorCounter is a slog handler that counts error records, so a test can
@@ -369,6 +370,27 @@ func TestConcurrency_ReplicasNeverOversubscribe(t *testing.T) {
 	e, fleet, tds, errs, _ := concurrencySetup(t, false)
 	lr := runLoad(t, natstest.Connect(t, e.Server), "load", tds, 20, 10, nil)
 	checkLoad(t, e, "load", lr, fleet, errs)
+}
+
+// TestConcurrency_LostDigests: the same load with every feed digest lost,
+// so each replica learns the others' commits (instances registered,
+// tasks placed) only by reading the state stream, up to a second late.
+// A stale cache must cost retries, never a release: a STOPPED report
+// handled by a replica that had not heard of the task's instance yet
+// used to record the task stopped without giving its resources back.
+func TestConcurrency_LostDigests(t *testing.T) {
+	control.SetLoseDigests(true)
+	t.Cleanup(func() { control.SetLoseDigests(false) })
+	e, fleet, tds, errs, _ := concurrencySetup(t, false)
+	lr := runLoad(t, natstest.Connect(t, e.Server), "load", tds, 20, 10, nil)
+	checkLoad(t, e, "load", lr, fleet, errs)
+	var reads int64
+	for _, r := range e.replicas {
+		reads += r.Stats().FeedReads
+	}
+	if reads == 0 {
+		t.Fatal("no replica read a hole in the feed from the stream")
+	}
 }
 
 // TestConcurrency_ReplicaKilled kills -9 one of three replicas, a real

@@ -50,7 +50,7 @@
 // # Placement and the group committer
 //
 // Each replica keeps an in-memory cache of the instance and task records
-// (cache.go), fed by one KV watch, and places on it with the pure
+// (cache.go), kept current by the feed (below), and places on it with the pure
 // scheduler package; the commit's expected revisions make a stale cache
 // safe. On a one-replica file-backed stream JetStream syncs every atomic
 // batch to disk at commit (10-15 ms here, whatever its size), so each
@@ -95,6 +95,24 @@
 // request does not fit in the share (capacity, constraints, memberOf,
 // distinctInstance), the whole cluster is searched with AWS's semantics.
 // Stats reports commits, lost races and widened placements per replica.
+//
+// # The feed
+//
+// A replica loads its cache with one KV watch of the records (recordsFilter)
+// that stops once it has delivered them. From then on every commit is
+// announced by the replica that made it, once, on berth.internal.scheduler.feed:
+// a digest of the stream sequences the commit occupies and the records it
+// wrote (feed.go; several digests for a large commit). Every replica, the
+// writer included, applies the digests in stream order and holds back one
+// that arrives before an earlier one. A hole that stays open for feedGrace
+// (a digest lost, or a replica that died between its commit and its digest;
+// the stream's last sequence, read every second, shows a hole at the end)
+// is read from the state stream with a consumer of its own. So a replica
+// reads one message per commit of any replica, where a watch delivered one
+// per record written: with several replicas on one machine that was most of
+// what a replica added (BENCHMARKS.md). Every write of the bucket goes
+// through stateStore.commit, which announces it, except PutAccountSetting's
+// (a key the caches do not follow; the other replicas read that hole).
 //
 // # Task lifecycle
 //
@@ -158,6 +176,6 @@
 // place that holds the AWS codes and messages of this package; anything
 // else is a ServerException.
 //
-// Lock order: cache.mu, then background.mu (starting a committer); no
-// other code holds two locks.
+// Lock order: feed.mu, then cache.mu (applying a digest); cache.mu, then
+// background.mu (starting a committer); no other code holds two locks.
 package control

@@ -64,7 +64,7 @@ func (s *Service) expireTasks(ctx context.Context, cluster string, now time.Time
 	for _, t := range s.cache.tasks(cluster, func(t *taskEntry) bool {
 		return t.LastStatus == events.TaskStopped && t.StoppedAt != nil && now.Sub(*t.StoppedAt) > s.cfg.TaskRetention
 	}) {
-		err := s.state.kv.Delete(ctx, events.TaskKey(cluster, t.ID), jetstream.LastRevision(t.rev))
+		err := s.state.del(ctx, events.TaskKey(cluster, t.ID), t.rev)
 		if err != nil && !natsutil.IsConflict(err) && ctx.Err() == nil {
 			s.log.Warn("expire task", "task_id", t.ID, "err", err)
 		}
@@ -139,7 +139,7 @@ func (s *Service) expireTokens(ctx context.Context, now time.Time) {
 		}
 	}
 	for _, e := range old {
-		err := s.state.kv.Delete(ctx, e.Key(), jetstream.LastRevision(e.Revision()))
+		err := s.state.del(ctx, e.Key(), e.Revision())
 		if err != nil && !natsutil.IsConflict(err) && !errors.Is(err, jetstream.ErrKeyNotFound) && ctx.Err() == nil {
 			s.log.Warn("expire client token", "key", e.Key(), "err", err)
 		}

@@ -209,7 +209,7 @@ func conflictReason(err error) string {
 
 // refreshInstances re-reads instance records straight from the bucket
 // after a lost commit, so the next decision does not trip on the same
-// stale revision while the watch catches up.
+// stale revision while the feed catches up.
 func (s *Service) refreshInstances(ctx context.Context, cluster string, recs []*events.InstanceRecord) error {
 	ids := make([]string, 0, len(recs))
 	for _, r := range recs {

@@ -221,7 +221,18 @@ func (s *Service) releaseTask(ctx context.Context, cluster, id string, r *events
 		var in scheduler.Instance
 		i := -1
 		if eff.released {
-			if i = rd.index(t.ContainerInstanceID); i >= 0 {
+			i = rd.index(t.ContainerInstanceID)
+			if i < 0 && j.tries < 3 {
+				// The round's snapshot was taken before prepare read the
+				// instance into the cache (this replica had not heard of
+				// it yet): releasing nothing would leave the task's
+				// resources held for good. Run again on a newer snapshot;
+				// an instance still missing after that is gone.
+				j.again = true
+				rd.refresh(t.ContainerInstanceID)
+				return
+			}
+			if i >= 0 {
 				res := scheduler.Resources{CPU: t.Held.CPU, Memory: t.Held.Memory, TCPPorts: t.Held.TCPPorts, UDPPorts: t.Held.UDPPorts}
 				var err error
 				in, err = scheduler.Release(rd.fresh(i), res, t.Group, scheduler.PhasePending)

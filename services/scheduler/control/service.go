@@ -93,9 +93,13 @@ type Service struct {
 
 	// state reads and writes events.BucketECSState; set by Run.
 	state *stateStore
-	// cache mirrors the instance and task records of BucketECSState, fed
-	// by a KV watch; placement reads it, commits make it safe.
+	// cache mirrors the instance and task records of BucketECSState,
+	// loaded by a KV watch and kept current by the feed; placement reads
+	// it, commits make it safe.
 	cache *cache
+	// feed applies every replica's commits to the cache in stream order;
+	// set by Run.
+	feed *feed
 	// hb tracks the agents' last heartbeats.
 	hb *heartbeats
 	// pub publishes the public events; set by Run.

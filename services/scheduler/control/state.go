@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -27,6 +28,10 @@ type stateStore struct {
 	// out publishes, after a commit, the events its writes carry.
 	out *outbox.Publisher
 }
+
+// loseDigests, when set (tests only), drops every feed digest instead of
+// publishing it: the replicas must read what they missed from the stream.
+var loseDigests atomic.Bool
 
 // afterCommit, when set (tests only), runs right after every successful
 // commit, before anything is published: a test stops the process there.
@@ -131,6 +136,7 @@ func (s *stateStore) commit(ctx context.Context, b *batch) ([]uint64, error) {
 	if afterCommit != nil {
 		afterCommit(b.writes)
 	}
+	s.announce(last-uint64(len(b.writes)-1), b.writes)
 	for _, w := range b.writes {
 		if len(w.Header) > 0 && s.out != nil {
 			evs, _ := outbox.Attached(w.Header)
@@ -142,6 +148,37 @@ func (s *stateStore) commit(ctx context.Context, b *batch) ([]uint64, error) {
 		revs[i] = last - uint64(len(revs)-1-i)
 	}
 	return revs, nil
+}
+
+// put writes v at key whatever its revision, as a commit of its own (so
+// that it is announced like every other write).
+func (s *stateStore) put(ctx context.Context, key string, v any) error {
+	b := s.newBatch()
+	b.putAny(key, v)
+	_, err := s.commit(ctx, b)
+	return err
+}
+
+// del deletes key, which must be at revision rev, as a commit of its own.
+func (s *stateStore) del(ctx context.Context, key string, rev uint64) error {
+	b := s.newBatch()
+	b.del(key, rev)
+	_, err := s.commit(ctx, b)
+	return err
+}
+
+// announce publishes the feed digests of a commit whose first write is at
+// sequence first, for every replica's cache (feed.go). A digest that does
+// not go out is not an error here: the replicas read the hole from the
+// stream.
+func (s *stateStore) announce(first uint64, writes []natsutil.KVWrite) {
+	if loseDigests.Load() {
+		return
+	}
+	limit := min(maxDigestBytes, int(s.nc.MaxPayload())/2)
+	for _, d := range encodeDigests(first, writes, limit) {
+		_ = s.nc.Publish(subjFeed, d)
+	}
 }
 
 func mustJSON(v any) []byte {
@@ -222,8 +259,12 @@ func (s *Service) startState(ctx context.Context) (*background, error) {
 		bg.stop()
 		return nil, err
 	}
+	s.feed = &feed{
+		stream: st, bucket: events.BucketECSState.Name, log: s.log, grace: feedGrace,
+		apply: func(e feedEntry) { s.cache.apply(e.key, e.rev, e.del, e.val, s.log) },
+	}
 	synced := make(chan error, 1)
-	bg.goRun(func() { s.cache.run(bctx, kv, s.log, synced) })
+	bg.goRun(func() { s.followState(bctx, synced) })
 	if err := waitSynced(ctx, synced); err != nil {
 		return fail(fmt.Errorf("control: load state: %w", err))
 	}
@@ -262,6 +303,31 @@ func (s *Service) startState(ctx context.Context) (*background, error) {
 	bg.goRun(func() { s.runDetector(bctx) })
 	bg.goRun(func() { s.runJanitor(bctx) })
 	return bg, nil
+}
+
+// followState loads the cache and keeps it current with the feed until ctx
+// ends; the load's outcome goes to synced. The feed hears digests from
+// before the stream's last sequence is read (the subscription is in place
+// first), so every commit after that sequence reaches the cache.
+func (s *Service) followState(ctx context.Context, synced chan<- error) {
+	sub, err := s.feed.subscribe(s.nc)
+	if err != nil {
+		synced <- err
+		return
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	info, err := s.state.stream.Info(ctx)
+	if err != nil {
+		synced <- fmt.Errorf("control: state stream: %w", err)
+		return
+	}
+	if err := s.cache.load(ctx, s.state.kv, s.log); err != nil {
+		synced <- err
+		return
+	}
+	s.feed.start(info.State.LastSeq)
+	synced <- nil
+	s.feed.run(ctx)
 }
 
 func waitSynced(ctx context.Context, synced <-chan error) error {

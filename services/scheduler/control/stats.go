@@ -26,6 +26,10 @@ type Stats struct {
 	// the placement shards it owns.
 	Replicas int
 	Shards   int
+	// FeedReads is the holes in the feed of commits this replica read
+	// from the state stream (a digest lost, or a replica that died between
+	// its commit and its digest; feed.go).
+	FeedReads int64
 }
 
 // Stats returns the replica's placement counters.
@@ -36,5 +40,13 @@ func (s *Service) Stats() Stats {
 		Commits: s.stats.commits.Load(), Conflicts: s.stats.conflicts.Load(), TasksPlaced: s.stats.tasks.Load(),
 		Narrowed: s.stats.narrowed.Load(), Widened: s.stats.widened.Load(),
 		Replicas: o.Live, Shards: shards,
+		FeedReads: s.feedReads(),
 	}
+}
+
+func (s *Service) feedReads() int64 {
+	if s.feed == nil {
+		return 0
+	}
+	return s.feed.fetches.Load()
 }
