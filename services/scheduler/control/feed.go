@@ -2,6 +2,7 @@ package control
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -177,8 +178,9 @@ func followedKey(key string) bool {
 // A hole (a digest lost, or a replica that died between its commit and its
 // digest; the stream's last sequence shows holes at the end) that stays
 // open for feedGrace is read from the stream itself. So each replica reads
-// one message per commit of any replica, not one per record, which is what
-// lets more replicas place more tasks on one machine (BENCHMARKS.md).
+// one message per commit of any replica, not one JetStream delivery per
+// record: on one machine that was most of the CPU a replica added
+// (BENCHMARKS.md, eighth round of issue 16).
 type feed struct {
 	stream jetstream.Stream
 	bucket string
@@ -211,7 +213,7 @@ func (f *feed) offer(d *digest) {
 	if f.started && d.last <= f.applied {
 		return
 	}
-	i, _ := slices.BinarySearchFunc(f.held, d.first, func(h *digest, first uint64) int { return compareU64(h.first, first) })
+	i, _ := slices.BinarySearchFunc(f.held, d.first, func(h *digest, first uint64) int { return cmp.Compare(h.first, first) })
 	f.held = slices.Insert(f.held, i, d)
 	if f.started {
 		f.drainLocked()
@@ -299,16 +301,6 @@ func (f *feed) saw(last uint64) {
 		f.known = last
 		f.noteGapLocked(false)
 	}
-}
-
-func compareU64(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // subscribe hears every replica's digests (before the cache is loaded: they
