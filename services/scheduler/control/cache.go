@@ -20,8 +20,8 @@ import (
 
 // cache is one replica's in-memory copy of the instance and task records of
 // events.BucketECSState, loaded by a KV watch and kept current by the feed
-// (feed.go), so placement on a thousand
-// instances reads memory instead of a thousand keys. It may lag the bucket:
+// (feed.go), so placement on a thousand instances reads memory instead of a
+// thousand keys. It may lag the bucket:
 // every commit carries the revisions it was computed from, so a stale entry
 // costs a conflict and a refresh, never a wrong write. Writes this replica
 // commits are applied at once (read-your-writes); the feed later brings
