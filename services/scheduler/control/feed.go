@@ -69,7 +69,7 @@ func encodeDigests(first uint64, writes []natsutil.KVWrite, limit int) [][]byte 
 		start, n, body = end, 0, nil
 	}
 	for i, w := range writes {
-		if !followedKey(w.Key) {
+		if !recordKey(w.Key) {
 			continue
 		}
 		size := 3*binary.MaxVarintLen64 + len(w.Key) + len(w.Value) + 1
@@ -161,12 +161,6 @@ func (r *digestReader) bytes(n uint64) []byte {
 	v := r.b[:n:n]
 	r.b = r.b[n:]
 	return v
-}
-
-// followedKey reports whether the caches follow key: the instance and task
-// records (inst.<cluster>.<id>, task.<cluster>.<id>).
-func followedKey(key string) bool {
-	return recordKey(key) && strings.Count(key, ".") == 2
 }
 
 // feed keeps the cache current with every write to the state bucket, in the
@@ -394,9 +388,8 @@ func (f *feed) read(ctx context.Context, from, to uint64) ([]feedEntry, error) {
 			if md.Sequence.Stream > to {
 				return out, nil
 			}
-			if key := strings.TrimPrefix(m.Subject(), prefix); followedKey(key) {
-				op := m.Headers().Get("KV-Operation")
-				out = append(out, feedEntry{key: key, rev: md.Sequence.Stream, del: op == "DEL" || op == "PURGE", val: m.Data()})
+			if key := strings.TrimPrefix(m.Subject(), prefix); recordKey(key) {
+				out = append(out, feedEntry{key: key, rev: md.Sequence.Stream, del: kvDeleted(m.Headers()), val: m.Data()})
 			}
 			if md.Sequence.Stream == to {
 				return out, nil

@@ -106,8 +106,7 @@ func (p *publisher) relayEvents(m jetstream.Msg) ([]outbox.Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	switch m.Headers().Get("KV-Operation") {
-	case "DEL", "PURGE":
+	if kvDeleted(m.Headers()) {
 		return evs, nil
 	}
 	if id := m.Headers().Get(eventIDHeader); id != "" && p.out.Seen(id) {

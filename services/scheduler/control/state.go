@@ -59,11 +59,20 @@ func (s *stateStore) last(ctx context.Context, key string) ([]byte, uint64, bool
 	if err != nil {
 		return nil, 0, false, fmt.Errorf("get %s: %w", key, err)
 	}
-	switch m.Header.Get("KV-Operation") {
-	case "DEL", "PURGE":
+	if kvDeleted(m.Header) {
 		return nil, m.Sequence, true, nil
 	}
 	return m.Data, m.Sequence, false, nil
+}
+
+// kvDeleted reports whether a stored message of a KV bucket is a delete or
+// purge marker.
+func kvDeleted(h nats.Header) bool {
+	switch h.Get("KV-Operation") {
+	case "DEL", "PURGE":
+		return true
+	}
+	return false
 }
 
 // batch collects the writes of one atomic commit.
