@@ -57,6 +57,10 @@ type replicaProc struct {
 	logs   *testenv.SafeBuffer
 	env    *testenv.Env
 	exited chan struct{} // closed once the process is gone
+	// cids are the process's own NATS connections: those named after the
+	// service that appeared while it started (the test starts replicas
+	// one at a time).
+	cids []uint64
 	// killedAt is when SIGKILL was sent (zero before).
 	killedAt atomic.Pointer[time.Time]
 }
@@ -86,6 +90,8 @@ func startProcReplica(t testing.TB, env *testenv.Env, bin string) *replicaProc {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	p := &replicaProc{cmd: cmd, logs: &testenv.SafeBuffer{}, env: env, exited: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.logs, p.logs
+	before, err := schedulerConns(env)
+	must(t, err)
 	must(t, cmd.Start())
 	exited := p.exited
 	go func() { _ = cmd.Wait(); close(exited) }()
@@ -104,42 +110,77 @@ func startProcReplica(t testing.TB, env *testenv.Env, bin string) *replicaProc {
 		}
 		return nil
 	})
+	after, err := schedulerConns(env)
+	must(t, err)
+	for cid := range after {
+		if !before[cid] {
+			p.cids = append(p.cids, cid)
+		}
+	}
+	if len(p.cids) == 0 {
+		t.Fatal("the scheduler process serves but the server shows no new connection of it")
+	}
 	return p
 }
 
-// received is how many messages the NATS server has delivered to the
-// process (its connection is named after the service).
-func (p *replicaProc) received() (int64, error) {
-	cz, err := p.env.Server.Connz(&server.ConnzOptions{})
+// schedulerConns is the set of open connections named after the scheduler.
+func schedulerConns(env *testenv.Env) (map[uint64]bool, error) {
+	cz, err := env.Server.Connz(&server.ConnzOptions{Limit: 1 << 16})
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	var n int64
+	cids := map[uint64]bool{}
 	for _, c := range cz.Conns {
 		if c.Name == events.ServiceScheduler {
-			n += c.OutMsgs
+			cids[c.Cid] = true
+		}
+	}
+	return cids, nil
+}
+
+// requests is how many RunTask requests the NATS server has delivered to
+// the process's own connections.
+func (p *replicaProc) requests() (int64, error) {
+	subject := events.SubjAPI(events.APIECS, "RunTask")
+	var n int64
+	for _, cid := range p.cids {
+		cz, err := p.env.Server.Connz(&server.ConnzOptions{CID: cid, SubscriptionsDetail: true})
+		if err != nil {
+			return 0, err
+		}
+		for _, c := range cz.Conns {
+			for _, sub := range c.SubsDetail {
+				if sub.Subject == subject {
+					n += sub.Msgs
+				}
+			}
 		}
 	}
 	return n, nil
 }
 
-// killWhenBusy waits until the server has delivered the process at least
-// ten more messages than base (requests, heartbeats, reports: it is
-// connected and consuming), then sends SIGKILL, records when, and makes
-// sure the process died of it. It may run on any goroutine.
-func (p *replicaProc) killWhenBusy(base int64) error {
+// killWhenBusy waits until the server hands the process a RunTask request
+// (its count grew since the previous look, a millisecond earlier: the
+// request is almost surely still in its hands), then sends SIGKILL,
+// records when, and makes sure the process died of it. It may run on any
+// goroutine.
+func (p *replicaProc) killWhenBusy() error {
+	last, err := p.requests()
+	if err != nil {
+		return err
+	}
 	for deadline := time.Now().Add(30 * time.Second); ; {
-		n, err := p.received()
+		time.Sleep(time.Millisecond) // polling the server's counters
+		n, err := p.requests()
 		if err != nil {
 			return err
 		}
-		if n-base >= 10 {
+		if n > last {
 			break
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("the process received %d messages in 30 s", n-base)
+			return fmt.Errorf("the process received no RunTask request in 30 s (%d before)", n)
 		}
-		time.Sleep(time.Millisecond) // polling the server's counters
 	}
 	now := time.Now()
 	p.killedAt.Store(&now)
@@ -393,56 +434,46 @@ func TestConcurrency_LostDigests(t *testing.T) {
 	}
 }
 
-// TestConcurrency_ReplicaKilled kills -9 one of three replicas, a real
-// process, while twenty clients are calling: the calls it held get no
-// answer and are retried with their clientToken, and nothing is lost or
-// placed twice. The test fails when the kill did not land mid-run with
-// work in flight: at least one call must have got no answer after the kill
-// and been retried.
+// TestConcurrency_ReplicaKilled kills -9 two of three replicas, real
+// processes, one after the other, while twenty clients are calling: the
+// calls each held get no answer and are retried with their clientToken,
+// and nothing is lost or placed twice. Each kill lands the moment the NATS
+// server has handed that process a RunTask request. The test fails when
+// the kills did not land mid-run with work in flight: at least one call
+// must have got no answer after the first kill and been retried.
 func TestConcurrency_ReplicaKilled(t *testing.T) {
 	e, fleet, tds, errs, procs := concurrencySetup(t, true)
 	nc := natstest.Connect(t, e.Server)
-	base, err := procs[0].received()
-	must(t, err)
-	var first, second sync.WaitGroup
-	var killErr, secondErr error
+	var kills sync.WaitGroup
+	var firstErr, secondErr error
 	firstDone := make(chan struct{})
 	lr := runLoad(t, nc, "load", tds, 20, 10, func(lr *loadRun, calls int64) {
 		switch calls {
-		case 60:
-			// A third of the way through, once the process has been
-			// taking requests.
-			first.Go(func() {
+		case 60: // a third of the way through
+			kills.Go(func() {
 				defer close(firstDone)
-				killErr = procs[0].killWhenBusy(base)
+				firstErr = procs[0].killWhenBusy()
 			})
-		case 120:
-			// A kill that held no call tests nothing: kill the other
-			// process too, while the load goes on.
-			second.Go(func() {
+		case 120: // and again, with one replica left
+			kills.Go(func() {
 				<-firstDone
-				if at := procs[0].killedAt.Load(); at != nil && lr.failedSince(*at) == 0 {
-					if now, err := procs[1].received(); err == nil {
-						secondErr = procs[1].killWhenBusy(now - 10)
-					}
-				}
+				secondErr = procs[1].killWhenBusy()
 			})
 		}
 	})
-	first.Wait()
-	second.Wait()
-	must(t, killErr)
+	loadEnded := time.Now()
+	kills.Wait()
+	must(t, firstErr)
 	must(t, secondErr)
+	for i, p := range procs {
+		if at := p.killedAt.Load(); at == nil || !at.Before(loadEnded) {
+			t.Fatalf("process %d was not killed while the load ran", i)
+		}
+	}
 	at := procs[0].killedAt.Load()
-	if at == nil {
-		t.Fatal("the replica was never killed")
-	}
-	if lr.calls.Load() <= 60 {
-		t.Fatalf("only %d calls: the kill was not mid-run", lr.calls.Load())
-	}
 	checkLoad(t, e, "load", lr, fleet, errs)
 	if n := lr.failedSince(*at); n == 0 || lr.retries.Load() == 0 {
-		t.Fatalf("the kill cost no call an answer (%d failed after it, %d retries): it tested nothing", n, lr.retries.Load())
+		t.Fatalf("the kills cost no call an answer (%d failed after them, %d retries): they tested nothing", n, lr.retries.Load())
 	}
-	t.Logf("%d calls got no answer after the kill and were retried", lr.failedSince(*at))
+	t.Logf("%d calls got no answer after the kills and were retried", lr.failedSince(*at))
 }
