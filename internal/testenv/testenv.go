@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
@@ -123,17 +125,37 @@ func (e *Env) WaitFor(t testing.TB, services ...string) {
 	}
 }
 
-// AWSConfig returns an SDK configuration signed with the root key.
+// AWSConfig returns an SDK configuration signed with the root key. Its
+// clients do not retry what Berth answers (a throttle or a 5xx fails the
+// test), only a call whose connection the client itself closed under it,
+// once (see ClientClosedConn).
 func (e *Env) AWSConfig() aws.Config {
 	cfg, err := config.LoadDefaultConfig(context.Background(),
 		config.WithRegion(Region),
 		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(e.Key.AccessKeyID, e.Key.SecretAccessKey, "")),
-		config.WithRetryMaxAttempts(1),
+		config.WithRetryer(func() aws.Retryer {
+			return retry.NewStandard(func(o *retry.StandardOptions) {
+				o.MaxAttempts = 2
+				o.RateLimiter = ratelimit.None
+				o.Retryables = []retry.IsErrorRetryable{retry.IsErrorRetryableFunc(ClientClosedConn)}
+			})
+		}),
 	)
 	if err != nil {
 		panic(err)
 	}
 	return cfg
+}
+
+// ClientClosedConn is whether err is a read or write on a connection the
+// client's own transport had closed (net.ErrClosed, "use of closed network
+// connection"), as the SDK's HTTP client sometimes does under a call it
+// has already got a status for (aws/aws-sdk-go-v2#2737; the SDK's default
+// retryer retries it, aws/aws-sdk-go-v2#2949). One CI run showed it twice,
+// on 200 answers of DescribeTasks and ListTaskDefinitions. Nothing the
+// server sent causes it, so the test clients retry it.
+func ClientClosedConn(err error) aws.Ternary {
+	return aws.BoolTernary(errors.Is(err, net.ErrClosed))
 }
 
 // ECS returns an ECS client for the gateway at endpoint (default: the first).
