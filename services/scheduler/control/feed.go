@@ -51,47 +51,81 @@ const maxDigestBytes = 1 << 20
 
 // encodeDigests returns the digests of a commit whose first write was stored
 // at sequence first: uvarints and raw bytes, no JSON (the values are records
-// in JSON already).
+// in JSON already). A first pass cuts the writes into digests of at most
+// about limit bytes, so each digest is allocated once, at its size (a round
+// can carry a megabyte of records).
 func encodeDigests(first uint64, writes []natsutil.KVWrite, limit int) [][]byte {
-	if len(writes) == 0 {
-		return nil
-	}
-	var out [][]byte
-	var buf []byte
-	start, n := 0, 0
-	var body []byte
-	flush := func(end int) {
-		buf = append(buf[:0], digestVersion)
-		buf = binary.AppendUvarint(buf, first+uint64(start))
-		buf = binary.AppendUvarint(buf, uint64(end-start-1))
-		buf = binary.AppendUvarint(buf, uint64(n))
-		out = append(out, append(slices.Clip(buf), body...))
-		start, n, body = end, 0, nil
-	}
+	type part struct{ start, end, n, size int }
+	var parts []part
+	cur := part{}
 	for i, w := range writes {
 		if !recordKey(w.Key) {
 			continue
 		}
-		size := 3*binary.MaxVarintLen64 + len(w.Key) + len(w.Value) + 1
-		if len(body) > 0 && len(body)+size > limit {
-			flush(i)
+		size := entrySize(i-cur.start, w)
+		if cur.size > 0 && cur.size+size > limit {
+			cur.end = i
+			parts = append(parts, cur)
+			cur = part{start: i}
+			size = entrySize(0, w)
 		}
-		body = binary.AppendUvarint(body, uint64(i-start))
-		del := byte(0)
-		if w.Delete {
-			del = 1
+		cur.size += size
+		cur.n++
+	}
+	if len(writes) == 0 {
+		return nil
+	}
+	cur.end = len(writes)
+	parts = append(parts, cur)
+	out := make([][]byte, 0, len(parts))
+	for _, p := range parts {
+		b := make([]byte, 0, 1+3*binary.MaxVarintLen64+p.size)
+		b = append(b, digestVersion)
+		b = binary.AppendUvarint(b, first+uint64(p.start))
+		b = binary.AppendUvarint(b, uint64(p.end-p.start-1))
+		b = binary.AppendUvarint(b, uint64(p.n))
+		for i := p.start; i < p.end; i++ {
+			if w := writes[i]; recordKey(w.Key) {
+				b = appendEntry(b, i-p.start, w)
+			}
 		}
-		body = append(body, del)
-		body = binary.AppendUvarint(body, uint64(len(w.Key)))
-		body = append(body, w.Key...)
-		if !w.Delete {
-			body = binary.AppendUvarint(body, uint64(len(w.Value)))
-			body = append(body, w.Value...)
-		}
+		out = append(out, b)
+	}
+	return out
+}
+
+// appendEntry appends one write of a digest, at offset off from the
+// digest's first sequence; entrySize is how many bytes that takes.
+func appendEntry(b []byte, off int, w natsutil.KVWrite) []byte {
+	b = binary.AppendUvarint(b, uint64(off))
+	del := byte(0)
+	if w.Delete {
+		del = 1
+	}
+	b = append(b, del)
+	b = binary.AppendUvarint(b, uint64(len(w.Key)))
+	b = append(b, w.Key...)
+	if !w.Delete {
+		b = binary.AppendUvarint(b, uint64(len(w.Value)))
+		b = append(b, w.Value...)
+	}
+	return b
+}
+
+func entrySize(off int, w natsutil.KVWrite) int {
+	n := uvarintLen(uint64(off)) + 1 + uvarintLen(uint64(len(w.Key))) + len(w.Key)
+	if !w.Delete {
+		n += uvarintLen(uint64(len(w.Value))) + len(w.Value)
+	}
+	return n
+}
+
+func uvarintLen(v uint64) int {
+	n := 1
+	for ; v >= 0x80; v >>= 7 {
 		n++
 	}
-	flush(len(writes))
-	return out
+	return n
 }
 
 var errBadDigest = errors.New("control: malformed feed digest")

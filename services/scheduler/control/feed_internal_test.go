@@ -60,6 +60,26 @@ func TestDigest_RoundTrip(t *testing.T) {
 	}
 }
 
+// TestDigest_NoRecords: a commit that writes no followed record (only
+// assignments, say) still gets one digest, with no entries, so the feed
+// knows its sequences are applied.
+func TestDigest_NoRecords(t *testing.T) {
+	chunks := encodeDigests(7, []natsutil.KVWrite{{Key: "asg.c.i1.t1", Value: []byte(`{}`)}, {Key: "tok.c.h", Value: []byte(`{}`)}}, 1<<20)
+	if len(chunks) != 1 {
+		t.Fatalf("%d digests, want 1", len(chunks))
+	}
+	d, err := decodeDigest(chunks[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.first != 7 || d.last != 8 || len(d.entries) != 0 {
+		t.Fatalf("digest %d..%d with %d entries, want 7..8 with none", d.first, d.last, len(d.entries))
+	}
+	if encodeDigests(7, nil, 1<<20) != nil {
+		t.Fatal("a commit of no writes has a digest")
+	}
+}
+
 func TestDigest_Malformed(t *testing.T) {
 	good := encodeDigests(7, []natsutil.KVWrite{{Key: "task.c.t1", Value: []byte(`{"id":"t1"}`)}}, 1<<20)[0]
 	for name, b := range map[string][]byte{
