@@ -153,7 +153,8 @@ func (e *Env) AWSConfig() aws.Config {
 // has already got a status for (aws/aws-sdk-go-v2#2737; the SDK's default
 // retryer retries it, aws/aws-sdk-go-v2#2949). One CI run showed it twice,
 // on 200 answers of DescribeTasks and ListTaskDefinitions. Nothing the
-// server sent causes it, so the test clients retry it.
+// server sent causes it, so the test clients retry it (a mutating call
+// may then apply twice, as under the SDK's default retryer).
 func ClientClosedConn(err error) aws.Ternary {
 	return aws.BoolTernary(errors.Is(err, net.ErrClosed))
 }

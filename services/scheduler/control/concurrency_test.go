@@ -371,9 +371,10 @@ func checkLoad(t testing.TB, e *schedEnv, cluster string, lr *loadRun, fleet *si
 	t.Logf("%d calls (%d retries), %d tasks accepted of %d requested", lr.calls.Load(), lr.retries.Load(), len(lr.accepted), 10*len(lr.byToken))
 }
 
-// concurrencySetup is three replicas (the third a separate process the
-// test can kill -9, when asked), fifty simulated instances in three zones
-// and three task definitions, two with host ports.
+// concurrencySetup is three replicas (when killable, one in the test's
+// process and two separate processes the test can kill -9), fifty
+// simulated instances in three zones and three task definitions, two with
+// host ports.
 func concurrencySetup(t *testing.T, killable bool) (*schedEnv, *simagent.Fleet, []string, *errorCounter, []*replicaProc) {
 	errs := &errorCounter{}
 	cfg := testConfig()
@@ -385,8 +386,8 @@ func concurrencySetup(t *testing.T, killable bool) (*schedEnv, *simagent.Fleet, 
 	var procs []*replicaProc
 	var e *schedEnv
 	if killable {
-		// One in-process replica and two processes: the test kills the
-		// second process only if killing the first cost no call anything.
+		// One in-process replica and two processes, started one at a
+		// time (startProcReplica tells a process's connections by that).
 		e = startSched(t, 1, cfg)
 		procs = append(procs, startProcReplica(t, e.Env, bin), startProcReplica(t, e.Env, bin))
 	} else {
