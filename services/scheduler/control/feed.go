@@ -55,6 +55,9 @@ const maxDigestBytes = 1 << 20
 // about limit bytes, so each digest is allocated once, at its size (a round
 // can carry a megabyte of records).
 func encodeDigests(first uint64, writes []natsutil.KVWrite, limit int) [][]byte {
+	if len(writes) == 0 {
+		return nil
+	}
 	type part struct{ start, end, n, size int }
 	var parts []part
 	cur := part{}
@@ -71,9 +74,6 @@ func encodeDigests(first uint64, writes []natsutil.KVWrite, limit int) [][]byte 
 		}
 		cur.size += size
 		cur.n++
-	}
-	if len(writes) == 0 {
-		return nil
 	}
 	cur.end = len(writes)
 	parts = append(parts, cur)
