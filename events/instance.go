@@ -83,7 +83,11 @@ type InstanceRecord struct {
 	Groups map[string]int `json:"groups,omitempty"`
 
 	// Attributes, sorted by name: the registration's built-in ones
-	// (ecs.os-type, ecs.availability-zone, ...) and custom ones.
+	// (ecs.os-type, ecs.availability-zone, ...) and custom ones. The
+	// scheduler stores the capability attributes that carry no value
+	// (com.amazonaws.ecs.capability.*) apart, as names without that prefix
+	// in a "caps" array next to the record's fields, and puts them back
+	// here when it reads the record.
 	Attributes  []ecsapi.Attribute  `json:"attributes"`
 	VersionInfo *ecsapi.VersionInfo `json:"versionInfo,omitempty"`
 	Tags        []ecsapi.Tag        `json:"tags"`

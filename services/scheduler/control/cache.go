@@ -250,12 +250,12 @@ func (c *cache) apply(key string, rev uint64, deleted bool, val []byte, log *slo
 		if c.putRaw(cluster, id, val, rev) {
 			return
 		}
-		var rec events.InstanceRecord
-		if err := jsonx.Unmarshal(val, &rec); err != nil {
+		rec, err := decodeInstance(val)
+		if err != nil {
 			log.Error("bad instance record", "key", key, "err", err)
 			return
 		}
-		c.putInstance(&rec, rev)
+		c.putInstance(rec, rev)
 	case "task":
 		if deleted {
 			c.removeTask(cluster, id, rev)
@@ -352,12 +352,11 @@ func (c *cache) decodeLocked(cc *clusterCache, id string, e *instEntry) *instEnt
 	if e.raw == nil {
 		return e
 	}
-	var rec events.InstanceRecord
-	if err := jsonx.Unmarshal(e.raw, &rec); err != nil {
+	if rec, err := decodeInstance(e.raw); err != nil {
 		c.log.Error("bad instance record", "container_instance_id", id, "err", err)
 		e = &instEntry{rec: e.rec, rev: e.rev}
 	} else {
-		e = &instEntry{rec: &rec, rev: e.rawRev}
+		e = &instEntry{rec: rec, rev: e.rawRev}
 	}
 	cc.instances[id] = e
 	return e

@@ -30,6 +30,11 @@
 //	tok.<cluster>.<hash of clientToken>    RunTask idempotency: the request's hash and its tasks
 //	set.<principal>.<name>                 events.AccountSettingRecord (the root user's are the account defaults)
 //
+// An instance record is stored with its value-less capability attributes
+// moved to a "caps" list of names without their common prefix
+// (instcodec.go): they are two thirds of a record, and every placement
+// writes its instances again.
+//
 // Task definitions belong to the taskdefs service: RunTask and StartTask
 // resolve them with a request to berth.internal.taskdefs.DescribeTaskDefinition
 // and never read its bucket.

@@ -1,6 +1,9 @@
 package control
 
-import "github.com/berth-project/berth/internal/natsutil"
+import (
+	"github.com/berth-project/berth/events"
+	"github.com/berth-project/berth/internal/natsutil"
+)
 
 // SetAfterCommit sets a hook that runs right after every commit of the
 // state bucket, before its events are published (nil: none). Set it before
@@ -18,3 +21,6 @@ func (s *Service) CachedTask(cluster, id string) (string, bool) {
 	}
 	return "", false
 }
+
+// DecodeInstance decodes a stored instance record (instcodec.go).
+func DecodeInstance(b []byte) (*events.InstanceRecord, error) { return decodeInstance(b) }

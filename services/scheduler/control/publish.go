@@ -136,11 +136,11 @@ func (p *publisher) relayEvents(m jetstream.Msg) ([]outbox.Event, error) {
 		}
 		evs = append(evs, p.taskEvent(&t))
 	case strings.HasPrefix(key, "inst."):
-		var r events.InstanceRecord
-		if err := jsonx.Unmarshal(m.Data(), &r); err != nil {
+		r, err := decodeInstance(m.Data())
+		if err != nil {
 			return evs, fmt.Errorf("decode %s: %w", key, err)
 		}
-		evs = append(evs, p.instanceEvent(&r))
+		evs = append(evs, p.instanceEvent(r))
 	}
 	return evs, nil
 }

@@ -233,9 +233,9 @@ func records(t testing.TB, js jetstream.JetStream, cluster string) (map[string]e
 			break
 		}
 		if strings.HasPrefix(e.Key(), "inst.") {
-			var r events.InstanceRecord
-			must(t, json.Unmarshal(e.Value(), &r))
-			insts[r.ID] = r
+			r, err := control.DecodeInstance(e.Value())
+			must(t, err)
+			insts[r.ID] = *r
 		} else {
 			var r events.TaskRecord
 			must(t, json.Unmarshal(e.Value(), &r))

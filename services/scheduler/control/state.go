@@ -39,7 +39,19 @@ var afterCommit func(writes []natsutil.KVWrite)
 
 // getInstance reads an instance record (nil, 0 when absent).
 func (s *stateStore) getInstance(ctx context.Context, cluster, id string) (*events.InstanceRecord, uint64, error) {
-	return getJSON[events.InstanceRecord](ctx, s.kv, events.InstanceKey(cluster, id))
+	key := events.InstanceKey(cluster, id)
+	e, err := s.kv.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, 0, nil
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("get %s: %w", key, err)
+	}
+	rec, err := decodeInstance(e.Value())
+	if err != nil {
+		return nil, 0, fmt.Errorf("decode %s: %w", key, err)
+	}
+	return rec, e.Revision(), nil
 }
 
 // getTask reads a task record (nil, 0 when absent).
