@@ -231,7 +231,7 @@ func (lr *loadRun) failedSince(t time.Time) int {
 // runLoad sends clients×perClient RunTask calls of count 10 straight over
 // NATS, each with its own clientToken, retrying a call with the same token
 // until it gets an answer.
-func runLoad(t testing.TB, nc *nats.Conn, cluster string, tds []string, clients, perClient int, onCall func(lr *loadRun, calls int64)) *loadRun {
+func runLoad(t testing.TB, nc *nats.Conn, cluster string, tds []string, clients, perClient int, onCall func(calls int64)) *loadRun {
 	t.Helper()
 	lr := &loadRun{accepted: map[string]string{}, byToken: map[string]int{}, attempts: map[string][]string{}}
 	strategies := [][]ecsapi.PlacementStrategy{
@@ -258,7 +258,7 @@ func runLoad(t testing.TB, nc *nats.Conn, cluster string, tds []string, clients,
 				var out ecsapi.RunTaskResponse
 				for attempt := 0; ; attempt++ {
 					if n := lr.calls.Add(1); onCall != nil {
-						onCall(lr, n)
+						onCall(n)
 					}
 					start := time.Now()
 					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -448,7 +448,7 @@ func TestConcurrency_ReplicaKilled(t *testing.T) {
 	var kills sync.WaitGroup
 	var firstErr, secondErr error
 	firstDone := make(chan struct{})
-	lr := runLoad(t, nc, "load", tds, 20, 10, func(lr *loadRun, calls int64) {
+	lr := runLoad(t, nc, "load", tds, 20, 10, func(calls int64) {
 		switch calls {
 		case 60: // a third of the way through
 			kills.Go(func() {

@@ -145,7 +145,7 @@ func (s *Service) tryRegister(ctx context.Context, c *events.ClusterRecord, in *
 	}
 	next.Version++
 	next.UpdatedAt = now
-	i := b.put(events.InstanceKey(c.Name, id), instanceValue(next), rev)
+	i := b.putInstance(c.Name, id, next, rev)
 	s.pub.carryInstance(b, i, cur)
 	revs, err := s.state.commit(ctx, b)
 	if natsutil.IsConflict(err) {

@@ -26,26 +26,29 @@ type storedInstance struct {
 
 // instanceValue is what a batch stores for r (see storedInstance).
 func instanceValue(r *events.InstanceRecord) storedInstance {
-	n := 0
+	var caps []string
 	for _, a := range r.Attributes {
-		if a.Value == "" && strings.HasPrefix(a.Name, capabilityPrefix) {
-			n++
+		if storedAsCap(a) {
+			caps = append(caps, a.Name[len(capabilityPrefix):])
 		}
 	}
-	if n == 0 {
+	if caps == nil {
 		return storedInstance{InstanceRecord: r}
 	}
 	cp := *r
-	cp.Attributes = make([]ecsapi.Attribute, 0, len(r.Attributes)-n)
-	caps := make([]string, 0, n)
+	cp.Attributes = make([]ecsapi.Attribute, 0, len(r.Attributes)-len(caps))
 	for _, a := range r.Attributes {
-		if a.Value == "" && strings.HasPrefix(a.Name, capabilityPrefix) {
-			caps = append(caps, a.Name[len(capabilityPrefix):])
-		} else {
+		if !storedAsCap(a) {
 			cp.Attributes = append(cp.Attributes, a)
 		}
 	}
 	return storedInstance{InstanceRecord: &cp, Caps: caps}
+}
+
+// storedAsCap reports whether a is stored in caps: a capability attribute
+// without a value.
+func storedAsCap(a ecsapi.Attribute) bool {
+	return a.Value == "" && strings.HasPrefix(a.Name, capabilityPrefix)
 }
 
 // decodeInstance decodes a stored instance record, its capability

@@ -36,7 +36,7 @@ func (s *Service) updateInstance(ctx context.Context, cluster, id string, fn fun
 		}
 		next.UpdatedAt = s.cfg.Now().UTC()
 		b := s.state.newBatch()
-		s.pub.carryInstance(b, b.put(events.InstanceKey(cluster, id), instanceValue(next), rev), cur)
+		s.pub.carryInstance(b, b.putInstance(cluster, id, next, rev), cur)
 		revs, err := s.state.commit(ctx, b)
 		if natsutil.IsConflict(err) {
 			continue

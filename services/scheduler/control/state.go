@@ -39,19 +39,7 @@ var afterCommit func(writes []natsutil.KVWrite)
 
 // getInstance reads an instance record (nil, 0 when absent).
 func (s *stateStore) getInstance(ctx context.Context, cluster, id string) (*events.InstanceRecord, uint64, error) {
-	key := events.InstanceKey(cluster, id)
-	e, err := s.kv.Get(ctx, key)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return nil, 0, nil
-	}
-	if err != nil {
-		return nil, 0, fmt.Errorf("get %s: %w", key, err)
-	}
-	rec, err := decodeInstance(e.Value())
-	if err != nil {
-		return nil, 0, fmt.Errorf("decode %s: %w", key, err)
-	}
-	return rec, e.Revision(), nil
+	return getDecoded(ctx, s.kv, events.InstanceKey(cluster, id), decodeInstance)
 }
 
 // getTask reads a task record (nil, 0 when absent).
@@ -99,6 +87,12 @@ func (s *stateStore) newBatch() *batch { return &batch{bucket: s.bucket} }
 // must not exist). It returns the write's index.
 func (b *batch) put(key string, v any, rev uint64) int {
 	return b.add(natsutil.KVWrite{Bucket: b.bucket, Key: key, Value: mustJSON(v), Revision: rev})
+}
+
+// putInstance adds a write of the instance record r at the instance's key,
+// in its stored form (instcodec.go), if the key is still at rev.
+func (b *batch) putInstance(cluster, id string, r *events.InstanceRecord, rev uint64) int {
+	return b.put(events.InstanceKey(cluster, id), instanceValue(r), rev)
 }
 
 // putAny adds a write of v at key whatever its revision. Only for keys that

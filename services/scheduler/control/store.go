@@ -22,6 +22,14 @@ var errTooMuchContention = errors.New("control: key kept changing; giving up")
 // getJSON reads key and decodes it into a new T. It returns nil and revision
 // 0 when the key does not exist (or was deleted).
 func getJSON[T any](ctx context.Context, kv jetstream.KeyValue, key string) (*T, uint64, error) {
+	return getDecoded(ctx, kv, key, func(b []byte) (*T, error) {
+		v := new(T)
+		return v, jsonx.Unmarshal(b, v)
+	})
+}
+
+// getDecoded reads key and decodes it with decode, like getJSON.
+func getDecoded[T any](ctx context.Context, kv jetstream.KeyValue, key string, decode func([]byte) (*T, error)) (*T, uint64, error) {
 	e, err := kv.Get(ctx, key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return nil, 0, nil
@@ -29,8 +37,8 @@ func getJSON[T any](ctx context.Context, kv jetstream.KeyValue, key string) (*T,
 	if err != nil {
 		return nil, 0, fmt.Errorf("get %s: %w", key, err)
 	}
-	v := new(T)
-	if err := jsonx.Unmarshal(e.Value(), v); err != nil {
+	v, err := decode(e.Value())
+	if err != nil {
 		return nil, 0, fmt.Errorf("decode %s: %w", key, err)
 	}
 	return v, e.Revision(), nil

@@ -334,7 +334,7 @@ func (t instanceTagger) modify(ctx context.Context, r events.ECSResource, fn fun
 		next := cloneInstance(cur)
 		next.Tags = tags
 		b := t.s.state.newBatch()
-		b.put(events.InstanceKey(r.Cluster, r.ID), instanceValue(next), rev)
+		b.putInstance(r.Cluster, r.ID, next, rev)
 		revs, err := t.s.state.commit(ctx, b)
 		if natsutil.IsConflict(err) {
 			continue
