@@ -28,6 +28,11 @@ func SubjInternal(service, verb string) string {
 	return "berth.internal." + service + "." + verb
 }
 
+// SubjEventsStored is where the replicas of a service that publishes
+// events tell one another the ids of the events they saw stored
+// (internal/outbox): berth.internal.<service>.EventsStored.
+func SubjEventsStored(service string) string { return SubjInternal(service, "EventsStored") }
+
 // Public event subjects, all captured by the EVENTS stream.
 const (
 	// SubjEventsAll matches every public event: events.>

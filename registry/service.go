@@ -321,7 +321,7 @@ func (s *Service) open(ctx context.Context) error {
 		s.cfg.MaxManifestSize = room
 	}
 	s.st = &store{nc: s.nc, js: s.js, kv: kv, kvStream: kvStream, obs: obs, objStream: objStream, partSize: s.cfg.PartSize, chunkSize: chunk, cache: newPartCache(s.cfg.BlobCacheSize), log: s.log,
-		out: outbox.New(outbox.Config{JS: s.js, Log: s.log, Follow: []string{events.SubjECREventsAll}})}
+		out: outbox.New(outbox.Config{JS: s.js, Log: s.log, Share: events.SubjEventsStored(events.ServiceRegistry)})}
 	s.st.readers = openReadConns(s.nc, s.cfg.ReadConns, s.log)
 	return nil
 }

@@ -146,8 +146,9 @@ func Services() map[string]Perms {
 			ownStream(events.StreamHeartbeats.Name), ownStream(events.StreamAgentReports.Name),
 			ownsEvents(),
 			[]string{"berth.internal.taskdefs.>", "berth.internal.supervisor.>", "berth.internal.registry.>", "berth.internal.logs.>", "berth.internal.metrics.>", "berth.internal.cron.>"},
-			// The replicas' feed of commits (services/scheduler/control).
-			[]string{events.SubjInternal(events.ServiceScheduler, "feed")},
+			// The replicas' feed of commits (services/scheduler/control)
+			// and the ids of the events they stored (internal/outbox).
+			[]string{events.SubjInternal(events.ServiceScheduler, "feed"), events.SubjEventsStored(events.ServiceScheduler)},
 		), CalloutSubject),
 		events.ServiceSupervisor: service(events.ServiceSupervisor, cat(
 			ownKV(events.BucketServices), ownsEvents(),
@@ -161,6 +162,7 @@ func Services() map[string]Perms {
 		events.ServiceRegistry: service(events.ServiceRegistry, cat(
 			ownKV(events.BucketRegistry), ownObjects(events.ObjectStoreBlobs),
 			readKV(events.BucketAccessKeys), ensureStream(kvStream(events.BucketAccessKeys)), ownsEvents(),
+			[]string{events.SubjEventsStored(events.ServiceRegistry)},
 		)),
 		events.ServiceLogs: service(events.ServiceLogs, cat(
 			ownKV(events.BucketLogs), ownStream(events.StreamLogs.Name, events.SubjLogsAll),

@@ -33,8 +33,10 @@
 // subscribers of the subject see no second copy. The fast path also looks
 // first for an event older than half the window (a repeated announcement
 // of an old change). Each Publisher remembers the ids it saw stored (a
-// bounded set), so the relay of the replica that published a change
-// skips it without a look-up. Two copies can still reach plain (core NATS)
+// bounded set), and tells the service's other replicas after each publish
+// in one core NATS message of their hashes (Config.Share, share.go), so
+// the relay skips a change any live replica published without a look-up.
+// Two copies can still reach plain (core NATS)
 // subscribers when a relay's look-up races a fast path later than Grace;
 // the stream stores one.
 //

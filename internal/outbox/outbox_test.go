@@ -42,7 +42,13 @@ func newEnv(t *testing.T, window time.Duration) *env {
 }
 
 func (e *env) publisher(t *testing.T) *outbox.Publisher {
-	p := outbox.New(outbox.Config{JS: e.js, Window: e.window})
+	return e.publisherWith(t, outbox.Config{})
+}
+
+// publisherWith starts a Publisher with cfg on the env's stream.
+func (e *env) publisherWith(t *testing.T, cfg outbox.Config) *outbox.Publisher {
+	cfg.JS, cfg.Window = e.js, e.window
+	p := outbox.New(cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	p.Start(ctx)
 	t.Cleanup(func() { cancel(); p.Wait() })
@@ -77,6 +83,24 @@ func (e *env) count(t *testing.T, subject string) []string {
 		}
 		ids = append(ids, m.Header.Get(jetstream.MsgIDHeader))
 		seq = m.Sequence + 1
+	}
+}
+
+// lookUps counts the stream message reads (the look-ups of Stored) from
+// now on; the returned function gives the count so far.
+func (e *env) lookUps(t *testing.T) func() int {
+	t.Helper()
+	// A synchronous subscription queues what it receives before the
+	// flush's answer, so a flush makes the count complete.
+	sub, err := e.nc.SubscribeSync("$JS.API.STREAM.MSG.GET.>")
+	must(t, err)
+	must(t, e.nc.Flush())
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	return func() int {
+		must(t, e.nc.Flush())
+		n, _, err := sub.Pending()
+		must(t, err)
+		return n
 	}
 }
 
@@ -307,4 +331,89 @@ func TestEnsure_NoSecondCopyForSubscribers(t *testing.T) {
 	if ids := e.count(t, missing.Subject); len(ids) != 1 {
 		t.Fatalf("stored %v", ids)
 	}
+}
+
+// Replicas sharing Config.Share: what one published counts as seen by the
+// others, so their relay acknowledges its write without a look-up. A
+// Publisher that does not listen looks the event up.
+func TestShare_OtherReplicasSkipLookUps(t *testing.T) {
+	e := newEnv(t, 2*time.Minute)
+	const share = "berth.internal.test.EventsStored"
+	a := e.publisherWith(t, outbox.Config{Share: share})
+	b := e.publisherWith(t, outbox.Config{Share: share})
+	alone := e.publisher(t)
+	// b listens once its Run subscribed: publish until it hears one.
+	heard := hearing(t, a, b, "warm")
+	if alone.Seen(heard) {
+		t.Fatal("a Publisher without Share saw another's event")
+	}
+
+	lookups := e.lookUps(t)
+	// The relay's consumer exists before the writes (it never replays).
+	r0, err := a.Relay(t.Context(), outbox.RelayConfig{Bucket: "things", HeadersOnly: true})
+	must(t, err)
+	r0.Stop()
+	// relayed commits a write with an event a publishes, has p's relay
+	// take it, and returns the look-ups made meanwhile.
+	relayed := func(p *outbox.Publisher, key string) int {
+		t.Helper()
+		ev := event(key, 1, time.Now())
+		e.commit(t, key, ev)
+		must(t, a.Publish(t.Context(), ev))
+		if p == b {
+			natstest.Eventually(t, 10*time.Second, 5*time.Millisecond, func() error {
+				if !b.Seen(ev.MsgID) {
+					return fmt.Errorf("b has not heard of %s", ev.MsgID)
+				}
+				return nil
+			})
+		}
+		before := lookups()
+		r, err := p.Relay(t.Context(), outbox.RelayConfig{Bucket: "things", HeadersOnly: true, Grace: time.Millisecond})
+		must(t, err)
+		e.waitRelayed(t)
+		r.Stop()
+		n := lookups() - before
+		if ids := e.count(t, ev.Subject); len(ids) != 1 {
+			t.Fatalf("stored %v, want one copy", ids)
+		}
+		return n
+	}
+	if n := relayed(b, "shared"); n != 0 {
+		t.Fatalf("b's relay looked up %d events another replica had shared", n)
+	}
+	if n := relayed(alone, "unshared"); n == 0 {
+		t.Fatal("the relay of a Publisher that does not listen looked nothing up")
+	}
+}
+
+// Share messages that are not a whole number of hashes are ignored.
+func TestShare_MalformedIgnored(t *testing.T) {
+	e := newEnv(t, 2*time.Minute)
+	const share = "berth.internal.test.EventsStored"
+	p := e.publisherWith(t, outbox.Config{Share: share})
+	must(t, e.nc.Publish(share, []byte("1234567")))
+	// Heard once a well-formed message from another sender arrives.
+	hearing(t, e.publisherWith(t, outbox.Config{Share: share}), p, "after")
+}
+
+// hearing publishes events from a until b has heard of one of them (b
+// listens once its Run subscribed), and returns that event's id.
+func hearing(t *testing.T, a, b *outbox.Publisher, name string) string {
+	t.Helper()
+	var sent []string
+	var heard string
+	natstest.Eventually(t, 10*time.Second, 20*time.Millisecond, func() error {
+		for _, id := range sent {
+			if b.Seen(id) {
+				heard = id
+				return nil
+			}
+		}
+		ev := event(name, len(sent)+1, time.Now())
+		must(t, a.Publish(t.Context(), ev))
+		sent = append(sent, ev.MsgID)
+		return fmt.Errorf("no event of %d heard", len(sent))
+	})
+	return heard
 }

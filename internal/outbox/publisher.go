@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
 
 	"github.com/berth-project/berth/events"
 	"github.com/berth-project/berth/internal/jsonx"
@@ -28,19 +28,22 @@ type Config struct {
 	Remember int
 	// Grace is how long Later waits before it publishes (default 1 s).
 	Grace time.Duration
-	// Follow are the event subjects whose stored ids Run follows (headers
-	// only, from its start), so that what other replicas published counts
-	// as seen without a look-up: the service's own subjects.
-	Follow []string
-	Log    *slog.Logger
+	// Share is a core NATS subject on which the replicas of one service
+	// tell one another the ids they saw stored: after each Publish or
+	// Ensure, one message with the ids' hashes (share.go). Run listens, so
+	// that what another replica published counts as seen and its relay
+	// skips it without a look-up. A message lost costs look-ups only.
+	Share string
+	Log   *slog.Logger
 }
 
 // Publisher publishes events with their Nats-Msg-Id, at most once per id
 // as far as it can tell (see the package comment).
 type Publisher struct {
-	cfg  Config
-	nc   *nats.Conn
-	seed maphash.Seed
+	cfg Config
+	nc  *nats.Conn
+	// sender tells this Publisher's Share messages from the others'.
+	sender string
 
 	mu   sync.Mutex
 	seen map[uint64]struct{}
@@ -74,12 +77,12 @@ func New(cfg Config) *Publisher {
 		cfg.Grace = time.Second
 	}
 	return &Publisher{
-		cfg:   cfg,
-		nc:    cfg.JS.Conn(),
-		seed:  maphash.MakeSeed(),
-		seen:  make(map[uint64]struct{}, cfg.Remember),
-		ring:  make([]uint64, cfg.Remember),
-		later: make(chan laterEvent, 1<<16),
+		cfg:    cfg,
+		nc:     cfg.JS.Conn(),
+		sender: nuid.Next(),
+		seen:   make(map[uint64]struct{}, cfg.Remember),
+		ring:   make([]uint64, cfg.Remember),
+		later:  make(chan laterEvent, 1<<16),
 	}
 }
 
@@ -92,12 +95,12 @@ func (p *Publisher) Start(ctx context.Context) {
 	}()
 }
 
-// Run follows the stored event ids (Config.Follow) and publishes what
-// Later queues until ctx ends.
+// Run listens to the ids other replicas saw stored (Config.Share) and
+// publishes what Later queues until ctx ends.
 func (p *Publisher) Run(ctx context.Context) {
-	if len(p.cfg.Follow) > 0 {
-		if stop, err := p.follow(ctx); err != nil {
-			p.cfg.Log.Warn("follow stored events; relying on look-ups", "err", err)
+	if p.cfg.Share != "" {
+		if stop, err := p.listen(); err != nil {
+			p.cfg.Log.Warn("listen to stored event ids; relying on look-ups", "err", err)
 		} else {
 			defer stop()
 		}
@@ -162,6 +165,7 @@ func (p *Publisher) publish(ctx context.Context, lookup bool, evs []Event) error
 		f  jetstream.PubAckFuture
 	}
 	futures := make([]pending, 0, len(evs))
+	var found []uint64 // hashes of the events found stored by a look-up
 	var firstErr error
 	keep := func(err error) {
 		if firstErr == nil {
@@ -173,7 +177,7 @@ func (p *Publisher) publish(ctx context.Context, lookup bool, evs []Event) error
 			continue
 		}
 		if lookup || p.old(ev) {
-			found, err := p.Stored(ctx, ev)
+			ok, err := p.Stored(ctx, ev)
 			if err != nil && ctx.Err() != nil {
 				return ctx.Err()
 			}
@@ -181,8 +185,8 @@ func (p *Publisher) publish(ctx context.Context, lookup bool, evs []Event) error
 				// Publish anyway: a second copy beats a lost event.
 				p.cfg.Log.Warn("look for an event", "subject", ev.Subject, "msg_id", ev.MsgID, "err", err)
 			}
-			if found {
-				p.mark(ev.MsgID)
+			if ok {
+				found = append(found, p.mark(ev.MsgID))
 				continue
 			}
 		}
@@ -194,16 +198,20 @@ func (p *Publisher) publish(ctx context.Context, lookup bool, evs []Event) error
 		}
 		futures = append(futures, pending{ev, f})
 	}
+	stored := make([]uint64, 0, len(futures)+len(found))
+	stored = append(stored, found...)
 	for _, pf := range futures {
 		select {
 		case <-pf.f.Ok():
-			p.mark(pf.ev.MsgID)
+			stored = append(stored, p.mark(pf.ev.MsgID))
 		case err := <-pf.f.Err():
 			keep(fmt.Errorf("publish %s: %w", pf.ev.Subject, err))
 		case <-ctx.Done():
+			p.share(stored)
 			return ctx.Err()
 		}
 	}
+	p.share(stored)
 	return firstErr
 }
 
@@ -213,19 +221,26 @@ func (p *Publisher) old(ev Event) bool {
 	return time.Since(ev.At) > p.cfg.Window/2
 }
 
-// Seen reports whether msgID was seen stored by this Publisher.
+// Seen reports whether msgID was seen stored by this Publisher or, as far
+// as it heard (Config.Share), by another replica.
 func (p *Publisher) Seen(msgID string) bool {
-	h := maphash.String(p.seed, msgID)
+	h := idHash(msgID)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	_, ok := p.seen[h]
 	return ok
 }
 
-func (p *Publisher) mark(msgID string) {
-	h := maphash.String(p.seed, msgID)
+// mark remembers msgID as stored and returns its hash.
+func (p *Publisher) mark(msgID string) uint64 {
+	h := idHash(msgID)
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.markLocked(h)
+	return h
+}
+
+func (p *Publisher) markLocked(h uint64) {
 	if _, ok := p.seen[h]; ok {
 		return
 	}
@@ -327,26 +342,4 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	case <-t.C:
 		return true
 	}
-}
-
-// follow marks as seen the id of every event stored on Config.Follow from
-// now on, with an ordered consumer that receives headers only.
-func (p *Publisher) follow(ctx context.Context) (func(), error) {
-	cons, err := p.cfg.JS.OrderedConsumer(ctx, p.cfg.Stream, jetstream.OrderedConsumerConfig{
-		FilterSubjects: p.cfg.Follow,
-		DeliverPolicy:  jetstream.DeliverNewPolicy,
-		HeadersOnly:    true,
-	})
-	if err != nil {
-		return nil, err
-	}
-	cc, err := cons.Consume(func(m jetstream.Msg) {
-		if id := m.Headers().Get(jetstream.MsgIDHeader); id != "" {
-			p.mark(id)
-		}
-	})
-	if err != nil {
-		return nil, err
-	}
-	return cc.Stop, nil
 }

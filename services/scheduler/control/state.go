@@ -263,7 +263,7 @@ func (s *Service) startState(ctx context.Context) (*background, error) {
 			return nil, err
 		}
 	}
-	out := outbox.New(outbox.Config{JS: s.js, Log: s.log, Follow: []string{events.SubjECSEventsAll}})
+	out := outbox.New(outbox.Config{JS: s.js, Log: s.log, Share: events.SubjEventsStored(events.ServiceScheduler)})
 	s.state = &stateStore{nc: s.nc, kv: kv, stream: st, bucket: events.BucketECSState.Name, out: out}
 	s.pub = &publisher{out: out, region: s.cfg.Region, account: s.cfg.Account, log: s.log, counts: s.cache.taskCounts}
 
