@@ -29,7 +29,8 @@ import (
 // an older revision.
 //
 // Instance records fed from the bucket are kept undecoded until read
-// (instEntry.raw): with several replicas, most instance writes are the
+// (instEntry.raw, and the placement deltas the feed announces on top of
+// them, instdelta.go): with several replicas, most instance writes are the
 // other replicas' placements on their own shards, which this replica's
 // placement does not read. A placement snapshot decodes only the instances
 // of this replica's shards and keeps the last decoded version of the
@@ -97,13 +98,18 @@ func (n *instCounts) add(t *taskSummary, d int) {
 type instEntry struct {
 	rec *events.InstanceRecord // decoded, at rev
 	rev uint64
-	// raw, when set, is the record at rawRev (> rev), as fed.
+	// The newer version at rawRev (> rev), when there is one: raw, the
+	// record as fed, or rec (or raw when set) with delta applied.
 	raw    []byte
+	delta  *instanceDelta
 	rawRev uint64
 }
 
 // newest is the latest revision the entry knows of.
 func (e *instEntry) newest() uint64 { return max(e.rev, e.rawRev) }
+
+// pending reports whether the entry holds a newer version not decoded yet.
+func (e *instEntry) pending() bool { return e.raw != nil || e.delta != nil }
 
 // taskEntry is the part of a task record that listing, counting and the
 // janitor need, with its KV revision.
@@ -205,7 +211,7 @@ func (c *cache) load(ctx context.Context, kv jetstream.KeyValue, log *slog.Logge
 			if e == nil {
 				return nil
 			}
-			c.apply(e.Key(), e.Revision(), e.Operation() != jetstream.KeyValuePut, e.Value(), log)
+			c.apply(feedEntry{key: e.Key(), rev: e.Revision(), del: e.Operation() != jetstream.KeyValuePut, val: e.Value()}, log)
 		}
 	}
 }
@@ -226,51 +232,59 @@ func recordKey(key string) bool {
 	return strings.HasPrefix(key, "inst.") || strings.HasPrefix(key, "task.")
 }
 
-// apply folds one write of the bucket (key at revision rev: a delete, or
-// the value val) into the cache.
-func (c *cache) apply(key string, rev uint64, deleted bool, val []byte, log *slog.Logger) {
-	if !recordKey(key) {
-		return
+// apply folds one write of the bucket (a delete, a value or a placement
+// delta) into the cache. It returns false only for a delta whose base the
+// cache does not hold: the caller reads the record instead.
+func (c *cache) apply(e feedEntry, log *slog.Logger) bool {
+	if !recordKey(e.key) {
+		return true
 	}
-	kind, cluster, id, ok := splitStateKey(key)
+	kind, cluster, id, ok := splitStateKey(e.key)
 	if !ok {
-		return
+		return true
 	}
-	if !deleted && c.has(kind, cluster, id, rev) {
+	if !e.del && c.has(kind, cluster, id, e.rev) {
 		// This replica's own commit, already cached when it landed: no
 		// need to decode it again.
-		return
+		return true
 	}
 	switch kind {
 	case "inst":
-		if deleted {
-			c.removeInstance(cluster, id, rev)
-			return
+		switch {
+		case e.del:
+			c.removeInstance(cluster, id, e.rev)
+		case e.delta != nil:
+			d, err := decodeDelta(e.delta)
+			if err != nil {
+				log.Error("bad instance delta", "key", e.key, "err", err)
+				return false
+			}
+			return c.putDelta(cluster, id, d, e.rev)
+		case c.putRaw(cluster, id, e.val, e.rev):
+		default:
+			rec, err := decodeInstance(e.val)
+			if err != nil {
+				log.Error("bad instance record", "key", e.key, "err", err)
+				return true
+			}
+			c.putInstance(rec, e.rev)
 		}
-		if c.putRaw(cluster, id, val, rev) {
-			return
-		}
-		rec, err := decodeInstance(val)
-		if err != nil {
-			log.Error("bad instance record", "key", key, "err", err)
-			return
-		}
-		c.putInstance(rec, rev)
 	case "task":
-		if deleted {
-			c.removeTask(cluster, id, rev)
-			return
+		if e.del {
+			c.removeTask(cluster, id, e.rev)
+			return true
 		}
-		if c.putRawTask(cluster, id, val, rev) {
-			return
+		if c.putRawTask(cluster, id, e.val, e.rev) {
+			return true
 		}
 		var sum taskSummary
-		if err := jsonx.Unmarshal(val, &sum); err != nil {
-			log.Error("bad task record", "key", key, "err", err)
-			return
+		if err := jsonx.Unmarshal(e.val, &sum); err != nil {
+			log.Error("bad task record", "key", e.key, "err", err)
+			return true
 		}
-		c.putTaskSummary(cluster, sum, rev)
+		c.putTaskSummary(cluster, sum, e.rev)
 	}
+	return true
 }
 
 // has reports whether the cache already holds the record of kind at rev
@@ -345,19 +359,57 @@ func (c *cache) putRaw(cluster, id string, raw []byte, rev uint64) bool {
 	return true
 }
 
+// putDelta keeps a fed placement delta at rev on top of the version it
+// was made from, and reports whether the cache holds that version (a
+// delta at a revision the cache has reached already counts as held).
+// On this replica's shards the delta is applied at once; elsewhere it
+// waits until read, like a raw record (putRaw), so that the placement
+// snapshot outlives the other replicas' placements.
+func (c *cache) putDelta(cluster, id string, d *instanceDelta, rev uint64) bool {
+	o := c.ownership()
+	owned := o.OwnsKey(id)
+	cc := c.cluster(cluster)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cur := cc.instances[id]
+	switch {
+	case cur != nil && cur.newest() >= rev:
+		return true
+	case cur == nil || cur.newest() != d.Base:
+		return false
+	case owned && !cur.pending():
+		cc.instances[id] = &instEntry{rec: d.apply(cur.rec), rev: rev}
+	default:
+		// A later delta replaces every field of an earlier one.
+		cc.instances[id] = &instEntry{rec: cur.rec, rev: cur.rev, raw: cur.raw, delta: d, rawRev: rev}
+	}
+	if owned || (cc.snap != nil && cc.snap.fresh) {
+		cc.snap = nil
+	}
+	return true
+}
+
 // decodeLocked returns the entry of id with its newest version decoded.
 // A record that does not decode is logged and its older version kept.
 // Lock held for writing.
 func (c *cache) decodeLocked(cc *clusterCache, id string, e *instEntry) *instEntry {
-	if e.raw == nil {
+	if !e.pending() {
 		return e
 	}
-	if rec, err := decodeInstance(e.raw); err != nil {
-		c.log.Error("bad instance record", "container_instance_id", id, "err", err)
-		e = &instEntry{rec: e.rec, rev: e.rev}
-	} else {
-		e = &instEntry{rec: rec, rev: e.rawRev}
+	rec := e.rec
+	if e.raw != nil {
+		var err error
+		if rec, err = decodeInstance(e.raw); err != nil {
+			c.log.Error("bad instance record", "container_instance_id", id, "err", err)
+			e = &instEntry{rec: e.rec, rev: e.rev}
+			cc.instances[id] = e
+			return e
+		}
 	}
+	if e.delta != nil {
+		rec = e.delta.apply(rec)
+	}
+	e = &instEntry{rec: rec, rev: e.rawRev}
 	cc.instances[id] = e
 	return e
 }
@@ -381,7 +433,7 @@ func (c *cache) instance(cluster, id string) (*events.InstanceRecord, uint64, bo
 	if e == nil {
 		return nil, 0, false
 	}
-	if e.raw != nil {
+	if e.pending() {
 		c.mu.Lock()
 		if e = cc.instances[id]; e != nil {
 			e = c.decodeLocked(cc, id, e)
@@ -460,7 +512,7 @@ func (c *cache) view(cluster string, o *members.Ownership) *snapshot {
 	}
 	for i, id := range ids {
 		e := cc.instances[id]
-		if e.raw != nil {
+		if e.pending() {
 			if o == nil || o.Shards[members.ShardOf(id)] {
 				e = c.decodeLocked(cc, id, e)
 			} else {

@@ -107,7 +107,12 @@
 // that stops once it has delivered them. From then on every commit is
 // announced by the replica that made it, once, on berth.internal.scheduler.feed:
 // a digest of the stream sequences the commit occupies and the records it
-// wrote (feed.go; several digests for a large commit). Every replica, the
+// wrote (feed.go; several digests for a large commit), each in the form the
+// caches need: a task record as its summary (what the caches keep), an
+// instance record that a placement round rewrote as a delta from the
+// revision it replaced (instdelta.go; every replica holds that revision
+// when the delta arrives, or reads the record), any other write whole.
+// Every replica, the
 // writer included, applies the digests in stream order and holds back one
 // that arrives before an earlier one. A hole that stays open for feedGrace
 // (a digest lost, or a replica that died between its commit and its digest;

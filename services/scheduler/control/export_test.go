@@ -24,3 +24,7 @@ func (s *Service) CachedTask(cluster, id string) (string, bool) {
 
 // DecodeInstance decodes a stored instance record (instcodec.go).
 func DecodeInstance(b []byte) (*events.InstanceRecord, error) { return decodeInstance(b) }
+
+// CachedInstances returns how many instances of cluster this replica's
+// cache holds.
+func (s *Service) CachedInstances(cluster string) int { return len(s.cache.instances(cluster)) }

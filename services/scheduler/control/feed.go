@@ -26,13 +26,23 @@ import (
 var subjFeed = events.SubjInternal(events.ServiceScheduler, "feed")
 
 // feedEntry is one write of a commit as the caches need it: a record's key,
-// its new revision, and its value (none for a delete).
+// its new revision, and its value (none for a delete; a task's summary,
+// from a digest), or for a placement write of an instance record the delta
+// from the revision it replaced (instdelta.go).
 type feedEntry struct {
-	key string
-	rev uint64
-	del bool
-	val []byte
+	key   string
+	rev   uint64
+	del   bool
+	val   []byte
+	delta []byte
 }
+
+// The kinds of digest entries.
+const (
+	entryValue  = 0
+	entryDelete = 1
+	entryDelta  = 2
+)
 
 // digest is what a commit announces: the stream sequences first..last it
 // occupies (every write of the commit, in order) and, among them, the
@@ -42,8 +52,8 @@ type digest struct {
 	entries     []feedEntry
 }
 
-// digestVersion starts every encoded digest.
-const digestVersion = 1
+// digestVersion starts every encoded digest (2: entries may be deltas).
+const digestVersion = 2
 
 // maxDigestBytes bounds one digest message (a large commit is announced in
 // several, each over its own part of the sequences).
@@ -51,10 +61,11 @@ const maxDigestBytes = 1 << 20
 
 // encodeDigests returns the digests of a commit whose first write was stored
 // at sequence first: uvarints and raw bytes, no JSON (the values are records
-// in JSON already). A first pass cuts the writes into digests of at most
+// in JSON already). A write with a form in forms is announced by that
+// form rather than by its value. A first pass cuts the writes into digests of at most
 // about limit bytes, so each digest is allocated once, at its size (a round
 // can carry a megabyte of records).
-func encodeDigests(first uint64, writes []natsutil.KVWrite, limit int) [][]byte {
+func encodeDigests(first uint64, writes []natsutil.KVWrite, forms map[int]feedForm, limit int) [][]byte {
 	if len(writes) == 0 {
 		return nil
 	}
@@ -65,12 +76,13 @@ func encodeDigests(first uint64, writes []natsutil.KVWrite, limit int) [][]byte 
 		if !recordKey(w.Key) {
 			continue
 		}
-		size := entrySize(i-cur.start, w)
+		kind, payload := entryOf(i, w, forms)
+		size := entrySize(i-cur.start, w.Key, kind, payload)
 		if cur.size > 0 && cur.size+size > limit {
 			cur.end = i
 			parts = append(parts, cur)
 			cur = part{start: i}
-			size = entrySize(0, w)
+			size = entrySize(0, w.Key, kind, payload)
 		}
 		cur.size += size
 		cur.n++
@@ -86,7 +98,8 @@ func encodeDigests(first uint64, writes []natsutil.KVWrite, limit int) [][]byte 
 		b = binary.AppendUvarint(b, uint64(p.n))
 		for i := p.start; i < p.end; i++ {
 			if w := writes[i]; recordKey(w.Key) {
-				b = appendEntry(b, i-p.start, w)
+				kind, payload := entryOf(i, w, forms)
+				b = appendEntry(b, i-p.start, w.Key, kind, payload)
 			}
 		}
 		out = append(out, b)
@@ -94,28 +107,39 @@ func encodeDigests(first uint64, writes []natsutil.KVWrite, limit int) [][]byte 
 	return out
 }
 
+// entryOf returns the kind of write i's digest entry and what follows its
+// key: the value or the form announced instead, or nothing for a delete.
+func entryOf(i int, w natsutil.KVWrite, forms map[int]feedForm) (byte, []byte) {
+	f, ok := forms[i]
+	switch {
+	case w.Delete:
+		return entryDelete, nil
+	case !ok:
+		return entryValue, w.Value
+	case f.delta:
+		return entryDelta, f.payload
+	}
+	return entryValue, f.payload
+}
+
 // appendEntry appends one write of a digest, at offset off from the
 // digest's first sequence; entrySize is how many bytes that takes.
-func appendEntry(b []byte, off int, w natsutil.KVWrite) []byte {
+func appendEntry(b []byte, off int, key string, kind byte, payload []byte) []byte {
 	b = binary.AppendUvarint(b, uint64(off))
-	del := byte(0)
-	if w.Delete {
-		del = 1
-	}
-	b = append(b, del)
-	b = binary.AppendUvarint(b, uint64(len(w.Key)))
-	b = append(b, w.Key...)
-	if !w.Delete {
-		b = binary.AppendUvarint(b, uint64(len(w.Value)))
-		b = append(b, w.Value...)
+	b = append(b, kind)
+	b = binary.AppendUvarint(b, uint64(len(key)))
+	b = append(b, key...)
+	if kind != entryDelete {
+		b = binary.AppendUvarint(b, uint64(len(payload)))
+		b = append(b, payload...)
 	}
 	return b
 }
 
-func entrySize(off int, w natsutil.KVWrite) int {
-	n := uvarintLen(uint64(off)) + 1 + uvarintLen(uint64(len(w.Key))) + len(w.Key)
-	if !w.Delete {
-		n += uvarintLen(uint64(len(w.Value))) + len(w.Value)
+func entrySize(off int, key string, kind byte, payload []byte) int {
+	n := uvarintLen(uint64(off)) + 1 + uvarintLen(uint64(len(key))) + len(key)
+	if kind != entryDelete {
+		n += uvarintLen(uint64(len(payload))) + len(payload)
 	}
 	return n
 }
@@ -144,17 +168,23 @@ func decodeDigest(b []byte) (*digest, error) {
 	d.entries = make([]feedEntry, 0, n)
 	for range n {
 		off := r.uvarint()
-		del := r.byte() == 1
-		key := string(r.bytes(r.uvarint()))
-		var val []byte
-		if !del {
+		kind := r.byte()
+		e := feedEntry{key: string(r.bytes(r.uvarint())), rev: first + off}
+		switch kind {
+		case entryDelete:
+			e.del = true
+		case entryValue:
 			// A copy: a cached record must not keep the whole digest.
-			val = bytes.Clone(r.bytes(r.uvarint()))
+			e.val = bytes.Clone(r.bytes(r.uvarint()))
+		case entryDelta:
+			e.delta = r.bytes(r.uvarint()) // decoded, not kept
+		default:
+			return nil, errBadDigest
 		}
 		if r.bad || off > span {
 			return nil, errBadDigest
 		}
-		d.entries = append(d.entries, feedEntry{key: key, rev: first + off, del: del, val: val})
+		d.entries = append(d.entries, e)
 	}
 	if r.bad {
 		return nil, errBadDigest
@@ -212,9 +242,11 @@ func (r *digestReader) bytes(n uint64) []byte {
 type feed struct {
 	stream jetstream.Stream
 	bucket string
-	apply  func(feedEntry)
-	log    *slog.Logger
-	grace  time.Duration
+	// apply folds an entry into the cache; false means a delta whose base
+	// the cache does not hold, and the key is read again (refetch).
+	apply func(feedEntry) bool
+	log   *slog.Logger
+	grace time.Duration
 
 	mu       sync.Mutex
 	started  bool
@@ -222,6 +254,7 @@ type feed struct {
 	held     []*digest // digests beyond applied+1, by first sequence
 	known    uint64    // the highest sequence the stream is known to hold
 	gapSince time.Time // when the hole after applied was first seen
+	refetch  []string  // keys whose delta could not be applied
 
 	fetches atomic.Int64 // holes read from the stream
 }
@@ -275,8 +308,9 @@ func (f *feed) applyLocked(entries []feedEntry, last uint64) {
 		return
 	}
 	for _, e := range entries {
-		if e.rev > f.applied && e.rev <= last {
-			f.apply(e)
+		if e.rev > f.applied && e.rev <= last && !f.apply(e) {
+			f.log.Warn("feed: an instance delta without its base; reading the record", "key", e.key, "revision", e.rev)
+			f.refetch = append(f.refetch, e.key)
 		}
 	}
 	f.applied = last
@@ -372,6 +406,7 @@ func (f *feed) run(ctx context.Context) {
 					f.log.Warn("read the state stream's last sequence", "err", err)
 				}
 			}
+			f.reread(ctx)
 			from, to, ok := f.hole(now)
 			if !ok {
 				continue
@@ -386,6 +421,33 @@ func (f *feed) run(ctx context.Context) {
 			f.fetches.Add(1)
 			f.filled(entries, to)
 		}
+	}
+}
+
+// reread reads the latest version of each key queued for refetch and
+// applies it; a key it could not read stays queued.
+func (f *feed) reread(ctx context.Context) {
+	f.mu.Lock()
+	keys := f.refetch
+	f.refetch = nil
+	f.mu.Unlock()
+	for i, key := range keys {
+		m, err := f.stream.GetLastMsgForSubject(ctx, natsutil.KVSubject(f.bucket, key))
+		if err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+			if ctx.Err() == nil {
+				f.log.Warn("feed: read a record again; retrying", "key", key, "err", err)
+			}
+			f.mu.Lock()
+			f.refetch = append(f.refetch, keys[i:]...)
+			f.mu.Unlock()
+			return
+		}
+		if m == nil {
+			continue // purged: nothing to apply
+		}
+		f.mu.Lock()
+		f.apply(feedEntry{key: key, rev: m.Sequence, del: kvDeleted(m.Header), val: m.Data})
+		f.mu.Unlock()
 	}
 }
 

@@ -18,10 +18,14 @@ func TestDigest_RoundTrip(t *testing.T) {
 		{Key: "tok.c.h", Value: []byte(`{}`)},
 		{Key: "task.c.t2", Delete: true},
 		{Key: "inst.c.i2", Value: bytes.Repeat([]byte("y"), 300)},
+		{Key: "inst.c.i3", Value: bytes.Repeat([]byte("z"), 300)},
 	}
+	// The feed announces t1 by its summary and i3's placement write by its
+	// delta.
+	forms := map[int]feedForm{2: {payload: []byte(`{"id":"t1"}`)}, 6: {delta: true, payload: []byte(`{"base":90}`)}}
 	for _, limit := range []int{1 << 20, 200} {
 		t.Run(fmt.Sprint(limit), func(t *testing.T) {
-			chunks := encodeDigests(100, writes, limit)
+			chunks := encodeDigests(100, writes, forms, limit)
 			if limit < 1<<20 && len(chunks) < 2 {
 				t.Fatalf("%d chunks under a %d-byte limit, want several", len(chunks), limit)
 			}
@@ -38,21 +42,22 @@ func TestDigest_RoundTrip(t *testing.T) {
 				next = d.last + 1
 				got = append(got, d.entries...)
 			}
-			if next != 106 {
-				t.Fatalf("chunks end at %d, want 105", next-1)
+			if next != 107 {
+				t.Fatalf("chunks end at %d, want 106", next-1)
 			}
 			want := []feedEntry{
 				{key: "inst.c.i1", rev: 100, val: writes[0].Value},
-				{key: "task.c.t1", rev: 102, val: writes[2].Value},
+				{key: "task.c.t1", rev: 102, val: forms[2].payload},
 				{key: "task.c.t2", rev: 104, del: true},
 				{key: "inst.c.i2", rev: 105, val: writes[5].Value},
+				{key: "inst.c.i3", rev: 106, delta: forms[6].payload},
 			}
 			if len(got) != len(want) {
 				t.Fatalf("entries %+v, want %+v", got, want)
 			}
 			for i := range want {
 				g, w := got[i], want[i]
-				if g.key != w.key || g.rev != w.rev || g.del != w.del || !bytes.Equal(g.val, w.val) {
+				if g.key != w.key || g.rev != w.rev || g.del != w.del || !bytes.Equal(g.val, w.val) || !bytes.Equal(g.delta, w.delta) {
 					t.Errorf("entry %d: %+v, want %+v", i, g, w)
 				}
 			}
@@ -64,7 +69,7 @@ func TestDigest_RoundTrip(t *testing.T) {
 // assignments, say) still gets one digest, with no entries, so the feed
 // knows its sequences are applied.
 func TestDigest_NoRecords(t *testing.T) {
-	chunks := encodeDigests(7, []natsutil.KVWrite{{Key: "asg.c.i1.t1", Value: []byte(`{}`)}, {Key: "tok.c.h", Value: []byte(`{}`)}}, 1<<20)
+	chunks := encodeDigests(7, []natsutil.KVWrite{{Key: "asg.c.i1.t1", Value: []byte(`{}`)}, {Key: "tok.c.h", Value: []byte(`{}`)}}, nil, 1<<20)
 	if len(chunks) != 1 {
 		t.Fatalf("%d digests, want 1", len(chunks))
 	}
@@ -75,19 +80,22 @@ func TestDigest_NoRecords(t *testing.T) {
 	if d.first != 7 || d.last != 8 || len(d.entries) != 0 {
 		t.Fatalf("digest %d..%d with %d entries, want 7..8 with none", d.first, d.last, len(d.entries))
 	}
-	if encodeDigests(7, nil, 1<<20) != nil {
+	if encodeDigests(7, nil, nil, 1<<20) != nil {
 		t.Fatal("a commit of no writes has a digest")
 	}
 }
 
 func TestDigest_Malformed(t *testing.T) {
-	good := encodeDigests(7, []natsutil.KVWrite{{Key: "task.c.t1", Value: []byte(`{"id":"t1"}`)}}, 1<<20)[0]
+	good := encodeDigests(7, []natsutil.KVWrite{{Key: "task.c.t1", Value: []byte(`{"id":"t1"}`)}}, nil, 1<<20)[0]
+	badKind := bytes.Clone(good)
+	badKind[5] = 3 // after version, first, span, count and the offset
 	for name, b := range map[string][]byte{
 		"empty":        nil,
 		"version":      append([]byte{9}, good[1:]...),
 		"truncated":    good[:len(good)-3],
 		"header only":  good[:3],
 		"more entries": append(append([]byte{digestVersion}, 7, 0, 5), good[4:]...),
+		"entry kind":   badKind,
 	} {
 		if d, err := decodeDigest(b); err == nil {
 			t.Errorf("%s: decoded %+v, want an error", name, d)
@@ -99,7 +107,10 @@ func TestDigest_Malformed(t *testing.T) {
 func testFeed(t *testing.T) (*feed, *[]uint64) {
 	t.Helper()
 	var applied []uint64
-	f := &feed{grace: 50 * time.Millisecond, log: slog.New(slog.DiscardHandler), apply: func(e feedEntry) { applied = append(applied, e.rev) }}
+	f := &feed{grace: 50 * time.Millisecond, log: slog.New(slog.DiscardHandler), apply: func(e feedEntry) bool {
+		applied = append(applied, e.rev)
+		return e.delta == nil || string(e.delta) != "unheld"
+	}}
 	return f, &applied
 }
 
@@ -181,5 +192,21 @@ func TestFeed_EachHoleGetsItsGrace(t *testing.T) {
 	f.offer(dig(1, 1)) // closes the first hole; 3 is missing now
 	if _, _, ok := f.hole(time.Now()); ok {
 		t.Fatal("a new hole read at once: its clock did not restart")
+	}
+}
+
+// TestFeed_DeltaWithoutBaseIsReadAgain: an entry the cache cannot apply (a
+// delta whose base it does not hold) queues its key for reading.
+func TestFeed_DeltaWithoutBaseIsReadAgain(t *testing.T) {
+	f, applied := testFeed(t)
+	f.start(0)
+	d := dig(1, 2, 1)
+	d.entries = append(d.entries, feedEntry{key: "inst.c.i2", rev: 2, delta: []byte("unheld")})
+	f.offer(d)
+	if want := []uint64{1, 2}; fmt.Sprint(*applied) != fmt.Sprint(want) {
+		t.Fatalf("applied %v, want %v", *applied, want)
+	}
+	if fmt.Sprint(f.refetch) != "[inst.c.i2]" {
+		t.Fatalf("queued %v to read again, want [inst.c.i2]", f.refetch)
 	}
 }

@@ -43,6 +43,16 @@ func feedTasksReachEveryReplica(t *testing.T, e *schedEnv) {
 	e.waitReplicas(t)
 	e.cluster(t, "feed")
 	e.fleet(t, simagent.FleetConfig{Count: 6, Template: simagent.Config{Cluster: "feed", CPU: 4096, Memory: 4096, Hold: true}})
+	// Every replica knows the instances before any places: with the
+	// digests lost, one learns of another's registrations from the stream.
+	natstest.Eventually(t, 15*time.Second, 20*time.Millisecond, func() error {
+		for i, r := range e.replicas {
+			if n := r.CachedInstances("feed"); n != 6 {
+				return fmt.Errorf("replica %d knows %d instances of 6", i, n)
+			}
+		}
+		return nil
+	})
 	td := e.taskDef(t, "feed", 64, 64)
 	var ids []string
 	for range 6 {

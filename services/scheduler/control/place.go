@@ -124,7 +124,7 @@ func (s *Service) place(ctx context.Context, sp *taskSpec) (_ []*events.TaskReco
 // addTask adds the writes of a new task, its record and its assignment,
 // to the round's batch and returns the index of the record's write.
 func (r *round) addTask(t *events.TaskRecord, sp *taskSpec) int {
-	at := r.b.put(events.TaskKey(t.Cluster, t.ID), t, 0)
+	at := r.b.putTask(t, 0)
 	r.b.eventID(at, events.ECSEventMsgID(t.ARN, t.Version))
 	r.b.put(events.AssignmentKey(t.Cluster, t.ContainerInstanceID, t.ID), assignment(t, sp), 0)
 	return at

@@ -64,7 +64,7 @@ func (s *Service) updateTaskQuiet(ctx context.Context, cluster, id string, fn fu
 			return err
 		}
 		b := s.state.newBatch()
-		b.put(events.TaskKey(cluster, id), next, rev)
+		b.putTask(next, rev)
 		revs, err := s.state.commit(ctx, b)
 		if natsutil.IsConflict(err) {
 			continue

@@ -159,7 +159,7 @@ func (s *Service) applyReport(ctx context.Context, r *events.TaskStateReport, ch
 		next.Version++
 		next.UpdatedAt = now
 		b := s.state.newBatch()
-		s.pub.carryTask(b, b.put(events.TaskKey(cluster, id), next, rev), t)
+		s.pub.carryTask(b, b.putTask(next, rev), t)
 		revs, err := s.state.commit(ctx, b)
 		if natsutil.IsConflict(err) {
 			continue
@@ -255,7 +255,7 @@ func (s *Service) releaseTask(ctx context.Context, cluster, id string, r *events
 		}
 		next.Version++
 		next.UpdatedAt = rd.now
-		taskAt = rd.b.put(events.TaskKey(cluster, id), next, rev)
+		taskAt = rd.b.putTask(next, rev)
 		s.pub.carryTask(rd.b, taskAt, t)
 		if !eff.released {
 			return

@@ -79,6 +79,24 @@ func kvDeleted(h nats.Header) bool {
 type batch struct {
 	bucket string
 	writes []natsutil.KVWrite
+	// feed holds, by write index, what the feed announces instead of a
+	// write's value (feed.go).
+	feed map[int]feedForm
+}
+
+// feedForm is what the feed announces of a write instead of its value: a
+// task's summary, the only part of a task record the caches keep, or an
+// instance's placement delta (instdelta.go).
+type feedForm struct {
+	delta   bool
+	payload []byte
+}
+
+func (b *batch) announceAs(i int, f feedForm) {
+	if b.feed == nil {
+		b.feed = map[int]feedForm{}
+	}
+	b.feed[i] = f
 }
 
 func (s *stateStore) newBatch() *batch { return &batch{bucket: s.bucket} }
@@ -93,6 +111,21 @@ func (b *batch) put(key string, v any, rev uint64) int {
 // in its stored form (instcodec.go), if the key is still at rev.
 func (b *batch) putInstance(cluster, id string, r *events.InstanceRecord, rev uint64) int {
 	return b.put(events.InstanceKey(cluster, id), instanceValue(r), rev)
+}
+
+// placed marks write i, of the instance record r over the revision base,
+// as a placement write: the feed announces it as a delta (instdelta.go).
+func (b *batch) placed(i int, base uint64, r *events.InstanceRecord) {
+	b.announceAs(i, feedForm{delta: true, payload: placementDelta(base, r)})
+}
+
+// putTask adds a write of the task record t, if its key is still at rev
+// (0: it must not exist), and returns the write's index. The feed
+// announces the task's summary.
+func (b *batch) putTask(t *events.TaskRecord, rev uint64) int {
+	i := b.put(events.TaskKey(t.Cluster, t.ID), t, rev)
+	b.announceAs(i, feedForm{payload: mustJSON(summarize(t))})
+	return i
 }
 
 // putAny adds a write of v at key whatever its revision. Only for keys that
@@ -151,7 +184,7 @@ func (s *stateStore) commit(ctx context.Context, b *batch) ([]uint64, error) {
 	if afterCommit != nil {
 		afterCommit(b.writes)
 	}
-	s.announce(last-uint64(len(b.writes)-1), b.writes)
+	s.announce(last-uint64(len(b.writes)-1), b)
 	for _, w := range b.writes {
 		if len(w.Header) > 0 && s.out != nil {
 			evs, _ := outbox.Attached(w.Header)
@@ -186,12 +219,12 @@ func (s *stateStore) del(ctx context.Context, key string, rev uint64) error {
 // sequence first, for every replica's cache (feed.go). A digest that does
 // not go out is not an error here: the replicas read the hole from the
 // stream.
-func (s *stateStore) announce(first uint64, writes []natsutil.KVWrite) {
+func (s *stateStore) announce(first uint64, b *batch) {
 	if loseDigests.Load() {
 		return
 	}
 	limit := min(maxDigestBytes, int(s.nc.MaxPayload())/2)
-	for _, d := range encodeDigests(first, writes, limit) {
+	for _, d := range encodeDigests(first, b.writes, b.feed, limit) {
 		_ = s.nc.Publish(subjFeed, d)
 	}
 }
@@ -276,7 +309,7 @@ func (s *Service) startState(ctx context.Context) (*background, error) {
 	}
 	s.feed = &feed{
 		stream: st, bucket: events.BucketECSState.Name, log: s.log, grace: feedGrace,
-		apply: func(e feedEntry) { s.cache.apply(e.key, e.rev, e.del, e.val, s.log) },
+		apply: func(e feedEntry) bool { return s.cache.apply(e, s.log) },
 	}
 	synced := make(chan error, 1)
 	bg.goRun(func() { s.followState(bctx, synced) })

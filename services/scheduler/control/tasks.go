@@ -77,7 +77,7 @@ func (s *Service) requestStop(ctx context.Context, cluster, id, code, reason str
 		next.Version++
 		next.UpdatedAt = now
 		b := s.state.newBatch()
-		at := b.put(events.TaskKey(cluster, id), next, rev)
+		at := b.putTask(next, rev)
 		s.pub.carryTask(b, at, t)
 		asgKey := events.AssignmentKey(cluster, t.ContainerInstanceID, id)
 		a, err := s.getAssignment(ctx, asgKey)
