@@ -340,8 +340,7 @@ func (c *cache) putInstance(rec *events.InstanceRecord, rev uint64) {
 // commit is about to cache decoded; elsewhere it is another replica's,
 // which placement here does not read.
 func (c *cache) putRaw(cluster, id string, raw []byte, rev uint64) bool {
-	o := c.ownership()
-	owned := o.OwnsKey(id)
+	owned := c.ownership().OwnsKey(id)
 	cc := c.cluster(cluster)
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -352,11 +351,19 @@ func (c *cache) putRaw(cluster, id string, raw []byte, rev uint64) bool {
 	if cur.newest() >= rev {
 		return true
 	}
-	cc.instances[id] = &instEntry{rec: cur.rec, rev: cur.rev, raw: raw, rawRev: rev}
+	cc.setFedLocked(id, &instEntry{rec: cur.rec, rev: cur.rev, raw: raw, rawRev: rev}, owned)
+	return true
+}
+
+// setFedLocked stores a fed entry of id, and drops the placement snapshot
+// when id is on this replica's shards (owned) or the snapshot is current
+// everywhere: elsewhere placement may keep an older version. Lock held
+// for writing.
+func (cc *clusterCache) setFedLocked(id string, e *instEntry, owned bool) {
+	cc.instances[id] = e
 	if owned || (cc.snap != nil && cc.snap.fresh) {
 		cc.snap = nil
 	}
-	return true
 }
 
 // putDelta keeps a fed placement delta at rev on top of the version it
@@ -366,8 +373,7 @@ func (c *cache) putRaw(cluster, id string, raw []byte, rev uint64) bool {
 // waits until read, like a raw record (putRaw), so that the placement
 // snapshot outlives the other replicas' placements.
 func (c *cache) putDelta(cluster, id string, d *instanceDelta, rev uint64) bool {
-	o := c.ownership()
-	owned := o.OwnsKey(id)
+	owned := c.ownership().OwnsKey(id)
 	cc := c.cluster(cluster)
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -378,13 +384,10 @@ func (c *cache) putDelta(cluster, id string, d *instanceDelta, rev uint64) bool 
 	case cur == nil || cur.newest() != d.Base:
 		return false
 	case owned && !cur.pending():
-		cc.instances[id] = &instEntry{rec: d.apply(cur.rec), rev: rev}
+		cc.setFedLocked(id, &instEntry{rec: d.apply(cur.rec), rev: rev}, owned)
 	default:
 		// A later delta replaces every field of an earlier one.
-		cc.instances[id] = &instEntry{rec: cur.rec, rev: cur.rev, raw: cur.raw, delta: d, rawRev: rev}
-	}
-	if owned || (cc.snap != nil && cc.snap.fresh) {
-		cc.snap = nil
+		cc.setFedLocked(id, &instEntry{rec: cur.rec, rev: cur.rev, raw: cur.raw, delta: d, rawRev: rev}, owned)
 	}
 	return true
 }

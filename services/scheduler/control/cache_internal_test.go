@@ -28,6 +28,18 @@ func sharedCache() (c *cache, mine, theirs string) {
 	return c, mine, theirs
 }
 
+// cpuIn returns the remaining CPU and the revision of instance id in s.
+func cpuIn(t *testing.T, s *snapshot, id string) (int64, uint64) {
+	t.Helper()
+	for i, r := range s.recs {
+		if r.ID == id {
+			return r.RemainingCPU, s.revs[i]
+		}
+	}
+	t.Fatalf("%s not in the snapshot", id)
+	return 0, 0
+}
+
 // TestCache_LazyInstanceDecode: another replica's write to an instance
 // outside this replica's shards stays undecoded for placement (which keeps
 // the version it had, with that version's revision), while every other
@@ -49,15 +61,6 @@ func TestCache_LazyInstanceDecode(t *testing.T) {
 	}
 	c.putInstance(rec(mine, 1024), 1)
 	c.putInstance(rec(theirs, 1024), 2)
-	at := func(s *snapshot, id string) (int64, uint64) {
-		for i, r := range s.recs {
-			if r.ID == id {
-				return r.RemainingCPU, s.revs[i]
-			}
-		}
-		t.Fatalf("%s not in the snapshot", id)
-		return 0, 0
-	}
 	if !c.putRaw("c", theirs, raw(theirs, 512), 3) || !c.putRaw("c", mine, raw(mine, 256), 4) {
 		t.Fatal("a watched write to a known instance was decoded at once")
 	}
@@ -65,10 +68,10 @@ func TestCache_LazyInstanceDecode(t *testing.T) {
 		t.Fatal("an instance the cache did not hold was kept undecoded")
 	}
 	p := c.placeSnapshot("c")
-	if cpu, rev := at(p, theirs); cpu != 1024 || rev != 2 {
+	if cpu, rev := cpuIn(t, p, theirs); cpu != 1024 || rev != 2 {
 		t.Fatalf("placement view of the other replica's instance: cpu %d rev %d, want the version it had (1024, 2)", cpu, rev)
 	}
-	if cpu, rev := at(p, mine); cpu != 256 || rev != 4 {
+	if cpu, rev := cpuIn(t, p, mine); cpu != 256 || rev != 4 {
 		t.Fatalf("placement view of an own instance: cpu %d rev %d, want (256, 4)", cpu, rev)
 	}
 	if rev, _ := c.instanceRev("c", theirs); rev != 3 {
@@ -78,7 +81,7 @@ func TestCache_LazyInstanceDecode(t *testing.T) {
 		t.Fatalf("instance(): cpu %d rev %d, want (512, 3)", r.RemainingCPU, rev)
 	}
 	c.putRaw("c", theirs, raw(theirs, 128), 6)
-	if cpu, rev := at(c.snapshot("c"), theirs); cpu != 128 || rev != 6 {
+	if cpu, rev := cpuIn(t, c.snapshot("c"), theirs); cpu != 128 || rev != 6 {
 		t.Fatalf("full snapshot: cpu %d rev %d, want (128, 6)", cpu, rev)
 	}
 

@@ -92,15 +92,6 @@ func TestCache_PlacementDeltas(t *testing.T) {
 		}
 		return d
 	}
-	cpuAt := func(s *snapshot, id string) (int64, uint64) {
-		for i, r := range s.recs {
-			if r.ID == id {
-				return r.RemainingCPU, s.revs[i]
-			}
-		}
-		t.Fatalf("%s not in the snapshot", id)
-		return 0, 0
-	}
 	c.putInstance(rec(mine, 1024), 1)
 	c.putInstance(rec(theirs, 1024), 2)
 
@@ -108,10 +99,10 @@ func TestCache_PlacementDeltas(t *testing.T) {
 		t.Fatal("a delta on the version the cache holds was refused")
 	}
 	p := c.placeSnapshot("c")
-	if cpu, rev := cpuAt(p, mine); cpu != 900 || rev != 5 {
+	if cpu, rev := cpuIn(t, p, mine); cpu != 900 || rev != 5 {
 		t.Fatalf("placement view of an own instance: cpu %d rev %d, want (900, 5)", cpu, rev)
 	}
-	if cpu, rev := cpuAt(p, theirs); cpu != 1024 || rev != 2 {
+	if cpu, rev := cpuIn(t, p, theirs); cpu != 1024 || rev != 2 {
 		t.Fatalf("placement view of the other replica's instance: cpu %d rev %d, want the version it had (1024, 2)", cpu, rev)
 	}
 	if r, rev, _ := c.instance("c", theirs); r.RemainingCPU != 800 || rev != 6 || r.Version != 2 || len(r.Attributes) != 1 {
