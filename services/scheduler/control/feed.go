@@ -61,10 +61,10 @@ const maxDigestBytes = 1 << 20
 
 // encodeDigests returns the digests of a commit whose first write was stored
 // at sequence first: uvarints and raw bytes, no JSON (the values are records
-// in JSON already). A write with a form in forms is announced by that
-// form rather than by its value. A first pass cuts the writes into digests of at most
-// about limit bytes, so each digest is allocated once, at its size (a round
-// can carry a megabyte of records).
+// in JSON already). A write with a form in forms is announced by that form
+// rather than by its value. A first pass cuts the writes into digests of at
+// most about limit bytes, so each digest is allocated once, at its size (a
+// round can carry a megabyte of records).
 func encodeDigests(first uint64, writes []natsutil.KVWrite, forms map[int]feedForm, limit int) [][]byte {
 	if len(writes) == 0 {
 		return nil

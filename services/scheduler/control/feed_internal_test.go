@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berth-project/berth/events"
+	"github.com/berth-project/berth/internal/natstest"
 	"github.com/berth-project/berth/internal/natsutil"
 )
 
@@ -208,5 +210,47 @@ func TestFeed_DeltaWithoutBaseIsReadAgain(t *testing.T) {
 	}
 	if fmt.Sprint(f.refetch) != "[inst.c.i2]" {
 		t.Fatalf("queued %v to read again, want [inst.c.i2]", f.refetch)
+	}
+}
+
+// TestFeed_RereadAppliesTheLatestRecord: a key queued for refetch is read
+// from the stream, its latest version (or its delete) applied whole.
+func TestFeed_RereadAppliesTheLatestRecord(t *testing.T) {
+	s := natstest.Start(t)
+	_, js := natstest.JetStream(t, s)
+	kv, err := natsutil.EnsureKV(t.Context(), js, events.BucketDef{Name: "state", History: 1}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := js.Stream(t.Context(), "KV_state")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{`{"v":1}`, `{"v":2}`} {
+		if _, err := kv.Put(t.Context(), "inst.c.i1", []byte(v)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := kv.Put(t.Context(), "inst.c.i2", []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := kv.Delete(t.Context(), "inst.c.i2"); err != nil {
+		t.Fatal(err)
+	}
+	var got []feedEntry
+	f := &feed{stream: st, bucket: "state", log: slog.New(slog.DiscardHandler), apply: func(e feedEntry) bool {
+		got = append(got, e)
+		return true
+	}}
+	f.refetch = []string{"inst.c.i1", "inst.c.i2", "inst.c.never"}
+	f.reread(t.Context())
+	if len(got) != 2 || len(f.refetch) != 0 {
+		t.Fatalf("applied %+v, still queued %v; want i1 and i2 applied, nothing queued", got, f.refetch)
+	}
+	if g := got[0]; g.key != "inst.c.i1" || g.rev != 2 || g.del || string(g.val) != `{"v":2}` || g.delta != nil {
+		t.Fatalf("i1: %+v, want its second version at revision 2", g)
+	}
+	if g := got[1]; g.key != "inst.c.i2" || g.rev != 4 || !g.del {
+		t.Fatalf("i2: %+v, want its delete at revision 4", g)
 	}
 }
