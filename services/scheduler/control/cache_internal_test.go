@@ -129,6 +129,11 @@ func TestCache_LazyTaskDecode(t *testing.T) {
 	if got := taskInstanceID(task("t", theirs, events.TaskRunning)); got != theirs {
 		t.Fatalf("taskInstanceID = %q, want %q", got, theirs)
 	}
+	// The summary a digest carries, with values that look like the field.
+	sum := mustJSON(summarize(&events.TaskRecord{ID: "t", StartedBy: `"containerInstanceId":"x`, Group: `"containerInstanceId":"y`, ContainerInstanceID: theirs}))
+	if got := taskInstanceID(sum); got != theirs {
+		t.Fatalf("taskInstanceID of a summary = %q, want %q", got, theirs)
+	}
 	running := func(s *snapshot, id string) int {
 		for i, r := range s.recs {
 			if r.ID == id {

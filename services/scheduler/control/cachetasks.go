@@ -50,10 +50,11 @@ func (c *cache) putRawTask(cluster, id string, raw []byte, rev uint64) bool {
 }
 
 // instanceIDKey starts a task record's containerInstanceId as
-// encoding/json writes it. The fields before it (id, arn, cluster,
-// clusterArn, taskDefinitionArn, family, revision) are names Berth
-// validated, with no quotes to escape, so its first occurrence is the
-// field itself.
+// encoding/json writes it, in a record or in its summary (a feed digest's
+// form). Only strings and numbers come before it (in a record id, arn,
+// cluster, clusterArn, taskDefinitionArn, family, revision; in a summary
+// id, family, startedBy, group), and inside a JSON string every quote is
+// escaped, so its first occurrence is the field itself.
 var instanceIDKey = []byte(`"containerInstanceId":"`)
 
 // taskInstanceID returns the containerInstanceId of an encoded task
