@@ -261,6 +261,7 @@ func (c *cache) apply(e feedEntry, log *slog.Logger) bool {
 			}
 			return c.putDelta(cluster, id, d, e.rev)
 		case c.putRaw(cluster, id, e.val, e.rev):
+			// kept undecoded until read
 		default:
 			rec, err := decodeInstance(e.val)
 			if err != nil {

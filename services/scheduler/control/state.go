@@ -79,9 +79,9 @@ func kvDeleted(h nats.Header) bool {
 type batch struct {
 	bucket string
 	writes []natsutil.KVWrite
-	// feed holds, by write index, what the feed announces instead of a
+	// forms holds, by write index, what the feed announces instead of a
 	// write's value (feed.go).
-	feed map[int]feedForm
+	forms map[int]feedForm
 }
 
 // feedForm is what the feed announces of a write instead of its value: a
@@ -92,11 +92,12 @@ type feedForm struct {
 	payload []byte
 }
 
+// announceAs makes the feed announce write i in the form f.
 func (b *batch) announceAs(i int, f feedForm) {
-	if b.feed == nil {
-		b.feed = map[int]feedForm{}
+	if b.forms == nil {
+		b.forms = map[int]feedForm{}
 	}
-	b.feed[i] = f
+	b.forms[i] = f
 }
 
 func (s *stateStore) newBatch() *batch { return &batch{bucket: s.bucket} }
@@ -224,7 +225,7 @@ func (s *stateStore) announce(first uint64, b *batch) {
 		return
 	}
 	limit := min(maxDigestBytes, int(s.nc.MaxPayload())/2)
-	for _, d := range encodeDigests(first, b.writes, b.feed, limit) {
+	for _, d := range encodeDigests(first, b.writes, b.forms, limit) {
 		_ = s.nc.Publish(subjFeed, d)
 	}
 }
