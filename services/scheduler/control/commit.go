@@ -654,8 +654,7 @@ func (r *round) addInstanceWrites() []*events.InstanceRecord {
 		next.UpdatedAt = r.now
 		touched = append(touched, next)
 		r.touchedIdx = append(r.touchedIdx, i)
-		at := r.b.putInstance(next.Cluster, next.ID, next, r.revs[i])
-		r.b.placed(at, r.revs[i], next)
+		at := r.b.putPlacement(next, r.revs[i])
 		r.b.eventID(at, events.ECSEventMsgID(next.ARN, next.Version))
 		r.s.pub.carryInstance(r.b, at, r.recs[i])
 		r.instAt = append(r.instAt, at)

@@ -114,10 +114,13 @@ func (b *batch) putInstance(cluster, id string, r *events.InstanceRecord, rev ui
 	return b.put(events.InstanceKey(cluster, id), instanceValue(r), rev)
 }
 
-// placed marks write i, of the instance record r over the revision base,
-// as a placement write: the feed announces it as a delta (instdelta.go).
-func (b *batch) placed(i int, base uint64, r *events.InstanceRecord) {
-	b.announceAs(i, feedForm{delta: true, payload: placementDelta(base, r)})
+// putPlacement is putInstance for a placement round's write, which
+// changes only the placement fields of the record at rev: the feed
+// announces it as a delta from rev (instdelta.go).
+func (b *batch) putPlacement(r *events.InstanceRecord, rev uint64) int {
+	i := b.putInstance(r.Cluster, r.ID, r, rev)
+	b.announceAs(i, feedForm{delta: true, payload: placementDelta(rev, r)})
+	return i
 }
 
 // putTask adds a write of the task record t, if its key is still at rev
