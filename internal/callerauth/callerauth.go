@@ -64,8 +64,10 @@ func Verify(keys Keys, keyID, assertion, subject string, body []byte, now time.T
 	if err != nil || strconv.FormatInt(unix, 10) != ts {
 		return events.AccessKey{}, ErrMalformed
 	}
+	// The decoder skips CR and LF even when strict: an assertion with one
+	// is not the one Assert made.
 	got, err := base64.RawURLEncoding.Strict().DecodeString(sig)
-	if err != nil {
+	if err != nil || strings.ContainsAny(sig, "\r\n") {
 		return events.AccessKey{}, ErrMalformed
 	}
 	key, ok := keys.Lookup(keyID)
