@@ -28,44 +28,44 @@ import (
 	"github.com/berth-project/berth/services/scheduler/control"
 )
 
-// benchClients is the number of concurrent RunTask callers.
-const benchClients = 64
+// The loads of the placement benchmark: the number of concurrent RunTask
+// callers, each waiting for its answer. At 64 one replica keeps this
+// two-core machine nearly busy, several replicas less so: each replica's
+// rounds queue at the state stream behind the others', so they wait longer.
+// At 256 every configuration keeps the machine busy, so that load measures
+// capacity (BENCHMARKS.md, eleventh round). The NATS callers run both.
+const (
+	benchClients     = 64
+	benchClientsHigh = 256
+)
 
 // BenchmarkPlacement measures tasks placed per second on 1,000 simulated
 // instances: concurrent clients call RunTask (count 10, random placement)
-// straight over NATS and through the gateway (SigV4, HTTP), with one, two
-// and three scheduler replicas. The agents take their assignments and
-// report nothing, so the number is placement alone; the instances are
-// large enough never to fill up. conflicts/task is the commits that lost a
+// straight over NATS (64 and 256 callers) and through the gateway (SigV4,
+// HTTP, 64 callers), with one, two and three scheduler replicas. The
+// agents take their assignments and report nothing, so the number is
+// placement alone; the instances are large enough never to fill up. cores
+// is the CPU the process used over the run's time. conflicts/task is the commits that lost a
 // compare-and-set race, over every replica, per task placed; widened/call
 // the RunTask calls that did not fit on their replica's shards; holes-read
 // the holes in the feed of commits that replicas read from the stream
-// (digests late or lost; feed.go). The garbage collector runs at the binaries' default target (svc.DefaultGC).
+// (digests late or lost; feed.go). The garbage collector runs at the
+// binaries' default target (svc.DefaultGC).
 //
 //	go test -run '^$' -bench Placement -benchtime 2000x ./services/scheduler/control/
 func BenchmarkPlacement(b *testing.B) {
 	defer svc.DefaultGC(os.Getenv)()
 	for _, replicas := range []int{1, 2, 3} {
 		b.Run(fmt.Sprintf("replicas=%d", replicas), func(b *testing.B) {
-			e := startSchedOn(b, benchEnv(b), replicas, control.Config{Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))})
-			e.waitReplicas(b)
-			e.cluster(b, "bench")
-			e.fleet(b, simagent.FleetConfig{Count: 1000, Parallel: 32, Template: simagent.Config{
-				Cluster: "bench", CPU: 1 << 30, Memory: 1 << 30, Hold: true, HeartbeatInterval: events.HeartbeatInterval,
-			}})
-			td := e.taskDef(b, "bench", 1, 1)
-			b.Run("nats", func(b *testing.B) {
-				nc := natstest.Connect(b, e.Server)
-				runBench(b, e, func(ctx context.Context) (int, error) {
-					var out ecsapi.RunTaskResponse
-					err := natsutil.Call(ctx, nc, events.SubjAPI(events.APIECS, "RunTask"),
-						ecsapi.RunTaskRequest{Cluster: "bench", TaskDefinition: td, Count: awsjson.Int32(10)}, &out)
-					return len(out.Tasks), err
+			e, td := placementEnv(b, replicas)
+			for _, callers := range []int{benchClients, benchClientsHigh} {
+				b.Run(fmt.Sprintf("nats/callers=%d", callers), func(b *testing.B) {
+					runBench(b, e, callers, natsRunTask(b, e, td))
 				})
-			})
+			}
 			b.Run("gateway", func(b *testing.B) {
 				c := e.ECS()
-				runBench(b, e, func(ctx context.Context) (int, error) {
+				runBench(b, e, benchClients, func(ctx context.Context) (int, error) {
 					out, err := c.RunTask(ctx, &ecs.RunTaskInput{Cluster: aws.String("bench"), TaskDefinition: aws.String(td), Count: aws.Int32(10)})
 					if err != nil {
 						return 0, err
@@ -74,6 +74,75 @@ func BenchmarkPlacement(b *testing.B) {
 				})
 			})
 		})
+	}
+}
+
+// scalingRounds is how many times BenchmarkPlacementScaling runs each
+// configuration.
+const scalingRounds = 3
+
+// BenchmarkPlacementScaling compares the capacity of one, two and three
+// replicas in one run: scalingRounds rounds, each running the three
+// configurations in turn, each on a fresh server and fleet, so that the
+// machine's drift and a warming heap fall on every configuration alike
+// (BenchmarkPlacement runs them in a fixed order in one process). Each run
+// is BenchmarkPlacement's NATS load at benchClientsHigh callers, where every
+// configuration keeps the machine's cores busy. It logs (with -v) each
+// configuration's mean tasks per second and its ratio to one replica's.
+//
+//	go test -v -run '^$' -bench PlacementScaling -benchtime 3000x ./services/scheduler/control/
+func BenchmarkPlacementScaling(b *testing.B) {
+	defer svc.DefaultGC(os.Getenv)()
+	var rates [4][scalingRounds]float64 // tasks/s by replicas and round
+	for round := range scalingRounds {
+		for _, replicas := range []int{1, 2, 3} {
+			b.Run(fmt.Sprintf("round=%d/replicas=%d", round+1, replicas), func(b *testing.B) {
+				e, td := placementEnv(b, replicas)
+				b.Run("nats", func(b *testing.B) {
+					// The framework runs this once with b.N = 1 first; the
+					// last run's rate is the one kept.
+					rates[replicas][round] = runBench(b, e, benchClientsHigh, natsRunTask(b, e, td))
+				})
+			})
+		}
+	}
+	mean := func(r [scalingRounds]float64) float64 {
+		var sum float64
+		for _, v := range r {
+			sum += v
+		}
+		return sum / scalingRounds
+	}
+	for replicas := 1; replicas <= 3; replicas++ {
+		b.Logf("replicas=%d: tasks/s %.0f, mean %.0f, %.2fx one replica's",
+			replicas, rates[replicas], mean(rates[replicas]), mean(rates[replicas])/mean(rates[1]))
+	}
+}
+
+// placementEnv starts the placement benchmarks' scheduler: replicas
+// replicas on a file-backed server, and a cluster "bench" of 1,000
+// simulated instances too large ever to fill up whose agents take their
+// assignments and report nothing. It returns a one-container task
+// definition's ARN.
+func placementEnv(b *testing.B, replicas int) (*schedEnv, string) {
+	e := startSchedOn(b, benchEnv(b), replicas, control.Config{Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))})
+	e.waitReplicas(b)
+	e.cluster(b, "bench")
+	e.fleet(b, simagent.FleetConfig{Count: 1000, Parallel: 32, Template: simagent.Config{
+		Cluster: "bench", CPU: 1 << 30, Memory: 1 << 30, Hold: true, HeartbeatInterval: events.HeartbeatInterval,
+	}})
+	return e, e.taskDef(b, "bench", 1, 1)
+}
+
+// natsRunTask is a RunTask of ten tasks of td on "bench", straight over
+// NATS on a connection of its own.
+func natsRunTask(b *testing.B, e *schedEnv, td string) func(ctx context.Context) (int, error) {
+	nc := natstest.Connect(b, e.Server)
+	return func(ctx context.Context) (int, error) {
+		var out ecsapi.RunTaskResponse
+		err := natsutil.Call(ctx, nc, events.SubjAPI(events.APIECS, "RunTask"),
+			ecsapi.RunTaskRequest{Cluster: "bench", TaskDefinition: td, Count: awsjson.Int32(10)}, &out)
+		return len(out.Tasks), err
 	}
 }
 
@@ -121,9 +190,9 @@ func benchEnv(b *testing.B) *testenv.Env {
 	return testenv.NewOn(b, natstest.StartWith(b, opts))
 }
 
-// runBench makes b.N calls from benchClients goroutines and reports tasks
-// placed per second and the calls' latency.
-func runBench(b *testing.B, e *schedEnv, call func(ctx context.Context) (int, error)) {
+// runBench makes b.N calls from callers goroutines and reports tasks placed
+// per second and the calls' latency. It returns the tasks placed per second.
+func runBench(b *testing.B, e *schedEnv, callers int, call func(ctx context.Context) (int, error)) float64 {
 	before := e.stats()
 	cpu0 := cpuTime()
 	var next, placed atomic.Int64
@@ -132,7 +201,7 @@ func runBench(b *testing.B, e *schedEnv, call func(ctx context.Context) (int, er
 	b.ResetTimer()
 	start := time.Now()
 	var wg sync.WaitGroup
-	for range benchClients {
+	for range callers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -163,14 +232,20 @@ func runBench(b *testing.B, e *schedEnv, call func(ctx context.Context) (int, er
 	after := e.stats()
 	// The process's CPU time per task (server, replicas, agents and
 	// clients share it): what a task costs whatever else the machine runs.
-	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(placed.Load()), "cpu-µs/task")
-	b.ReportMetric(float64(placed.Load())/elapsed.Seconds(), "tasks/s")
+	cpu := cpuTime() - cpu0
+	b.ReportMetric(float64(cpu.Microseconds())/float64(placed.Load()), "cpu-µs/task")
+	// Cores the process kept busy: at the machine's two, a configuration
+	// is at its capacity; below, its callers wait on latency.
+	b.ReportMetric(cpu.Seconds()/elapsed.Seconds(), "cores")
+	rate := float64(placed.Load()) / elapsed.Seconds()
+	b.ReportMetric(rate, "tasks/s")
 	b.ReportMetric(float64(after.Conflicts-before.Conflicts)/float64(placed.Load()), "conflicts/task")
 	b.ReportMetric(float64(after.Commits-before.Commits), "commits")
 	b.ReportMetric(float64(after.Widened-before.Widened)/float64(b.N), "widened/call")
 	b.ReportMetric(float64(after.FeedReads-before.FeedReads), "holes-read")
 	b.ReportMetric(float64(percentile(lat, 50).Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(percentile(lat, 99).Microseconds())/1000, "p99-ms")
+	return rate
 }
 
 // cpuTime is the user and system CPU time this process has used.
