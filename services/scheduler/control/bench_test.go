@@ -83,9 +83,10 @@ const scalingRounds = 3
 
 // BenchmarkPlacementScaling compares the capacity of one, two and three
 // replicas in one run: scalingRounds rounds, each running the three
-// configurations in turn, each on a fresh server and fleet, so that the
-// machine's drift and a warming heap fall on every configuration alike
-// (BenchmarkPlacement runs them in a fixed order in one process). Each run
+// configurations in turn (each round starting with another), each on a
+// fresh server and fleet, so that the machine's drift and the process's
+// heap fall on every configuration alike (BenchmarkPlacement runs them in
+// a fixed order). Each run
 // is BenchmarkPlacement's NATS load at benchClientsHigh callers, where every
 // configuration keeps the machine's cores busy. It logs (with -v) each
 // configuration's mean tasks per second and its ratio to one replica's.
@@ -93,9 +94,16 @@ const scalingRounds = 3
 //	go test -v -run '^$' -bench PlacementScaling -benchtime 3000x ./services/scheduler/control/
 func BenchmarkPlacementScaling(b *testing.B) {
 	defer svc.DefaultGC(os.Getenv)()
+	// A first run, not counted: a process's first run tends to be its
+	// slowest.
+	b.Run("warmup/replicas=1", func(b *testing.B) {
+		e, td := placementEnv(b, 1)
+		b.Run("nats", func(b *testing.B) { runBench(b, e, benchClientsHigh, natsRunTask(b, e, td)) })
+	})
 	var rates [4][scalingRounds]float64 // tasks/s by replicas and round
 	for round := range scalingRounds {
-		for _, replicas := range []int{1, 2, 3} {
+		for i := range 3 {
+			replicas := (round+i)%3 + 1 // each round starts with another
 			b.Run(fmt.Sprintf("round=%d/replicas=%d", round+1, replicas), func(b *testing.B) {
 				e, td := placementEnv(b, replicas)
 				b.Run("nats", func(b *testing.B) {
