@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -12,13 +11,8 @@ import (
 	"github.com/berth-project/berth/events/ecsapi"
 	"github.com/berth-project/berth/internal/natstest"
 	"github.com/berth-project/berth/internal/natsutil"
+	"github.com/berth-project/berth/internal/testenv"
 )
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
 
 // TestBench_Insights50Containers (BERTH_BENCH=1): the agent's cost of one
 // Container Insights sampling round over 50 running containers (5 tasks of
@@ -72,9 +66,9 @@ func benchInsights(t *testing.T) (without, with time.Duration, rounds int64) {
 		e.waitStatus(arn, 5*time.Minute, "RUNNING")
 	}
 	const window = 20 * time.Second
-	c0 := cpuTime()
+	c0 := testenv.CPUTime()
 	<-time.After(window) // a measurement window, not a synchronisation
-	without = cpuTime() - c0
+	without = testenv.CPUTime() - c0
 	if n := a.InsightsStatsCalls(); n != 0 {
 		t.Fatalf("disabled: %d stats calls", n)
 	}
@@ -89,9 +83,9 @@ func benchInsights(t *testing.T) (without, with time.Duration, rounds int64) {
 	})
 	t.Logf("first sample %v after enabling, %d stats calls", time.Since(enabledAt).Round(time.Millisecond), a.InsightsStatsCalls())
 	info0, _ := stream.Info(t.Context())
-	c0 = cpuTime()
+	c0 = testenv.CPUTime()
 	<-time.After(window)
-	with = cpuTime() - c0
+	with = testenv.CPUTime() - c0
 	info1, _ := stream.Info(t.Context())
 	return without, with, int64(info1.State.Msgs - info0.State.Msgs)
 }

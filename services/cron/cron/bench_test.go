@@ -11,7 +11,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -88,9 +87,9 @@ func benchLateness(t *testing.T, bin string, n, replicas int, window time.Durati
 		t.Fatal(err)
 	}
 	t0 := time.Now()
-	cpu0, self0 := cpuTicks(t, procs), selfCPU(t)
+	cpu0, self0 := cpuTicks(t, procs), testenv.CPUTime()
 	time.Sleep(window) // the measurement window
-	cpu1, self1 := cpuTicks(t, procs), selfCPU(t)
+	cpu1, self1 := cpuTicks(t, procs), testenv.CPUTime()
 	t1 := time.Now()
 	_ = sub.Unsubscribe()
 
@@ -106,17 +105,6 @@ func benchLateness(t *testing.T, bin string, n, replicas int, window time.Durati
 		replicas, n, window, len(lates), float64(len(lates))/window.Minutes(), pct(0.5).Round(time.Millisecond), pct(0.99).Round(time.Millisecond),
 		lates[len(lates)-1].Round(time.Millisecond), cpu, (cpu / time.Duration(len(lates))).Round(time.Microsecond),
 		self.Round(time.Millisecond), (self / time.Duration(len(lates))).Round(time.Microsecond), float64(publishes.Load())/float64(len(lates)))
-}
-
-// selfCPU is the test process's CPU time so far (user + system): the
-// NATS server and the gateway, which run in it.
-func selfCPU(t testing.TB) time.Duration {
-	t.Helper()
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		t.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // cpuTicks sums utime+stime of the processes (clock ticks).

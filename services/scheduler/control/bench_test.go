@@ -9,7 +9,6 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -202,7 +201,7 @@ func benchEnv(b *testing.B) *testenv.Env {
 // per second and the calls' latency. It returns the tasks placed per second.
 func runBench(b *testing.B, e *schedEnv, callers int, call func(ctx context.Context) (int, error)) float64 {
 	before := e.stats()
-	cpu0 := cpuTime()
+	cpu0 := testenv.CPUTime()
 	var next, placed atomic.Int64
 	var mu sync.Mutex
 	var lat []time.Duration
@@ -240,7 +239,7 @@ func runBench(b *testing.B, e *schedEnv, callers int, call func(ctx context.Cont
 	after := e.stats()
 	// The process's CPU time per task (server, replicas, agents and
 	// clients share it): what a task costs whatever else the machine runs.
-	cpu := cpuTime() - cpu0
+	cpu := testenv.CPUTime() - cpu0
 	b.ReportMetric(float64(cpu.Microseconds())/float64(placed.Load()), "cpu-µs/task")
 	// Cores the process kept busy: at the machine's two, a configuration
 	// is at its capacity; below, its callers wait on latency.
@@ -254,15 +253,6 @@ func runBench(b *testing.B, e *schedEnv, callers int, call func(ctx context.Cont
 	b.ReportMetric(float64(percentile(lat, 50).Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(percentile(lat, 99).Microseconds())/1000, "p99-ms")
 	return rate
-}
-
-// cpuTime is the user and system CPU time this process has used.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func percentile(d []time.Duration, p int) time.Duration {

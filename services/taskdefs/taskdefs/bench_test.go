@@ -176,3 +176,49 @@ func startMoto(b *testing.B) func() *ecs.Client {
 		return ecs.NewFromConfig(cfg, func(o *ecs.Options) { o.BaseEndpoint = aws.String(endpoint) })
 	}
 }
+
+// replicaCallers is BenchmarkTaskDefsReplicas's number of concurrent
+// clients: enough to keep this two-core machine busy with one replica or
+// three.
+const replicaCallers = 32
+
+// BenchmarkTaskDefsReplicas compares one and three taskdefs replicas
+// behind one gateway (issue 16 point 4: replicas that share work): the
+// calls of BenchmarkTaskDefs, RegisterTaskDefinition with one family per
+// client (no two replicas ever write the same keys) and
+// DescribeTaskDefinition, from replicaCallers clients. Each replica has its
+// own NATS connection, as separate processes would, and they share the
+// requests through the queue group. cpu-µs/call is the whole process's CPU
+// (NATS server, gateway, replicas and clients) per call.
+//
+//	go test -run '^$' -bench TaskDefsReplicas -benchtime 10000x ./services/taskdefs/taskdefs/
+func BenchmarkTaskDefsReplicas(b *testing.B) {
+	for _, replicas := range []int{1, 3} {
+		b.Run(fmt.Sprintf("replicas=%d", replicas), func(b *testing.B) {
+			env := startEnv(b, replicas)
+			newClient := func() *ecs.Client { return env.ECS() }
+			if _, err := newClient().RegisterTaskDefinition(context.Background(), benchInput("bench-describe")); err != nil {
+				b.Fatalf("seed: %v", err)
+			}
+			b.Run("register", func(b *testing.B) {
+				runCallsCPU(b, replicaCallers, newClient, func(ctx context.Context, c *ecs.Client, worker int) error {
+					_, err := c.RegisterTaskDefinition(ctx, benchInput(fmt.Sprintf("bench-w%d", worker)))
+					return err
+				})
+			})
+			b.Run("describe", func(b *testing.B) {
+				runCallsCPU(b, replicaCallers, newClient, func(ctx context.Context, c *ecs.Client, _ int) error {
+					_, err := c.DescribeTaskDefinition(ctx, &ecs.DescribeTaskDefinitionInput{TaskDefinition: aws.String("bench-describe")})
+					return err
+				})
+			})
+		})
+	}
+}
+
+// runCallsCPU is runCalls that also reports the process's CPU per call.
+func runCallsCPU(b *testing.B, conc int, newClient func() *ecs.Client, call func(context.Context, *ecs.Client, int) error) {
+	cpu0 := testenv.CPUTime()
+	runCalls(b, conc, newClient, call)
+	b.ReportMetric(float64((testenv.CPUTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/call")
+}
