@@ -44,12 +44,12 @@ const (
 // HTTP, 64 callers), with one, two and three scheduler replicas. The
 // agents take their assignments and report nothing, so the number is
 // placement alone; the instances are large enough never to fill up. cores
-// is the CPU the process used over the run's time. conflicts/task is the commits that lost a
-// compare-and-set race, over every replica, per task placed; widened/call
-// the RunTask calls that did not fit on their replica's shards; holes-read
-// the holes in the feed of commits that replicas read from the stream
-// (digests late or lost; feed.go). The garbage collector runs at the
-// binaries' default target (svc.DefaultGC).
+// is the CPU the process used over the run's time; conflicts/task the
+// commits that lost a compare-and-set race, over every replica, per task
+// placed; widened/call the RunTask calls that did not fit on their
+// replica's shards; holes-read the holes in the feed of commits that
+// replicas read from the stream (digests late or lost; feed.go). The
+// garbage collector runs at the binaries' default target (svc.DefaultGC).
 //
 //	go test -run '^$' -bench Placement -benchtime 2000x ./services/scheduler/control/
 func BenchmarkPlacement(b *testing.B) {
@@ -85,10 +85,10 @@ const scalingRounds = 3
 // configurations in turn (each round starting with another), each on a
 // fresh server and fleet, so that the machine's drift and the process's
 // heap fall on every configuration alike (BenchmarkPlacement runs them in
-// a fixed order). Each run
-// is BenchmarkPlacement's NATS load at benchClientsHigh callers, where every
-// configuration keeps the machine's cores busy. It logs (with -v) each
-// configuration's mean tasks per second and its ratio to one replica's.
+// a fixed order). Each run is BenchmarkPlacement's NATS load at
+// benchClientsHigh callers, where every configuration keeps the machine's
+// cores busy. It logs (with -v) each configuration's mean tasks per second
+// and its ratio to one replica's.
 //
 //	go test -v -run '^$' -bench PlacementScaling -benchtime 3000x ./services/scheduler/control/
 func BenchmarkPlacementScaling(b *testing.B) {
